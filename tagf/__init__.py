@@ -1,0 +1,1 @@
+"""TAGF: time-aware gated fusion for audio-visual valence/arousal."""

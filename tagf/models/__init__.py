@@ -1,0 +1,20 @@
+"""The TAGF model family: one FusionModel, configured per variant through the registry."""
+
+from tagf.models.config import ModelConfig
+from tagf.models.fusion_model import FusionModel, FusionOutput
+from tagf.models.model_file import load_model, save_model
+from tagf.models.official_checkpoint import CheckpointImportError, from_official_state_dict
+from tagf.models.registry import VARIANTS, build_model, model_config
+
+__all__ = [
+    "VARIANTS",
+    "CheckpointImportError",
+    "FusionModel",
+    "FusionOutput",
+    "ModelConfig",
+    "build_model",
+    "from_official_state_dict",
+    "load_model",
+    "save_model",
+    "model_config",
+]

@@ -1,0 +1,34 @@
+"""Named fusion variants: a variant is a preset of ModelConfig's fusion switches, nothing else.
+
+Adding a variant is adding one line here.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tagf.models.config import ModelConfig
+from tagf.models.fusion_model import FusionModel
+
+VARIANTS: dict[str, dict[str, Any]] = {
+    "tagf": dict(fusion="coattention", gate="step_bilstm", steps=2),  # TAGF as released
+    "tagf_time": dict(fusion="coattention", gate="time_bilstm", steps=2),  # BiLSTM along time
+    "grjca": dict(fusion="coattention", gate="fc", steps=2),  # gated RJCA
+    "mean_gate": dict(fusion="coattention", gate="mean", steps=2),
+    "rjcma": dict(fusion="coattention", gate="last", steps=2),  # recursive JCA, final step only
+    "jca": dict(fusion="coattention", gate="last", steps=1),  # joint cross-attention, one step
+    "concat": dict(fusion="concat"),
+    "visual_only": dict(fusion="visual_only"),
+    "audio_only": dict(fusion="audio_only"),
+}
+
+
+def model_config(variant: str = "tagf", **overrides: Any) -> ModelConfig:
+    """The config of a named variant; `overrides` set or change any ModelConfig field (e.g. steps=3)."""
+    if variant not in VARIANTS:
+        raise ValueError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
+    return ModelConfig(**{**VARIANTS[variant], **overrides})
+
+
+def build_model(cfg: ModelConfig) -> FusionModel:
+    return FusionModel(cfg)

@@ -1,0 +1,65 @@
+"""Reading and writing through fsspec URLs (local paths, s3://, memory://), publishing atomically.
+
+Every write goes to a temporary sibling and is renamed onto its final name only when complete, so a reader never
+sees a partial file or directory; on error the temporary is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import uuid
+from collections.abc import Iterator
+
+import fsspec
+from fsspec.core import url_to_fs
+
+
+def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
+    """The filesystem and the path within it of a URL or local path."""
+    return url_to_fs(str(url))
+
+
+def join(url: str, *parts: str) -> str:
+    return "/".join([str(url).rstrip("/"), *parts])
+
+
+def exists(url: str) -> bool:
+    fs, path = filesystem(url)
+    return fs.exists(path)
+
+
+@contextlib.contextmanager
+def atomic_path(url: str) -> Iterator[tuple[fsspec.AbstractFileSystem, str]]:
+    """Yield (fs, temporary path); on success the temporary (file or directory) replaces `url`."""
+    fs, path = filesystem(url)
+    parent = path.rsplit("/", 1)[0] if "/" in path.strip("/") else ""
+    if parent:
+        fs.makedirs(parent, exist_ok=True)
+    tmp = f"{path}.tmp-{uuid.uuid4().hex[:8]}"
+    try:
+        yield fs, tmp
+        if fs.exists(path):
+            fs.rm(path, recursive=True)
+        fs.mv(tmp, path, recursive=True)
+    finally:
+        if fs.exists(tmp):
+            fs.rm(tmp, recursive=True)
+
+
+def write_bytes(url: str, data: bytes) -> None:
+    with atomic_path(url) as (fs, tmp), fs.open(tmp, "wb") as f:
+        f.write(data)
+
+
+def write_text(url: str, text: str) -> None:
+    write_bytes(url, text.encode())
+
+
+def read_bytes(url: str) -> bytes:
+    fs, path = filesystem(url)
+    with fs.open(path, "rb") as f:
+        return f.read()
+
+
+def read_text(url: str) -> str:
+    return read_bytes(url).decode()

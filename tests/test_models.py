@@ -1,0 +1,87 @@
+import pytest
+import torch
+
+from tagf.models import VARIANTS, build_model, model_config
+
+# Small widths keep the suite fast; the math does not depend on them.
+SMALL = dict(visual_in=24, audio_in=12, visual_channels=(16, 8), audio_channels=(8, 8), head_hidden=16)
+
+
+def inputs(b, length, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    return torch.randn(b, length, 24, generator=g), torch.randn(b, length, 12, generator=g)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+@pytest.mark.parametrize("length", [1, 17, 64])
+def test_every_variant_maps_windows_to_bounded_va(variant, length):
+    model = build_model(model_config(variant, key_mode="length_agnostic", **SMALL)).eval()
+    out = model(*inputs(3, length))
+    assert out.prediction.shape == (3, length, 2)
+    assert out.prediction.abs().max() <= 1.0
+    gated = VARIANTS[variant].get("fusion") == "coattention"
+    assert (out.visual_gate is not None) == gated
+    if gated:
+        m = model.cfg.steps + 1
+        for alpha in (out.visual_gate, out.audio_gate):
+            assert alpha.shape == (3, length, m)
+            torch.testing.assert_close(alpha.sum(-1), torch.ones(3, length))
+
+
+def test_one_output_per_model_option():
+    model = build_model(model_config("tagf", outputs=1, key_mode="length_agnostic", **SMALL))
+    assert model(*inputs(2, 10)).prediction.shape == (2, 10, 1)
+
+
+@pytest.mark.parametrize("variant", list(VARIANTS))
+def test_gradient_reaches_every_parameter(variant):
+    torch.manual_seed(0)
+    model = build_model(model_config(variant, window=20, **SMALL)).train()
+    model(*inputs(2, 20)).prediction.square().sum().backward()
+    missing = [n for n, p in model.named_parameters() if p.grad is None or not p.grad.abs().sum() > 0]
+    assert missing == []
+
+
+def test_same_seed_same_model_and_output():
+    def run(seed):
+        torch.manual_seed(seed)
+        model = build_model(model_config("tagf", window=20, **SMALL)).train()
+        return model(*inputs(2, 20)).prediction
+
+    torch.testing.assert_close(run(3), run(3), rtol=0, atol=0)
+    assert not torch.equal(run(3), run(4))
+
+
+def test_faithful_mode_rejects_other_window_lengths():
+    model = build_model(model_config("tagf", window=20, **SMALL))
+    model(*inputs(2, 20))
+    with pytest.raises(ValueError, match="exactly 20 frames, got L=21"):
+        model(*inputs(2, 21))
+
+
+def test_length_agnostic_attention_ignores_padded_frames():
+    model = build_model(model_config("tagf", key_mode="length_agnostic", **SMALL)).eval()
+    visual, audio = inputs(1, 30)
+    mask = torch.zeros(1, 30, dtype=torch.bool)
+    mask[:, :20] = True
+    # Change only the padded tail: the causal TCN and the masked attention keep frames < 20 unchanged.
+    v2, a2 = visual.clone(), audio.clone()
+    v2[:, 20:] += 5
+    a2[:, 20:] -= 5
+    out1 = model(visual, audio, mask).prediction[:, :20]
+    out2 = model(v2, a2, mask).prediction[:, :20]
+    torch.testing.assert_close(out1, out2)
+
+
+def test_gates_differ_only_in_fusion():
+    """One switch changes the fusion and nothing else: encoders and head have identical shapes."""
+    shapes = {}
+    for variant in ("tagf", "rjcma", "grjca", "concat"):
+        sd = build_model(model_config(variant, window=20, **SMALL)).state_dict()
+        shapes[variant] = {k: v.shape for k, v in sd.items() if k.startswith(("visual_encoder", "audio_encoder", "head"))}
+    assert shapes["tagf"] == shapes["rjcma"] == shapes["grjca"] == shapes["concat"]
+
+
+def test_unknown_variant_is_named():
+    with pytest.raises(ValueError, match="unknown model variant 'tagff'"):
+        model_config("tagff")
