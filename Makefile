@@ -23,4 +23,5 @@ run: setup
 	$(BIN)/python benchmarks/model_throughput.py --steps 2 --variants tagf,rjcma
 
 test: setup
+	$(BIN)/ruff check tagf orchestration tests benchmarks
 	$(BIN)/python -m pytest

@@ -27,7 +27,9 @@ def ccc(prediction, target, mask=None, dim: int = -1):
         target = torch.as_tensor(np.asarray(target, dtype=np.float64))
         mask = None if mask is None else torch.as_tensor(np.asarray(mask, dtype=bool))
     if prediction.shape != target.shape:
-        raise ValueError(f"ccc: prediction shape {tuple(prediction.shape)} != target shape {tuple(target.shape)}")
+        raise ValueError(
+            f"ccc: prediction shape {tuple(prediction.shape)} != target shape {tuple(target.shape)}"
+        )
     weight = (
         torch.ones_like(prediction)
         if mask is None

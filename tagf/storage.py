@@ -46,6 +46,12 @@ def atomic_path(url: str) -> Iterator[tuple[fsspec.AbstractFileSystem, str]]:
             fs.rm(tmp, recursive=True)
 
 
+def put(fs: fsspec.AbstractFileSystem, path: str, data: bytes) -> None:
+    """Write one file inside a directory being built (e.g. under atomic_path), creating its parents."""
+    fs.makedirs(path.rsplit("/", 1)[0], exist_ok=True)
+    fs.pipe_file(path, data)
+
+
 def write_bytes(url: str, data: bytes) -> None:
     with atomic_path(url) as (fs, tmp), fs.open(tmp, "wb") as f:
         f.write(data)

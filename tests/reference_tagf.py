@@ -30,8 +30,14 @@ class TemporalBlock(nn.Module):
         self.conv1 = weight_norm(nn.Conv1d(n_in, n_out, kernel, padding=pad, dilation=dilation))
         self.conv2 = weight_norm(nn.Conv1d(n_out, n_out, kernel, padding=pad, dilation=dilation))
         self.net = nn.Sequential(
-            self.conv1, Chomp1d(pad), nn.LeakyReLU(), nn.Dropout(dropout),
-            self.conv2, Chomp1d(pad), nn.LeakyReLU(), nn.Dropout(dropout),
+            self.conv1,
+            Chomp1d(pad),
+            nn.LeakyReLU(),
+            nn.Dropout(dropout),
+            self.conv2,
+            Chomp1d(pad),
+            nn.LeakyReLU(),
+            nn.Dropout(dropout),
         )
         self.downsample = nn.Conv1d(n_in, n_out, 1) if n_in != n_out else None
         self.relu = nn.LeakyReLU()
@@ -82,10 +88,12 @@ class NormalSubLayer(nn.Module):
     def __init__(self, dim1, dim2, window, dropout):
         super().__init__()
         self.dense_coattn = DenseCoAttn(dim1, dim2, window, dropout)
-        self.linears = nn.ModuleList([
-            nn.Sequential(nn.Linear(dim1 + dim2, dim1), nn.ReLU(), nn.Dropout(dropout)),
-            nn.Sequential(nn.Linear(dim1 + dim2, dim2), nn.ReLU(), nn.Dropout(dropout)),
-        ])
+        self.linears = nn.ModuleList(
+            [
+                nn.Sequential(nn.Linear(dim1 + dim2, dim1), nn.ReLU(), nn.Dropout(dropout)),
+                nn.Sequential(nn.Linear(dim1 + dim2, dim2), nn.ReLU(), nn.Dropout(dropout)),
+            ]
+        )
 
     def forward(self, d1, d2):
         w1, w2 = self.dense_coattn(d1, d2)
@@ -140,18 +148,30 @@ class TAGFFusion(nn.Module):
 
 
 class AuthorsTAGF(nn.Module):
-    def __init__(self, window=300, steps=2, outputs=1, visual_channels=(512, 512, 256, 256),
-                 audio_channels=(128, 128, 128, 128), visual_in=512, audio_in=128):
+    def __init__(
+        self,
+        window=300,
+        steps=2,
+        outputs=1,
+        visual_channels=(512, 512, 256, 256),
+        audio_channels=(128, 128, 128, 128),
+        visual_in=512,
+        audio_in=128,
+    ):
         super().__init__()
         self.spatial = nn.Linear(4, 4)  # stands in for the frozen backbones: skipped on import
-        self.temporal = nn.ModuleDict({
-            "video": TemporalConvNet(visual_in, visual_channels),
-            "logmel": TemporalConvNet(audio_in, audio_channels),
-        })
-        self.bn = nn.ModuleDict({
-            "video": nn.BatchNorm1d(visual_channels[-1]),
-            "logmel": nn.BatchNorm1d(audio_channels[-1]),
-        })
+        self.temporal = nn.ModuleDict(
+            {
+                "video": TemporalConvNet(visual_in, visual_channels),
+                "logmel": TemporalConvNet(audio_in, audio_channels),
+            }
+        )
+        self.bn = nn.ModuleDict(
+            {
+                "video": nn.BatchNorm1d(visual_channels[-1]),
+                "logmel": nn.BatchNorm1d(audio_channels[-1]),
+            }
+        )
         dv, da = visual_channels[-1], audio_channels[-1]
         self.TAGF = TAGFFusion(dv, da, steps, window)
         self.regressor1 = nn.Linear(dv + da, 256)
@@ -159,8 +179,12 @@ class AuthorsTAGF(nn.Module):
         self.regressor2 = nn.Linear(256, outputs)
 
     def forward(self, visual, audio):
-        v = F.normalize(self.bn["video"](self.temporal["video"](visual.transpose(1, 2))).transpose(1, 2), dim=-1)
-        a = F.normalize(self.bn["logmel"](self.temporal["logmel"](audio.transpose(1, 2))).transpose(1, 2), dim=-1)
+        v = F.normalize(
+            self.bn["video"](self.temporal["video"](visual.transpose(1, 2))).transpose(1, 2), dim=-1
+        )
+        a = F.normalize(
+            self.bn["logmel"](self.temporal["logmel"](audio.transpose(1, 2))).transpose(1, 2), dim=-1
+        )
         fused = self.TAGF(v, a)
         b, length, _ = fused.shape
         h = F.leaky_relu(self.bn1(self.regressor1(fused).reshape(b * length, -1)))

@@ -78,7 +78,9 @@ def test_gates_differ_only_in_fusion():
     shapes = {}
     for variant in ("tagf", "rjcma", "grjca", "concat"):
         sd = build_model(model_config(variant, window=20, **SMALL)).state_dict()
-        shapes[variant] = {k: v.shape for k, v in sd.items() if k.startswith(("visual_encoder", "audio_encoder", "head"))}
+        shapes[variant] = {
+            k: v.shape for k, v in sd.items() if k.startswith(("visual_encoder", "audio_encoder", "head"))
+        }
     assert shapes["tagf"] == shapes["rjcma"] == shapes["grjca"] == shapes["concat"]
 
 

@@ -1,7 +1,7 @@
 import pytest
 import torch
-
 from reference_tagf import AuthorsTAGF, randomise_buffers
+
 from tagf.models import CheckpointImportError, from_official_state_dict
 
 

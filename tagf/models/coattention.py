@@ -49,7 +49,9 @@ class JointCoAttentionStep(nn.Module):
         return k * weight  # weight: (B, 1, L), 1/n_valid on valid frames, 0 elsewhere
 
     def _attend(self, joint, key, value_proj, out_proj, x, weight):
-        context = self.dropout(torch.tanh(torch.bmm(self._key(key, x, weight), joint) * self.scale))  # (B, d_m, d)
+        context = self.dropout(
+            torch.tanh(torch.bmm(self._key(key, x, weight), joint) * self.scale)
+        )  # (B, d_m, d)
         attended = torch.relu(torch.tanh(torch.bmm(value_proj(x), context)))  # (B, L, d)
         return x + self.dropout(torch.relu(out_proj(attended)))  # (B, L, d_m)
 

@@ -16,8 +16,12 @@ class ModelConfig(BaseModel):
 
     visual_in: int = Field(512, gt=0, description="visual feature size per frame (IR-ResNet-50: 512)")
     audio_in: int = Field(128, gt=0, description="audio feature size per frame (VGGish: 128)")
-    visual_channels: tuple[int, ...] = Field((512, 512, 256, 256), min_length=1, description="visual TCN widths")
-    audio_channels: tuple[int, ...] = Field((128, 128, 128, 128), min_length=1, description="audio TCN widths")
+    visual_channels: tuple[int, ...] = Field(
+        (512, 512, 256, 256), min_length=1, description="visual TCN widths"
+    )
+    audio_channels: tuple[int, ...] = Field(
+        (128, 128, 128, 128), min_length=1, description="audio TCN widths"
+    )
     tcn_kernel: int = Field(5, gt=1, description="TCN kernel size; level i dilates by 2**i")
     tcn_dropout: float = Field(0.1, ge=0, lt=1, description="dropout after each TCN convolution")
     fusion: Fusion = Field("coattention", description="how the two streams meet")
@@ -25,7 +29,9 @@ class ModelConfig(BaseModel):
     gate: Gate = Field("step_bilstm", description="how the S+1 candidates are weighed per frame")
     key_mode: KeyMode = Field("faithful", description="faithful: key is a Linear over time (fixed window)")
     window: int = Field(300, gt=0, description="window length L; fixed in faithful key mode")
-    attention_dropout: float = Field(0.6, ge=0, lt=1, description="dropout on attention maps and residual updates")
+    attention_dropout: float = Field(
+        0.6, ge=0, lt=1, description="dropout on attention maps and residual updates"
+    )
     gate_dropout: float = Field(0.1, ge=0, lt=1, description="dropout inside the BiLSTM gates")
     temperature: float = Field(0.1, gt=0, description="softmax temperature τ of the step_bilstm and fc gates")
     head_hidden: int = Field(256, gt=0, description="hidden width of the regression head")

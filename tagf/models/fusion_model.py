@@ -39,7 +39,9 @@ class FusionModel(nn.Module):
             else None
         )
         self.audio_encoder = (
-            TemporalEncoder(cfg.audio_in, cfg.audio_channels, cfg.tcn_kernel, cfg.tcn_dropout) if uses_audio else None
+            TemporalEncoder(cfg.audio_in, cfg.audio_channels, cfg.tcn_kernel, cfg.tcn_dropout)
+            if uses_audio
+            else None
         )
         self.coattention = RecursiveCoAttention(cfg) if cfg.fusion == "coattention" else None
         if self.coattention is not None:
@@ -48,7 +50,9 @@ class FusionModel(nn.Module):
         head_in = cfg.visual_dim * uses_visual + cfg.audio_dim * uses_audio
         self.head = RegressionHead(head_in, cfg.head_hidden, cfg.outputs)
 
-    def forward(self, visual: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor | None = None) -> FusionOutput:
+    def forward(
+        self, visual: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor | None = None
+    ) -> FusionOutput:
         streams = []
         if self.visual_encoder is not None:
             streams.append(F.normalize(self.visual_encoder(visual), dim=-1))  # (B, L, d_v)

@@ -34,8 +34,11 @@ _COATTN_PARTS = {
     "linears.0.0": "out_visual",
     "linears.1.0": "out_audio",
 }
-_WEIGHT_NORM = {"weight_g": "conv.parametrizations.weight.original0", "weight_v": "conv.parametrizations.weight.original1",
-                "bias": "conv.bias"}
+_WEIGHT_NORM = {
+    "weight_g": "conv.parametrizations.weight.original0",
+    "weight_v": "conv.parametrizations.weight.original1",
+    "bias": "conv.bias",
+}
 _HEAD = {"regressor1": "head.hidden", "bn1": "head.norm", "regressor2": "head.out"}
 
 
@@ -75,7 +78,9 @@ def _drop_duplicate_convs(state_dict: Mapping[str, torch.Tensor]) -> dict[str, t
             continue
         twin = f"{m[1]}{_DUPLICATE_CONV[m[2]]}.{m[3]}"
         if twin in state_dict and not torch.equal(state_dict[twin], tensor):
-            raise CheckpointImportError(f"{key} differs from {twin}; they should be the same registered tensor")
+            raise CheckpointImportError(
+                f"{key} differs from {twin}; they should be the same registered tensor"
+            )
     return kept
 
 

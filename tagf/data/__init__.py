@@ -1,0 +1,1 @@
+"""Corpus layout, preparation, feature store and windows."""

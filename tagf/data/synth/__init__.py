@@ -1,0 +1,1 @@
+"""A synthetic corpus in Aff-Wild2 layout with known ground truth and controlled audio-visual lags."""

@@ -1,0 +1,121 @@
+"""Windows over the videos of a split, and the misalignment / degradation transforms.
+
+A window is (video, start): frames start..start+L-1 of one video. Starts step by the hop, and a last window is
+aligned to the video's end, so every frame is covered (predictions stitch back per frame). A video shorter than L
+gives one window padded at the end; `frame_mask` marks real frames.
+
+Audio shift by k frames: the audio at video frame t is the audio of frame t - k (k > 0 delays the audio). Frames
+whose source falls outside the video take the edge value and are marked in `audio_valid`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
+
+import numpy as np
+import torch
+
+from tagf.data.feature_store import SplitArrays
+
+
+def window_starts(frames: int, length: int, hop: int) -> list[int]:
+    if hop <= 0 or length <= 0:
+        raise ValueError(f"window length and hop must be positive (got L={length}, hop={hop})")
+    if frames <= length:
+        return [0]
+    starts = list(range(0, frames - length + 1, hop))
+    if starts[-1] + length < frames:
+        starts.append(frames - length)
+    return starts
+
+
+@dataclass
+class WindowBatch:
+    visual: torch.Tensor  # (B, L, Dv)
+    audio: torch.Tensor  # (B, L, Da)
+    labels: torch.Tensor  # (B, L, 2)
+    label_mask: torch.Tensor  # (B, L) labelled real frames
+    frame_mask: torch.Tensor  # (B, L) real (not padded) frames
+    audio_valid: torch.Tensor  # (B, L) audio source inside the video
+    video: np.ndarray  # (B,) video index in the split
+    start: np.ndarray  # (B,) first frame (0-based) of each window
+
+    def to(self, device: torch.device) -> WindowBatch:
+        tensors = {k: v.to(device) for k, v in vars(self).items() if isinstance(v, torch.Tensor)}
+        return replace(self, **tensors)
+
+
+class Windows:
+    """All windows of one split; `batches()` gathers them with vectorised indexing (no per-item Python work)."""
+
+    def __init__(self, split: SplitArrays, length: int, hop: int):
+        self.split, self.length = split, length
+        items = [
+            (v, s)
+            for v in range(len(split.videos))
+            for s in window_starts(int(split.offsets[v + 1] - split.offsets[v]), length, hop)
+        ]
+        self.video = np.array([v for v, _ in items], dtype=np.int64)
+        self.start = np.array([s for _, s in items], dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.video)
+
+    def gather(self, items: np.ndarray, audio_shift: np.ndarray | int = 0) -> WindowBatch:
+        """Windows `items` (indices into this set); `audio_shift` per window or one for all, in frames."""
+        s = self.split
+        video, start = self.video[items], self.start[items]
+        offset = s.offsets[video][:, None]  # (B, 1)
+        frames = (s.offsets[video + 1] - s.offsets[video])[:, None]  # (B, 1)
+        t = start[:, None] + np.arange(self.length)[None, :]  # (B, L) frame within its video
+        real = t < frames
+        rows = offset + np.minimum(t, frames - 1)
+        source = t - np.broadcast_to(np.asarray(audio_shift), video.shape)[:, None]
+        audio_valid = real & (source >= 0) & (source < frames)
+        audio_rows = offset + np.clip(source, 0, frames - 1)
+        keep = torch.from_numpy(real).unsqueeze(-1)  # padded frames are zero
+        return WindowBatch(
+            visual=torch.from_numpy(s.visual[rows]).float() * keep,
+            audio=torch.from_numpy(s.audio[audio_rows]).float() * keep,
+            labels=torch.from_numpy(s.labels[rows]),
+            label_mask=torch.from_numpy(s.label_valid[rows] & real),
+            frame_mask=torch.from_numpy(real),
+            audio_valid=torch.from_numpy(audio_valid),
+            video=video,
+            start=start,
+        )
+
+    def batches(
+        self,
+        batch_size: int,
+        rng: np.random.Generator | None = None,
+        max_audio_shift: int = 0,
+        audio_shift: int = 0,
+    ) -> Iterator[WindowBatch]:
+        """In order, or shuffled by `rng`; with `max_audio_shift` > 0 each window gets a random shift in ±max."""
+        order = np.arange(len(self)) if rng is None else rng.permutation(len(self))
+        for first in range(0, len(order), batch_size):
+            items = order[first : first + batch_size]
+            shift = audio_shift
+            if max_audio_shift > 0 and rng is not None:
+                shift = rng.integers(-max_audio_shift, max_audio_shift + 1, size=len(items))
+            yield self.gather(items, shift)
+
+
+def add_noise(split: SplitArrays, modality: str, snr_db: float, rng: np.random.Generator) -> SplitArrays:
+    """Gaussian noise on one modality's features at `snr_db` relative to that modality's mean feature power."""
+    features = getattr(split, modality)
+    power = float(np.mean(features**2))
+    noise = rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), features.shape).astype(np.float32)
+    return replace(split, **{modality: features + noise})
+
+
+def drop_frames(split: SplitArrays, modality: str, fraction: float, rng: np.random.Generator) -> SplitArrays:
+    """Zero one modality's features on a random `fraction` of the frames (as if the face/voice were missing)."""
+    features = getattr(split, modality)
+    dropped = rng.random(len(features)) < fraction
+    updates = {modality: np.where(dropped[:, None], 0.0, features).astype(np.float32)}
+    if modality == "visual":
+        updates["visual_valid"] = split.visual_valid & ~dropped
+    return replace(split, **updates)

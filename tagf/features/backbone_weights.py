@@ -1,0 +1,30 @@
+"""Loading a user-supplied backbone state dict with a clear error for a file that does not fit."""
+
+from __future__ import annotations
+
+import io
+
+import torch
+from torch import nn
+
+from tagf import storage
+
+
+def load_weights(model: nn.Module, url: str, ignore_prefixes: tuple[str, ...] = ()) -> None:
+    try:
+        payload = torch.load(io.BytesIO(storage.read_bytes(url)), map_location="cpu", weights_only=True)
+    except FileNotFoundError:
+        raise FileNotFoundError(f"{url}: backbone weights not found") from None
+    state = payload.get("state_dict", payload) if isinstance(payload, dict) else payload
+    # Checkpoints saved from DataParallel prefix every key with "module.".
+    state = {k.removeprefix("module."): v for k, v in state.items() if not k.startswith(ignore_prefixes)}
+    ours = model.state_dict()
+    missing = sorted(set(ours) - set(state))
+    unexpected = sorted(set(state) - set(ours))
+    wrong = [k for k in set(ours) & set(state) if tuple(ours[k].shape) != tuple(state[k].shape)]
+    if missing or unexpected or wrong:
+        raise ValueError(
+            f"{url}: not {type(model).__name__} weights: missing {missing[:5] or 'none'}, "
+            f"unexpected {unexpected[:5] or 'none'}, wrong shape {sorted(wrong)[:5] or 'none'}"
+        )
+    model.load_state_dict(state)

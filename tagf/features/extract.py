@@ -1,0 +1,161 @@
+"""`tagf features`: frame index → per-frame visual and audio features → the Parquet feature store.
+
+Faces are decoded with Pillow, audio with PyAV/soundfile; both backbones run in batches on the GPU when there is
+one. Frames without a face get a zero visual vector and visual_valid = false (their labels stay).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+from typing import Literal
+
+import numpy as np
+import pyarrow as pa
+import torch
+from PIL import Image
+from pydantic import BaseModel, ConfigDict, Field
+from tqdm import tqdm
+
+from tagf import storage
+from tagf.data import affwild2_layout as layout
+from tagf.data.feature_store import schema, write_store
+from tagf.data.media import read_audio
+from tagf.data.prepare import read_index
+from tagf.features.builtin import LogMelStatistics, RandomFeatureFaceEncoder
+from tagf.features.iresnet import INPUT_PX, load_iresnet50
+from tagf.features.logmel import frame_patches, log_mel
+from tagf.features.vggish import load_vggish
+
+
+class ExtractorConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    visual_backbone: Literal["builtin", "ir50"] = Field(
+        "builtin", description="builtin: synthetic corpus only"
+    )
+    visual_weights: str | None = Field(None, description="IR-50 state dict (path or URL), for ir50")
+    audio_backbone: Literal["builtin", "vggish"] = Field(
+        "builtin", description="builtin: synthetic corpus only"
+    )
+    audio_weights: str | None = Field(None, description="VGGish state dict (path or URL), for vggish")
+    batch_size: int = Field(256, gt=0, description="frames per backbone batch")
+    dtype: Literal["float16", "float32"] = Field("float16", description="storage precision of the features")
+    seed: int = Field(0, description="seed of the built-in random-feature face encoder")
+
+
+def _sha256(url: str | None) -> str | None:
+    return None if url is None else hashlib.sha256(storage.read_bytes(url)).hexdigest()
+
+
+def _backbones(cfg: ExtractorConfig, device: torch.device):
+    if cfg.visual_backbone == "ir50":
+        if not cfg.visual_weights:
+            raise ValueError("features.visual_weights: the ir50 backbone needs a state-dict path")
+        visual, face_px = load_iresnet50(cfg.visual_weights), INPUT_PX
+    else:
+        visual, face_px = RandomFeatureFaceEncoder(cfg.seed), None
+    if cfg.audio_backbone == "vggish":
+        if not cfg.audio_weights:
+            raise ValueError("features.audio_weights: the vggish backbone needs a state-dict path")
+        audio = load_vggish(cfg.audio_weights)
+    else:
+        audio = LogMelStatistics()
+    return visual.to(device).eval(), audio.to(device).eval(), face_px
+
+
+@torch.inference_mode()
+def _batched(model, inputs: np.ndarray, batch: int, device: torch.device) -> np.ndarray:
+    outs = [
+        model(torch.from_numpy(inputs[i : i + batch]).to(device)).float().cpu()
+        for i in range(0, len(inputs), batch)
+    ]
+    return torch.cat(outs).numpy() if outs else np.zeros((0, 0), np.float32)
+
+
+def _faces(fs, root: str, video: str, frames: np.ndarray, face_px: int | None) -> np.ndarray:
+    """(n, 3, H, W) float32 in [-1, 1] for the given 1-based frames."""
+    images = []
+    for frame in frames:
+        img = Image.open(
+            io.BytesIO(fs.cat_file(f"{root}/{layout.FACES_DIR}/{video}/{layout.face_name(frame)}"))
+        )
+        img = img.convert("RGB")
+        if face_px is not None and img.size != (face_px, face_px):
+            img = img.resize((face_px, face_px), Image.BILINEAR)
+        images.append(np.asarray(img))
+    stacked = np.stack(images).astype(np.float32) / 127.5 - 1.0  # (n, H, W, 3)
+    return np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))
+
+
+def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> dict:
+    """Compute the features of every indexed frame and write the store; returns its manifest."""
+    index = read_index(index_url)
+    root = (index.schema.metadata or {}).get(b"tagf.root", b"").decode()
+    if not root:
+        raise ValueError(f"{index_url}: frame index has no corpus root; rebuild it with `tagf prepare`")
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    visual_model, audio_model, face_px = _backbones(cfg, device)
+    fs, root_path = storage.filesystem(root)
+    value_type = np.float16 if cfg.dtype == "float16" else np.float32
+    columns = index.to_pydict()
+    videos = list(dict.fromkeys(columns["video"]))
+    rows_of = {}
+    for row, video in enumerate(columns["video"]):
+        rows_of.setdefault(video, []).append(row)
+    per_split: dict[str, list[pa.Table]] = {}
+    visual_dim = audio_dim = None
+    for video in tqdm(videos, desc="features", unit="video"):
+        rows = np.asarray(rows_of[video])
+        frames = np.asarray(columns["frame"])[rows]
+        present = np.asarray(columns["face_present"])[rows]
+        fps = float(columns["fps"][rows[0]])
+        visual = np.zeros((len(rows), 0), np.float32)
+        chunks = []
+        for start in range(0, int(present.sum()), cfg.batch_size):
+            chunk = frames[present][start : start + cfg.batch_size]
+            chunks.append(
+                _batched(visual_model, _faces(fs, root_path, video, chunk, face_px), cfg.batch_size, device)
+            )
+        if chunks:
+            found = np.concatenate(chunks)
+            visual = np.zeros((len(rows), found.shape[1]), np.float32)
+            visual[present] = found
+        patches = frame_patches(log_mel(read_audio(columns["audio_path"][rows[0]])), fps, len(rows))
+        audio = _batched(audio_model, patches, cfg.batch_size, device)
+        visual_dim = visual_dim or visual.shape[1] or None
+        audio_dim = audio.shape[1]
+        if visual.shape[1] == 0:  # a video with no face at all
+            visual = np.zeros((len(rows), visual_dim or 512), np.float32)
+        split = columns["split"][rows[0]]
+        per_split.setdefault(split, []).append(
+            pa.table(
+                {
+                    "video": [video] * len(rows),
+                    "frame": frames.astype(np.int32),
+                    "valence": np.asarray(columns["valence"], np.float32)[rows],
+                    "arousal": np.asarray(columns["arousal"], np.float32)[rows],
+                    "label_valid": np.asarray(columns["label_valid"])[rows],
+                    "visual": pa.FixedSizeListArray.from_arrays(
+                        visual.astype(value_type).ravel(), visual.shape[1]
+                    ),
+                    "visual_valid": present,
+                    "audio": pa.FixedSizeListArray.from_arrays(
+                        audio.astype(value_type).ravel(), audio.shape[1]
+                    ),
+                }
+            )
+        )
+    target = schema(visual_dim or 512, audio_dim, cfg.dtype)
+    tables = {split: pa.concat_tables([t.cast(target) for t in parts]) for split, parts in per_split.items()}
+    manifest = {
+        "dims": {"visual": visual_dim or 512, "audio": audio_dim},
+        "dtype": cfg.dtype,
+        "extractor": cfg.model_dump(),
+        "weights_sha256": {"visual": _sha256(cfg.visual_weights), "audio": _sha256(cfg.audio_weights)},
+        "corpus": {
+            "root": root,
+            "index_sha256": hashlib.sha256(storage.read_bytes(index_url)).hexdigest()[:16],
+        },
+    }
+    return write_store(store_url, tables, manifest)

@@ -1,0 +1,129 @@
+import shutil
+
+import pytest
+from conftest import run_cli
+
+from tagf.data import affwild2_layout as layout
+from tagf.data.prepare import CorpusError, prepare, read_index
+from tagf.data.synth.corpus import SynthPreset, write_corpus
+
+MICRO = SynthPreset(videos={"train": 2, "validation": 1, "test": 1}, duration_s=(2, 3), face_px=16)
+
+
+@pytest.fixture(scope="module")
+def clean_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("micro") / "corpus"
+    write_corpus(str(root), MICRO, seed=3)
+    return root
+
+
+@pytest.fixture
+def corpus(clean_corpus, tmp_path):
+    root = tmp_path / "corpus"
+    shutil.copytree(clean_corpus, root)
+    return root
+
+
+def annotation(root, split, video):
+    return root / layout.ANNOTATION_DIR / layout.SPLIT_DIRS[split] / f"{video}.txt"
+
+
+def problems_of(root, tmp_path):
+    out = tmp_path / "index.parquet"
+    with pytest.raises(CorpusError) as err:
+        prepare(str(root), str(out))
+    assert not out.exists() and not list(tmp_path.glob("index.parquet.tmp-*"))  # nothing partial
+    return err.value.problems
+
+
+def test_clean_corpus_indexes(corpus, tmp_path):
+    index = prepare(str(corpus), str(tmp_path / "i.parquet"))
+    assert set(index.column("split").to_pylist()) == {"train", "validation", "test"}
+    assert read_index(str(tmp_path / "i.parquet")).num_rows == index.num_rows
+
+
+def test_bad_header(corpus, tmp_path):
+    path = annotation(corpus, "train", "synth000")
+    path.write_text("arousal,valence\n" + "".join(path.read_text().splitlines(True)[1:]))
+    assert problems_of(corpus, tmp_path) == [
+        f"{path}: bad header: expected 'valence,arousal', found 'arousal,valence'"
+    ]
+
+
+def test_non_numeric_and_out_of_range_values(corpus, tmp_path):
+    path = annotation(corpus, "train", "synth001")
+    lines = path.read_text().splitlines(True)
+    lines[3], lines[5] = "0.1,abc\n", "1.5,0.2\n"
+    path.write_text("".join(lines))
+    found = problems_of(corpus, tmp_path)
+    assert f"{path}:4: non-numeric value: '0.1,abc'" in found
+    assert f"{path}:6: valence 1.5 outside [-1, 1] (and not -5)" in found
+
+
+def test_label_count_beyond_tolerance(corpus, tmp_path):
+    path = annotation(corpus, "validation", "synth002")
+    lines = path.read_text().splitlines(True)
+    path.write_text("".join(lines[:-10]))
+    (found,) = problems_of(corpus, tmp_path)
+    assert found.startswith(f"{path}: {len(lines) - 11} labels for {len(lines) - 1} video frames")
+
+
+def test_label_count_within_tolerance_is_accepted(corpus, tmp_path):
+    path = annotation(corpus, "validation", "synth002")
+    path.write_text("".join(path.read_text().splitlines(True)[:-2]))
+    index = prepare(str(corpus), str(tmp_path / "i.parquet")).to_pydict()
+    rows = [i for i, v in enumerate(index["video"]) if v == "synth002"]
+    assert not index["label_valid"][rows[-1]]  # the missing labels are unannotated frames
+
+
+def test_missing_media_unreadable_image_and_audio_all_reported_at_once(corpus, tmp_path):
+    (corpus / layout.VIDEO_DIR / "synth000.avi").unlink()
+    image = sorted((corpus / layout.FACES_DIR / "synth001").glob("*.jpg"))[0]
+    image.write_bytes(b"not a jpeg")
+    (corpus / layout.AUDIO_DIR).mkdir()
+    (corpus / layout.AUDIO_DIR / "synth002.wav").write_bytes(b"RIFF broken")
+    found = problems_of(corpus, tmp_path)
+    assert len(found) == 3
+    assert any(p.startswith(f"{corpus / layout.VIDEO_DIR / 'synth000.mp4'}: missing media") for p in found)
+    assert f"{image}: unreadable image (UnidentifiedImageError)" in found
+    assert any(p.startswith(f"{corpus / layout.AUDIO_DIR / 'synth002.wav'}: unreadable media") for p in found)
+
+
+def test_duplicate_video_across_splits(corpus, tmp_path):
+    shutil.copy(annotation(corpus, "train", "synth000"), annotation(corpus, "validation", "synth000"))
+    (found,) = problems_of(corpus, tmp_path)
+    assert "duplicate video across splits" in found and "Validation_Set/synth000.txt" in found
+
+
+def test_left_right_subjects_share_the_media_file(corpus, tmp_path):
+    for side in ("left", "right"):
+        shutil.copy(annotation(corpus, "train", "synth000"), annotation(corpus, "train", f"synth000_{side}"))
+        shutil.copytree(
+            corpus / layout.FACES_DIR / "synth000", corpus / layout.FACES_DIR / f"synth000_{side}"
+        )
+    index = prepare(str(corpus), str(tmp_path / "i.parquet")).to_pydict()
+    paths = {v: p for v, p in zip(index["video"], index["audio_path"])}
+    assert paths["synth000_left"] == paths["synth000_right"] == paths["synth000"]
+
+
+def test_unlabelled_test_list_videos_are_indexed_without_labels(corpus, tmp_path):
+    annotation(corpus, "test", "synth003").unlink()
+    index = prepare(str(corpus), str(tmp_path / "i.parquet")).to_pydict()
+    rows = [i for i, v in enumerate(index["video"]) if v == "synth003"]
+    assert rows and not any(index["label_valid"][i] for i in rows)
+    assert {index["split"][i] for i in rows} == {"test"}
+
+
+def test_test_list_accepts_submission_rows():
+    text = "image_location,valence,arousal\nvidA/00001.jpg,0,0\nvidA/00002.jpg,0,0\nvidB/00001.jpg,0,0\n"
+    assert layout.parse_test_list(text) == ["vidA", "vidB"]
+
+
+def test_cli_prints_every_problem_and_exits_non_zero(corpus, tmp_path):
+    annotation(corpus, "train", "synth000").write_text("bad\n")
+    (corpus / layout.VIDEO_DIR / "synth001.avi").unlink()
+    proc = run_cli("prepare", str(corpus), str(tmp_path / "i.parquet"), check=False)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("tagf prepare: error: ")]
+    assert proc.returncode != 0 and len(errors) == 2  # (the rest of stderr is the progress bar)
+    assert "bad header" in errors[0] and "missing media" in errors[1]
+    assert not (tmp_path / "i.parquet").exists()
