@@ -80,9 +80,7 @@ def main() -> None:
     for name, cfg, compiled in rows:
         model = build_model(cfg).to(device)
         forward_model = torch.compile(model) if compiled else model
-        rate = steps_per_second(
-            forward_model, lambda m, v, a: m(v, a).prediction, batch, args.steps, device
-        )
+        rate = steps_per_second(forward_model, lambda m, v, a: m(v, a).prediction, batch, args.steps, device)
         print(f"{name:<38} {rate * frames:>10.0f} frames/s   {rate / base_rate:.2f}x")
 
 

@@ -66,6 +66,103 @@ def _features(args: argparse.Namespace) -> None:
     print(f"feature store {args.store} version {manifest['version']}: {manifest['splits']}")
 
 
+def parse_settings(pairs: list[str]) -> dict[str, dict[str, object]]:
+    """`--set model.steps=3 --set train.lr=1e-3` → {"model": {"steps": 3}, "train": {"lr": 0.001}} (YAML values)."""
+    import yaml
+
+    sections: dict[str, dict[str, object]] = {"model": {}, "train": {}}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        section, dot, field = key.partition(".")
+        if not sep or not dot or section not in sections:
+            raise ValueError(f"--set {pair}: expected model.<field>=<value> or train.<field>=<value>")
+        sections[section][field] = yaml.safe_load(value)
+    return sections
+
+
+def _train(args: argparse.Namespace) -> None:
+    from tagf.models import model_config
+    from tagf.training.config import TrainConfig
+    from tagf.training.trainer import train
+
+    settings = parse_settings(args.set)
+    result = train(
+        model_config(args.variant, **settings["model"]),
+        TrainConfig(**settings["train"]),
+        store=args.store,
+        out_dir=args.output,
+        resume=not args.restart,
+    )
+    print(
+        f"best epoch {result.best['epoch']}: validation CCC mean {result.best['val_ccc_mean']:.4f} -> "
+        f"{args.output}/model.pt"
+    )
+
+
+def _evaluate(args: argparse.Namespace) -> None:
+    from tagf.evaluation.evaluate import evaluate
+
+    metrics = evaluate(args.model, args.store, args.split, args.metrics, args.predictions)
+    print(
+        " ".join(f"{k}={metrics[k]:.4f}" for k in ("ccc_valence", "ccc_arousal", "ccc_mean") if k in metrics)
+    )
+
+
+def _robustness(args: argparse.Namespace) -> None:
+    from tagf.evaluation.figures import robustness_figure
+    from tagf.evaluation.robustness import robustness_grid, write_table
+
+    models: dict[str, list[str]] = {}
+    for spec in args.model:
+        name, sep, url = spec.partition("=")
+        if not sep:
+            raise ValueError(f"--model {spec}: expected NAME=MODEL_FILE")
+        models.setdefault(name, []).append(url)
+    rows = robustness_grid(
+        models,
+        args.store,
+        args.split,
+        shifts=[int(x) for x in args.shifts.split(",")],
+        snrs_db=[float(x) for x in args.snr.split(",") if x],
+        dropouts=[float(x) for x in args.dropout.split(",") if x],
+    )
+    write_table(rows, f"{args.output}/robustness.json", f"{args.output}/robustness.csv")
+    robustness_figure(rows, f"{args.output}/robustness.png")
+    print(f"{len(rows)} rows -> {args.output}/robustness.{{json,csv,png}}")
+
+
+def _plot_gates(args: argparse.Namespace) -> None:
+    from tagf.evaluation.interpretability import plot_gates
+
+    plot_gates(args.model, args.store, args.video, args.output)
+    print(f"gate heatmap of {args.video} -> {args.output}")
+
+
+def _predict(args: argparse.Namespace) -> None:
+    from tagf.evaluation.predict import predict
+    from tagf.features.extract import ExtractorConfig
+
+    extractor = ExtractorConfig(
+        visual_backbone="ir50" if args.visual_weights else "builtin",
+        visual_weights=args.visual_weights,
+        audio_backbone="vggish" if args.audio_weights else "builtin",
+        audio_weights=args.audio_weights,
+    )
+    split, _, _ = predict(
+        args.model,
+        store=args.store,
+        videos=args.videos.split(",") if args.videos else None,
+        test_list=args.test_list,
+        video_file=args.video_file,
+        faces_dir=args.faces_dir,
+        extractor=extractor,
+        csv_url=args.csv,
+        submission_url=args.submission,
+        plot_url=args.plot,
+    )
+    print(f"predicted {int(split.offsets[-1])} frames of {len(split.videos)} video(s)")
+
+
 def add_science_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="write the synthetic corpus in Aff-Wild2 layout")
     p.add_argument("output", help="corpus root to write (path or fsspec URL)")
@@ -91,6 +188,73 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--dtype", choices=("float16", "float32"), default="float16")
     p.set_defaults(run=_features)
+
+    p = sub.add_parser("train", help="train one model on a feature store (resumes an interrupted run)")
+    p.add_argument("store", help="feature store (path or fsspec URL)")
+    p.add_argument("output", help="run directory: checkpoint/, model.pt, history.json")
+    p.add_argument("--variant", default="tagf", help="model variant (tagf, rjcma, jca, grjca, concat, ...)")
+    p.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="SECTION.FIELD=VALUE",
+        help="override a model.* or train.* setting, e.g. --set train.lr=1e-3 (repeatable)",
+    )
+    p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
+    p.set_defaults(run=_train)
+
+    p = sub.add_parser("evaluate", help="ABAW-protocol CCC of a model on a split")
+    p.add_argument(
+        "--model", action="append", required=True, help="model file; repeat for one model per target"
+    )
+    p.add_argument("--store", required=True)
+    p.add_argument("--split", default="validation", choices=("train", "validation", "test"))
+    p.add_argument("--metrics", help="metrics JSON to write")
+    p.add_argument("--predictions", help="per-frame predictions Parquet to write")
+    p.set_defaults(run=_evaluate)
+
+    p = sub.add_parser("robustness", help="CCC under audio shift, modality noise and modality dropout")
+    p.add_argument(
+        "--model",
+        action="append",
+        required=True,
+        metavar="NAME=MODEL_FILE",
+        help="a model to compare (repeat; the same NAME twice = one model per target)",
+    )
+    p.add_argument("--store", required=True)
+    p.add_argument("--split", default="test", choices=("train", "validation", "test"))
+    p.add_argument("--shifts", default="0,5,15,30,60", help="audio shifts in frames (each used as ±)")
+    p.add_argument("--snr", default="20,10,0", help="modality noise levels, SNR dB (empty: none)")
+    p.add_argument("--dropout", default="0,0.25,0.5", help="modality dropout fractions (empty: none)")
+    p.add_argument("--output", required=True, help="directory for robustness.json/.csv/.png")
+    p.set_defaults(run=_robustness)
+
+    p = sub.add_parser(
+        "plot-gates", help="heatmap of a gated model's per-frame step weights over the VA trace"
+    )
+    p.add_argument("--model", required=True)
+    p.add_argument("--store", required=True)
+    p.add_argument("--video", required=True)
+    p.add_argument("--output", required=True, help="PNG to write")
+    p.set_defaults(run=_plot_gates)
+
+    p = sub.add_parser("predict", help="per-frame valence/arousal as CSV and ABAW submission file")
+    p.add_argument(
+        "--model", action="append", required=True, help="model file; repeat for one model per target"
+    )
+    p.add_argument("--store", help="feature store holding the videos")
+    p.add_argument("--videos", help="comma-separated video names in the store")
+    p.add_argument("--test-list", help="ABAW test list (video names or <video>/<NNNNN>.jpg rows)")
+    p.add_argument(
+        "--video-file", help="a raw .mp4/.avi to run through feature extraction instead of a store"
+    )
+    p.add_argument("--faces-dir", help="its cropped-aligned faces (<NNNNN>.jpg), for --video-file")
+    p.add_argument("--visual-weights", help="IR-50 weights for --video-file (default: built-in extractor)")
+    p.add_argument("--audio-weights", help="VGGish weights for --video-file (default: built-in extractor)")
+    p.add_argument("--csv", help="per-frame predictions CSV to write")
+    p.add_argument("--submission", help="ABAW submission file to write (image_location,valence,arousal)")
+    p.add_argument("--plot", help="PNG of the first video's VA trace")
+    p.set_defaults(run=_predict)
 
     p = sub.add_parser("import-checkpoint", help="convert a state dict trained with the authors' code")
     p.add_argument("source", help="torch file (path or fsspec URL) holding the authors' state dict")

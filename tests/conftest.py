@@ -29,3 +29,45 @@ def tiny_corpus(tmp_path_factory) -> dict[str, Path]:
     run_cli("prepare", str(paths["root"]), str(paths["index"]))
     run_cli("features", str(paths["index"]), str(paths["store"]))
     return paths
+
+
+# A small TAGF that learns the tiny corpus in seconds (measured: validation CCC 0.60-0.68 over seeds 0-2).
+SMALL_TAGF = [
+    "--set",
+    "model.key_mode=length_agnostic",
+    "--set",
+    "model.window=64",
+    "--set",
+    "model.visual_channels=[64,32]",
+    "--set",
+    "model.audio_channels=[32,32]",
+    "--set",
+    "model.head_hidden=32",
+    "--set",
+    "train.window=64",
+    "--set",
+    "train.hop=16",
+    "--set",
+    "train.lr=1e-3",
+    "--set",
+    "train.batch_size=8",
+]
+
+
+@pytest.fixture(scope="session")
+def trained_tagf(tiny_corpus, tmp_path_factory) -> Path:
+    """A TAGF trained through `tagf train` on the tiny corpus (seed 0); returns its run directory."""
+    run = tmp_path_factory.mktemp("runs") / "tagf"
+    run_cli(
+        "train",
+        str(tiny_corpus["store"]),
+        str(run),
+        *SMALL_TAGF,
+        "--set",
+        "train.epochs=25",
+        "--set",
+        "train.early_stop_patience=8",
+        "--set",
+        "train.seed=0",
+    )
+    return run

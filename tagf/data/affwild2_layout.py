@@ -59,6 +59,17 @@ def parse_annotation(text: str, where: str) -> tuple[list[tuple[float, float]] |
     return rows, problems
 
 
+def parse_test_frames(text: str) -> dict[str, list[int]]:
+    """Frames listed per video in an ABAW test list of `<video>/<NNNNN>.jpg` rows; empty for a plain video list."""
+    frames: dict[str, list[int]] = {}
+    for line in text.splitlines():
+        location = line.strip().split(",")[0]
+        if "/" in location and location.endswith(".jpg"):
+            video, image = location.split("/")[-2:]
+            frames.setdefault(video, []).append(int(image[:-4]))
+    return frames
+
+
 def parse_test_list(text: str) -> list[str]:
     """Video names of an ABAW test list: one per line; `<video>/<NNNNN>.jpg` rows are reduced to their video."""
     names = []

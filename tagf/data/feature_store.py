@@ -56,6 +56,25 @@ class SplitArrays:
     def video_slice(self, index: int) -> slice:
         return slice(int(self.offsets[index]), int(self.offsets[index + 1]))
 
+    def select(self, videos: list[str]) -> SplitArrays:
+        """The given videos only, in the given order."""
+        missing = [v for v in videos if v not in self.videos]
+        if missing:
+            raise ValueError(f"videos not in this split: {', '.join(missing)}")
+        slices = [self.video_slice(self.videos.index(v)) for v in videos]
+        rows = np.concatenate([np.arange(s.start, s.stop) for s in slices]) if slices else np.zeros(0, int)
+        lengths = [s.stop - s.start for s in slices]
+        return SplitArrays(
+            videos=list(videos),
+            offsets=np.r_[0, np.cumsum(lengths)].astype(np.int64),
+            visual=self.visual[rows],
+            audio=self.audio[rows],
+            labels=self.labels[rows],
+            label_valid=self.label_valid[rows],
+            visual_valid=self.visual_valid[rows],
+            frames=self.frames[rows],
+        )
+
 
 def _vectors(column: pa.ChunkedArray) -> np.ndarray:
     flat = column.combine_chunks()

@@ -104,12 +104,13 @@ def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> di
     for row, video in enumerate(columns["video"]):
         rows_of.setdefault(video, []).append(row)
     per_split: dict[str, list[pa.Table]] = {}
+    fps_of: dict[str, float] = {}
     visual_dim = audio_dim = None
     for video in tqdm(videos, desc="features", unit="video"):
         rows = np.asarray(rows_of[video])
         frames = np.asarray(columns["frame"])[rows]
         present = np.asarray(columns["face_present"])[rows]
-        fps = float(columns["fps"][rows[0]])
+        fps = fps_of[video] = float(columns["fps"][rows[0]])
         visual = np.zeros((len(rows), 0), np.float32)
         chunks = []
         for start in range(0, int(present.sum()), cfg.batch_size):

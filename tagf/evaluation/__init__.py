@@ -1,0 +1,1 @@
+"""Stitching, scoring, robustness grids, plots and prediction."""

@@ -1,0 +1,128 @@
+"""The figures people look at: robustness curves, gate heatmaps over VA traces, training curves (PNG)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only, no display
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+from tagf import storage  # noqa: E402
+
+PANELS = (
+    ("shift", "audio shift (frames, + = audio late)"),
+    ("audio_noise", "audio SNR (dB)"),
+    ("visual_noise", "visual SNR (dB)"),
+    ("audio_dropout", "audio frames dropped"),
+    ("visual_dropout", "visual frames dropped"),
+)
+
+
+def _save(fig, url: str) -> None:
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    storage.write_bytes(url, buffer.getvalue())
+
+
+def robustness_figure(rows: list[dict[str, Any]], url: str) -> None:
+    """One panel per perturbation, one line per model, mean CCC on the y axis."""
+    present = [(p, label) for p, label in PANELS if any(r["perturbation"] == p for r in rows)]
+    fig, axes = plt.subplots(1, len(present), figsize=(4.2 * len(present), 3.6), squeeze=False, sharey=True)
+    models = list(dict.fromkeys(r["model"] for r in rows))
+    for ax, (perturbation, label) in zip(axes[0], present):
+        for model in models:
+            points = sorted(
+                (r["level"], r["ccc_mean"])
+                for r in rows
+                if r["model"] == model and r["perturbation"] == perturbation
+            )
+            ax.plot(*zip(*points), marker="o", label=model)
+        ax.set_xlabel(label)
+        ax.grid(alpha=0.3)
+        if perturbation.endswith("noise"):
+            ax.invert_xaxis()  # worse to the right
+    axes[0][0].set_ylabel("CCC (mean of valence, arousal)")
+    axes[0][-1].legend(fontsize=8)
+    fig.suptitle("Robustness to audio-visual misalignment and modality degradation")
+    _save(fig, url)
+
+
+def gate_figure(
+    video: str,
+    visual_gate: np.ndarray,
+    audio_gate: np.ndarray,
+    prediction: np.ndarray,
+    labels: np.ndarray,
+    valid: np.ndarray,
+    targets: list[str],
+    fps: float,
+    url: str,
+) -> None:
+    """Heatmaps of the per-frame gate weights over recursion steps (steps × time), above the VA traces."""
+    frames = len(prediction)
+    seconds = np.arange(frames) / fps
+    fig, axes = plt.subplots(2 + len(targets), 1, figsize=(11, 2.0 * (2 + len(targets))), sharex=True)
+    extent = (0, frames / fps, visual_gate.shape[1] - 0.5, -0.5)
+    for ax, gate, name in ((axes[0], visual_gate, "visual"), (axes[1], audio_gate, "audio")):
+        image = ax.imshow(
+            gate.T, aspect="auto", extent=extent, vmin=0, vmax=1, cmap="viridis", interpolation="nearest"
+        )
+        ax.set_ylabel(f"{name} gate\nstep")
+        ax.set_yticks(range(gate.shape[1]))
+        fig.colorbar(image, ax=ax, pad=0.01, label="α")
+    for ax, (k, target) in zip(axes[2:], enumerate(targets)):
+        column = ("valence", "arousal").index(target)
+        truth = np.where(valid, labels[:, column], np.nan)
+        ax.plot(seconds, truth, color="black", lw=1.2, label="annotation")
+        ax.plot(seconds, prediction[:, k], color="tab:red", lw=1.0, label="prediction")
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_ylabel(target)
+        ax.legend(loc="upper right", fontsize=8)
+        ax.grid(alpha=0.3)
+    axes[-1].set_xlabel("time (s)")
+    fig.suptitle(f"{video}: gate weights over recursion steps and valence/arousal")
+    _save(fig, url)
+
+
+def trace_figure(
+    video: str,
+    prediction: np.ndarray,
+    targets: list[str],
+    fps: float,
+    url: str,
+    labels: np.ndarray | None = None,
+    valid: np.ndarray | None = None,
+) -> None:
+    seconds = np.arange(len(prediction)) / fps
+    fig, axes = plt.subplots(len(targets), 1, figsize=(11, 2.2 * len(targets)), sharex=True, squeeze=False)
+    for ax, (k, target) in zip(axes[:, 0], enumerate(targets)):
+        if labels is not None:
+            column = ("valence", "arousal").index(target)
+            ax.plot(
+                seconds, np.where(valid, labels[:, column], np.nan), color="black", lw=1.2, label="annotation"
+            )
+        ax.plot(seconds, prediction[:, k], color="tab:red", lw=1.0, label="prediction")
+        ax.set_ylim(-1.05, 1.05)
+        ax.set_ylabel(target)
+        ax.grid(alpha=0.3)
+        ax.legend(loc="upper right", fontsize=8)
+    axes[-1, 0].set_xlabel("time (s)")
+    fig.suptitle(f"{video}: valence/arousal")
+    _save(fig, url)
+
+
+def history_figure(histories: dict[str, list[dict[str, Any]]], url: str) -> None:
+    """Validation CCC per epoch, one line per run."""
+    fig, ax = plt.subplots(figsize=(6, 3.6))
+    for name, history in histories.items():
+        ax.plot([h["epoch"] for h in history], [h["val_ccc_mean"] for h in history], marker=".", label=name)
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("validation CCC (mean)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    _save(fig, url)

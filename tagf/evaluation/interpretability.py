@@ -1,0 +1,29 @@
+"""`tagf plot-gates`: where a gated model leans on which recursion step, frame by frame, for one video."""
+
+from __future__ import annotations
+
+from tagf.data.feature_store import read_manifest
+from tagf.evaluation.evaluate import load_for_evaluation
+from tagf.evaluation.figures import gate_figure
+from tagf.evaluation.predict import videos_from_store
+from tagf.evaluation.prediction import predict_frames
+
+
+def plot_gates(model_url: str, store: str, video: str, png_url: str) -> None:
+    loaded = load_for_evaluation(model_url)
+    if loaded.model.coattention is None:
+        raise ValueError(f"{model_url}: a {loaded.model.cfg.fusion} model has no gate to plot")
+    split = videos_from_store(store, [video])
+    predicted = predict_frames(loaded.model, split, loaded.window, loaded.hop)
+    fps = read_manifest(store).get("fps", {}).get(video, 30.0)
+    gate_figure(
+        video,
+        predicted.visual_gate,
+        predicted.audio_gate,
+        predicted.values,
+        split.labels,
+        split.label_valid,
+        loaded.targets,
+        fps,
+        png_url,
+    )

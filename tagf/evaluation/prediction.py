@@ -1,0 +1,49 @@
+"""Per-frame predictions of a model over a whole split: window, predict, stitch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from tagf.data.feature_store import SplitArrays
+from tagf.data.windows import Windows
+from tagf.evaluation.stitching import stitch
+from tagf.models import FusionModel
+
+
+@dataclass
+class FramePredictions:
+    values: np.ndarray  # (N, T) per frame, in the split's row order
+    visual_gate: np.ndarray | None  # (N, S+1) gate weights α, for gated models
+    audio_gate: np.ndarray | None
+
+
+@torch.inference_mode()
+def predict_frames(
+    model: FusionModel,
+    split: SplitArrays,
+    window: int,
+    hop: int,
+    batch_size: int = 32,
+    audio_shift: int = 0,
+    device: torch.device | str = "cpu",
+) -> FramePredictions:
+    model.eval()
+    windows = Windows(split, window, hop)
+    outputs: dict[str, list[np.ndarray]] = {"values": [], "visual_gate": [], "audio_gate": []}
+    for batch in windows.batches(batch_size, audio_shift=audio_shift):
+        batch = batch.to(device)
+        out = model(batch.visual, batch.audio, batch.frame_mask)
+        outputs["values"].append(out.prediction.float().cpu().numpy())
+        if out.visual_gate is not None:
+            outputs["visual_gate"].append(out.visual_gate.float().cpu().numpy())
+            outputs["audio_gate"].append(out.audio_gate.float().cpu().numpy())
+
+    def stitched(name):
+        if not outputs[name]:
+            return None
+        return stitch(np.concatenate(outputs[name]), windows.video, windows.start, split.offsets)
+
+    return FramePredictions(stitched("values"), stitched("visual_gate"), stitched("audio_gate"))

@@ -1,0 +1,1 @@
+"""One training function for every caller (CLI, DVC stage, Ray Tune trial)."""

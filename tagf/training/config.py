@@ -1,0 +1,38 @@
+"""Optimisation and data settings of one training run (the model has its own ModelConfig)."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Target = Literal["both", "valence", "arousal"]
+
+
+class TrainConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    optimizer: Literal["adam", "adamw"] = Field("adam", description="the authors use Adam")
+    lr: float = Field(1e-4, gt=0, description="peak learning rate (authors: 1e-4)")
+    weight_decay: float = Field(1e-3, ge=0, description="authors: 1e-3")
+    batch_size: int = Field(12, gt=0, description="windows per batch")
+    window: int = Field(
+        300, gt=0, description="window length L in frames (faithful TAGF: must equal the model's)"
+    )
+    hop: int = Field(200, gt=0, description="window hop for training and evaluation")
+    epochs: int = Field(30, gt=0, description="upper bound; early stopping usually ends sooner")
+    warmup_epochs: float = Field(1.0, ge=0, description="linear learning-rate warm-up from 10%, in epochs")
+    plateau_patience: int = Field(2, ge=0, description="epochs without validation gain before lr ← lr·factor")
+    plateau_factor: float = Field(0.5, gt=0, lt=1)
+    early_stop_patience: int = Field(6, gt=0, description="epochs without validation gain before stopping")
+    max_audio_shift: int = Field(
+        0, ge=0, description="augmentation: random audio shift in ±frames per window"
+    )
+    target: Target = Field("both", description="both in one model, or one model per target as the authors do")
+    seed: int = Field(0)
+    device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: the GPU when there is one")
+    amp: bool = Field(True, description="bf16 autocast on GPU (ignored on CPU)")
+
+    @property
+    def target_columns(self) -> list[int]:
+        return {"both": [0, 1], "valence": [0], "arousal": [1]}[self.target]

@@ -1,0 +1,163 @@
+import json
+import os
+import signal
+import subprocess
+import time
+
+import numpy as np
+import pytest
+import torch
+from conftest import SMALL_TAGF, TAGF
+
+from tagf.data.feature_store import read_split
+from tagf.models import load_model, model_config
+from tagf.training.callbacks import TrainingCallback
+from tagf.training.config import TrainConfig
+from tagf.training.trainer import CHECKPOINT_DIR, CHECKPOINT_FILE, train
+
+
+def without_timing(history):
+    """Wall-clock throughput is the one field two identical runs may differ in."""
+    return [{k: v for k, v in h.items() if k != "train_frames_per_s"} for h in history]
+
+
+SMALL = dict(
+    visual_channels=(64, 32), audio_channels=(32, 32), head_hidden=32, key_mode="length_agnostic", window=64
+)
+
+
+def test_tagf_learns_the_tiny_corpus(trained_tagf):
+    model, extra = load_model(str(trained_tagf / "model.pt"))
+    history = json.loads((trained_tagf / "history.json").read_text())
+    assert extra["best"]["val_ccc_mean"] > 0.45  # measured 0.655 with seed 0
+    assert extra["best"]["val_ccc_mean"] == max(h["val_ccc_mean"] for h in history)
+    assert extra["data_version"] and extra["train"]["seed"] == 0 and "git_commit" in extra
+    assert model.cfg.gate == "step_bilstm" and model.cfg.outputs == 2
+
+
+class Recorder(TrainingCallback):
+    def __init__(self):
+        self.events = []
+
+    def on_checkpoint(self, path):
+        self.events.append(("checkpoint", path))
+
+    def on_epoch_end(self, epoch, metrics):
+        self.events.append(("epoch", epoch, dict(metrics)))
+
+
+def test_callbacks_early_stopping_and_best_weights(tiny_corpus, tmp_path):
+    recorder = Recorder()
+    cfg = TrainConfig(lr=1e-3, window=64, hop=32, epochs=40, early_stop_patience=2, batch_size=8, seed=1)
+    result = train(
+        model_config("rjcma", **SMALL),
+        cfg,
+        store=str(tiny_corpus["store"]),
+        out_dir=str(tmp_path),
+        callbacks=[recorder],
+    )
+    epochs = [e for e in recorder.events if e[0] == "epoch"]
+    assert [e[0] for e in recorder.events[:2]] == [
+        "checkpoint",
+        "epoch",
+    ]  # checkpoint first, then its metrics
+    assert recorder.events[0][1] == str(tmp_path / CHECKPOINT_DIR)
+    assert len(epochs) < 40  # early stopping ended it
+    best_epoch = result.best["epoch"]
+    assert len(epochs) == best_epoch + 2  # patience 2 after the best
+    for key in ("train_loss", "val_ccc_valence", "val_ccc_arousal", "val_ccc_mean", "lr"):
+        assert np.isfinite(epochs[0][2][key])
+    # The model returned (and saved) holds the best epoch's weights: re-scoring it gives the best score.
+    from tagf.evaluation.evaluate import evaluate
+
+    metrics = evaluate([str(tmp_path / "model.pt")], str(tiny_corpus["store"]), "validation")
+    assert metrics["ccc_mean"] == pytest.approx(result.best["val_ccc_mean"], abs=1e-6)
+
+
+def test_one_target_per_model(tiny_corpus):
+    cfg = TrainConfig(lr=1e-3, window=64, hop=32, epochs=1, batch_size=8, target="arousal")
+    result = train(model_config("jca", **SMALL), cfg, store=str(tiny_corpus["store"]), callbacks=[])
+    assert result.model.cfg.outputs == 1
+    assert np.isfinite(result.best["val_ccc_arousal"]) and np.isnan(result.best["val_ccc_valence"])
+
+
+def test_faithful_window_and_feature_sizes_are_checked(tiny_corpus):
+    splits = {s: read_split(str(tiny_corpus["store"]), s) for s in ("train", "validation")}
+    with pytest.raises(ValueError, match=r"model.window \(300\) != train.window \(64\)"):
+        train(model_config("tagf"), TrainConfig(window=64), splits=splits, callbacks=[])
+    with pytest.raises(ValueError, match="model.audio_in is 40 but the feature store has 128"):
+        train(model_config("tagf", audio_in=40), TrainConfig(), splits=splits, callbacks=[])
+
+
+def test_same_seed_same_training(tiny_corpus):
+    cfg = TrainConfig(lr=1e-3, window=64, hop=32, epochs=2, batch_size=8, seed=5)
+    a = train(model_config("grjca", **SMALL), cfg, store=str(tiny_corpus["store"]), callbacks=[])
+    b = train(model_config("grjca", **SMALL), cfg, store=str(tiny_corpus["store"]), callbacks=[])
+    assert without_timing(a.history) == without_timing(b.history)
+    for (k, x), (_, y) in zip(a.model.state_dict().items(), b.model.state_dict().items()):
+        assert torch.equal(x, y), k
+
+
+def _train_cmd(store, out):
+    return [
+        *TAGF,
+        "train",
+        str(store),
+        str(out),
+        *SMALL_TAGF,
+        "--set",
+        "train.hop=32",
+        "--set",
+        "train.epochs=7",
+        "--set",
+        "train.early_stop_patience=100",
+        "--set",
+        "train.seed=3",
+    ]
+
+
+def test_killed_run_resumes_to_the_same_result(tiny_corpus, tmp_path):
+    env = {**os.environ, "PYTHONWARNINGS": "ignore"}
+    subprocess.run(
+        _train_cmd(tiny_corpus["store"], tmp_path / "whole"), check=True, capture_output=True, env=env
+    )
+
+    proc = subprocess.Popen(
+        _train_cmd(tiny_corpus["store"], tmp_path / "killed"),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        env=env,
+    )
+    state = tmp_path / "killed" / CHECKPOINT_DIR / CHECKPOINT_FILE
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and proc.poll() is None:
+        if state.exists() and torch.load(state, weights_only=False)["epoch"] >= 2:
+            proc.send_signal(signal.SIGKILL)
+            break
+        time.sleep(0.05)
+    assert proc.wait() == -signal.SIGKILL, "the run finished before it could be killed"
+    assert not (tmp_path / "killed" / "model.pt").exists()
+
+    resumed = subprocess.run(
+        _train_cmd(tiny_corpus["store"], tmp_path / "killed"),
+        check=True,
+        capture_output=True,
+        text=True,
+        env=env,
+    )
+    assert "resuming from" in resumed.stdout
+    whole = json.loads((tmp_path / "whole" / "history.json").read_text())
+    again = json.loads((tmp_path / "killed" / "history.json").read_text())
+    assert without_timing(again) == without_timing(whole)
+    a, _ = load_model(str(tmp_path / "whole" / "model.pt"))
+    b, _ = load_model(str(tmp_path / "killed" / "model.pt"))
+    for (k, x), (_, y) in zip(a.state_dict().items(), b.state_dict().items()):
+        assert torch.equal(x, y), k
+
+
+def test_bad_setting_is_one_clear_line(tiny_corpus, tmp_path):
+    from conftest import run_cli
+
+    proc = run_cli("train", str(tiny_corpus["store"]), str(tmp_path), "--set", "train.lr=-1", check=False)
+    errors = [line for line in proc.stderr.splitlines() if line.startswith("tagf train: error:")]
+    assert proc.returncode == 2 and len(errors) == 1 and "lr" in errors[0] and "greater than 0" in errors[0]
