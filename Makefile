@@ -19,8 +19,14 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
 
+# The whole DVC pipeline on the embedded synthetic corpus, then where to look.
 run: setup
-	$(BIN)/python benchmarks/model_throughput.py --steps 2 --variants tagf,rjcma
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
+	@echo; echo "== metrics (dvc metrics show) =="; $(BIN)/dvc metrics show
+	@echo; echo "== ablation: test CCC per variant and CCC drop under audio shift =="; cat results/ablation/ablation.md
+	@echo; echo "== plots =="; echo "results/ablation/robustness.png  results/evaluate/gates.png  results/evaluate/val_ccc.png"
+	@echo "interactive: $(BIN)/dvc plots show  (writes dvc_plots/index.html)"
+	@echo; echo "== MLflow UI =="; echo "$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db   # then open http://127.0.0.1:5000"
 
 test: setup
 	$(BIN)/ruff check tagf orchestration tests benchmarks

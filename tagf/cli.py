@@ -110,7 +110,7 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 def _robustness(args: argparse.Namespace) -> None:
     from tagf.evaluation.figures import robustness_figure
-    from tagf.evaluation.robustness import robustness_grid, write_table
+    from tagf.evaluation.robustness import robustness_of_files, write_table
 
     models: dict[str, list[str]] = {}
     for spec in args.model:
@@ -118,7 +118,7 @@ def _robustness(args: argparse.Namespace) -> None:
         if not sep:
             raise ValueError(f"--model {spec}: expected NAME=MODEL_FILE")
         models.setdefault(name, []).append(url)
-    rows = robustness_grid(
+    rows = robustness_of_files(
         models,
         args.store,
         args.split,
@@ -284,11 +284,21 @@ def one_line(err: Exception) -> str:
     return " ".join(str(err).split())
 
 
-def run(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> int:
+def run(
+    parser: argparse.ArgumentParser,
+    argv: list[str] | None = None,
+    prepare: Callable[[argparse.Namespace], None] | None = None,
+) -> int:
+    """Parse and run one command; user errors become `tagf <command>: error: ...` lines and exit status 2.
+
+    `prepare` may rewrite the parsed arguments first (the platform resolves MLflow model URIs there).
+    """
     args = parser.parse_args(argv)
     try:
+        if prepare is not None:
+            prepare(args)
         args.run(args)
-    except (ValueError, FileNotFoundError, ValidationError, OSError) as err:
+    except (ValueError, FileNotFoundError, ValidationError, OSError, RuntimeError) as err:
         # A corpus check reports every problem, one line each, so a user fixes them in one pass.
         for line in getattr(err, "problems", None) or [one_line(err)]:
             print(f"tagf {args.command}: error: {line}", file=sys.stderr)

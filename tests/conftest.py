@@ -8,7 +8,7 @@ import pytest
 # The authors-style reference model lives beside the tests (it is test material, not part of the package).
 sys.path.insert(0, str(Path(__file__).parent))
 
-TAGF = [sys.executable, "-m", "tagf"]
+TAGF = [sys.executable, "-m", "orchestration"]  # the `tagf` console script
 
 
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:

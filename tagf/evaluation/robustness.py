@@ -15,9 +15,9 @@ from typing import Any
 import numpy as np
 
 from tagf import storage
-from tagf.data.feature_store import read_split
+from tagf.data.feature_store import SplitArrays, read_split
 from tagf.data.windows import add_noise, drop_frames
-from tagf.evaluation.evaluate import combined_predictions, load_for_evaluation
+from tagf.evaluation.evaluate import LoadedModel, combined_predictions, load_for_evaluation
 from tagf.evaluation.scoring import score
 
 FIELDS = ("model", "perturbation", "level", "ccc_valence", "ccc_arousal", "ccc_mean")
@@ -29,16 +29,14 @@ def symmetric(shifts) -> list[int]:
 
 
 def robustness_grid(
-    models: dict[str, list[str]],
-    store: str,
-    split_name: str = "test",
+    models: dict[str, list[LoadedModel]],
+    split: SplitArrays,
     shifts=DEFAULT_SHIFTS,
     snrs_db=(20.0, 10.0, 0.0),
     dropouts=(0.0, 0.25, 0.5),
     seed: int = 0,
 ) -> list[dict[str, Any]]:
-    """`models`: name → model URLs (one, or one per target). Same perturbation draws for every model."""
-    split = read_split(store, split_name)
+    """`models`: name → its model (or one per target). Every model sees the same perturbation draws."""
     conditions = [("shift", shift, split, shift) for shift in symmetric(shifts)]
     for modality in ("audio", "visual"):
         conditions += [
@@ -50,8 +48,7 @@ def robustness_grid(
             for f in dropouts
         ]
     rows = []
-    for name, urls in models.items():
-        loaded = [load_for_evaluation(url) for url in urls]
+    for name, loaded in models.items():
         for perturbation, level, data, shift in conditions:
             values, targets, _ = combined_predictions(loaded, data, audio_shift=shift)
             result = score(values, data, targets)
@@ -64,6 +61,14 @@ def robustness_grid(
                 }
             )
     return rows
+
+
+def robustness_of_files(
+    models: dict[str, list[str]], store: str, split_name: str = "test", **grid
+) -> list[dict]:
+    """The grid for model files (name → URLs) on a split of a feature store."""
+    loaded = {name: [load_for_evaluation(url) for url in urls] for name, urls in models.items()}
+    return robustness_grid(loaded, read_split(store, split_name), **grid)
 
 
 def write_table(rows: list[dict[str, Any]], json_url: str, csv_url: str | None = None) -> None:

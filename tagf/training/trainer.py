@@ -76,6 +76,17 @@ def _load_checkpoint(directory: str) -> dict[str, Any] | None:
     return torch.load(io.BytesIO(storage.read_bytes(url)), map_location="cpu", weights_only=False)
 
 
+def best_model_from_checkpoint(directory: str) -> tuple[FusionModel, dict[str, Any]]:
+    """The best weights so far of the run whose checkpoint directory this is, with its configs and best metrics."""
+    saved = _load_checkpoint(directory)
+    if saved is None:
+        raise FileNotFoundError(f"{directory}: no training checkpoint ({CHECKPOINT_FILE})")
+    model = build_model(ModelConfig(**saved["model_config"]))
+    model.load_state_dict(saved["best_state"])
+    extra = {"train": saved["train_config"], "best": saved["best"], "history": saved["history"]}
+    return model.eval(), extra
+
+
 def train(
     model_cfg: ModelConfig,
     train_cfg: TrainConfig,
@@ -195,6 +206,8 @@ def train(
                     "stale": stale,
                     "numpy_rng": rng.bit_generator.state,
                     "torch_rng": torch.get_rng_state(),
+                    "model_config": model_cfg.model_dump(),
+                    "train_config": train_cfg.model_dump(),
                 },
             )
             for callback in callbacks:

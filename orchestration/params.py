@@ -1,0 +1,192 @@
+"""The schema of params.yaml: every knob of the pipeline, validated before any stage does work.
+
+Errors name the key (`model.steps: Input should be greater than or equal to 1`), on one line.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, Optional
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+
+from tagf.features.extract import ExtractorConfig
+from tagf.models import VARIANTS, ModelConfig, model_config
+from tagf.training.config import TrainConfig
+
+
+class ParamsError(ValueError):
+    """params.yaml is invalid; the message names the file and key."""
+
+
+class DataParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["synthetic", "affwild2"] = "synthetic"
+    root: str = Field(
+        "data/corpus", description="synthetic: where to write it; affwild2: your tree (path or URL)"
+    )
+    preset: Literal["tiny", "default", "large"] = "default"
+    seed: int = 0
+    max_lag_s: float = Field(0.5, ge=0)
+
+
+# Every ModelConfig field, optional: unset fields take the variant's preset or the default.
+_ModelFields = create_model(
+    "_ModelFields",
+    __config__=ConfigDict(extra="forbid"),
+    variant=(str, "tagf"),
+    **{name: (Optional[field.annotation], None) for name, field in ModelConfig.model_fields.items()},  # noqa: UP045
+)
+
+
+class ModelParams(_ModelFields):
+    @field_validator("variant")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in VARIANTS:
+            raise ValueError(f"unknown variant {value!r}; known: {', '.join(VARIANTS)}")
+        return value
+
+    def overrides(self) -> dict[str, Any]:
+        return {k: v for k, v in self.model_dump(exclude={"variant"}).items() if v is not None}
+
+    def config(self, **changes: Any) -> ModelConfig:
+        """The ModelConfig of this section with `changes` (e.g. a sweep trial's values, or another variant)."""
+        fields = {**self.overrides(), **changes}
+        variant = fields.pop("variant", self.variant)
+        return model_config(variant, **fields)
+
+
+class Distribution(BaseModel):
+    """One search dimension: exactly one of these keys."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    uniform: tuple[float, float] | None = None
+    loguniform: tuple[float, float] | None = None
+    randint: tuple[int, int] | None = Field(None, description="[low, high)")
+    choice: list[Any] | None = None
+
+    @field_validator("choice")
+    @classmethod
+    def _non_empty(cls, value):
+        if value is not None and not value:
+            raise ValueError("choice needs at least one value")
+        return value
+
+    def kind(self) -> tuple[str, Any]:
+        set_ = [(k, v) for k, v in self.model_dump().items() if v is not None]
+        if len(set_) != 1:
+            raise ValueError("give exactly one of uniform, loguniform, randint, choice")
+        return set_[0]
+
+
+class SweepParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    num_samples: int = Field(8, gt=0, description="trials Optuna proposes")
+    max_concurrent: int = Field(2, gt=0, description="trials running at once")
+    cpus_per_trial: float = Field(1, gt=0)
+    gpus_per_trial: float = Field(0, ge=0, description="fractions share a card, e.g. 0.25")
+    seed: int = Field(0, description="Optuna TPE seed")
+    grace_period: int = Field(1, gt=0, description="ASHA: epochs every trial gets")
+    reduction_factor: int = Field(2, gt=1, description="ASHA: keep the top 1/factor at each rung")
+    max_failures: int = Field(1, ge=0, description="retries of a failed trial (from its last checkpoint)")
+    storage: str = Field("ray_results", description="Ray results: local path or URL (s3://, gs://...)")
+    name: str = Field("tagf-sweep", description="experiment name under storage")
+    address: str | None = Field(None, description="Ray cluster; RAY_ADDRESS or --address override it")
+    space: dict[str, Distribution] = Field(
+        default_factory=dict, description="'model.x' / 'train.x' -> distribution"
+    )
+
+    @field_validator("space")
+    @classmethod
+    def _keys(cls, value: dict[str, Distribution]) -> dict[str, Distribution]:
+        for key, dist in value.items():
+            section, _, field = key.partition(".")
+            known = ModelConfig.model_fields if section == "model" else TrainConfig.model_fields
+            if section not in ("model", "train") or (field not in known and key != "model.variant"):
+                raise ValueError(f"{key}: not a model.* or train.* setting")
+            dist.kind()
+        return value
+
+
+class AblateParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    variants: list[str] = Field(default_factory=lambda: list(VARIANTS))
+    seeds: list[int] = Field(default_factory=lambda: [0, 1])
+
+    @field_validator("variants")
+    @classmethod
+    def _known(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in VARIANTS]
+        if unknown:
+            raise ValueError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
+        return value
+
+
+class EvaluateParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    split: Literal["validation", "test"] = "test"
+    shifts: list[int] = Field(
+        default_factory=lambda: [0, 5, 15, 30, 60], description="frames, each used as ±"
+    )
+    snr_db: list[float] = Field(default_factory=lambda: [20.0, 10.0, 0.0])
+    dropout: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5])
+
+
+class MlflowParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    tracking_uri: str = Field("sqlite:///mlflow.db", description="MLFLOW_TRACKING_URI overrides it")
+    experiment: str = "tagf"
+    registered_model: str = Field("tagf", description="registry name of the best gated-fusion model")
+
+
+class Params(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    data: DataParams = DataParams()
+    features: ExtractorConfig = ExtractorConfig()
+    model: ModelParams = ModelParams()
+    train: TrainConfig = TrainConfig()
+    sweep: SweepParams = SweepParams()
+    ablate: AblateParams = AblateParams()
+    evaluate: EvaluateParams = EvaluateParams()
+    mlflow: MlflowParams = MlflowParams()
+
+
+def _one_line(err: ValidationError, where: str, section: str = "") -> ParamsError:
+    first = err.errors()[0]
+    key = section + ".".join(str(p) for p in first["loc"])
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return ParamsError(f"{where}: {key}: {first['msg']}{more}")
+
+
+def validate(raw: dict[str, Any], where: str = "params.yaml") -> Params:
+    try:
+        params = Params(**(raw or {}))
+    except ValidationError as err:
+        raise _one_line(err, where) from None
+    try:
+        params.model.config()  # the variant's preset combined with the overrides
+    except ValidationError as err:
+        raise _one_line(err, where, "model.") from None
+    return params
+
+
+def load_params(path: str | Path = "params.yaml") -> Params:
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path}: not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections at the top level")
+    return validate(raw, str(path))

@@ -1,0 +1,63 @@
+"""Model registry: register a candidate as `challenger`; promote it to `champion` only when it is better."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from mlflow.exceptions import MlflowException
+from mlflow.tracking import MlflowClient
+
+CHALLENGER, CHAMPION = "challenger", "champion"
+SCORE_TAG = "val_ccc_mean"
+
+
+@dataclass
+class Promotion:
+    promoted: bool
+    message: str
+
+
+def register(
+    client: MlflowClient, name: str, model_uri: str, run_id: str, score: float, tags: dict[str, str]
+) -> str:
+    """A new version of `name` from `model_uri`, tagged with its validation score; it becomes the challenger."""
+    try:
+        client.get_registered_model(name)
+    except MlflowException:
+        client.create_registered_model(
+            name, description="Best gated-fusion (TAGF family) valence/arousal model"
+        )
+    version = client.create_model_version(
+        name, model_uri, run_id=run_id, tags={SCORE_TAG: f"{score:.6f}", **tags}
+    )
+    client.set_registered_model_alias(name, CHALLENGER, version.version)
+    return version.version
+
+
+def _aliased(client: MlflowClient, name: str, alias: str):
+    try:
+        return client.get_model_version_by_alias(name, alias)
+    except MlflowException:
+        return None
+
+
+def promote(client: MlflowClient, name: str, force: bool = False) -> Promotion:
+    """Move `champion` to the challenger if its validation ccc_mean beats the champion's (or `force`)."""
+    challenger = _aliased(client, name, CHALLENGER)
+    if challenger is None:
+        raise ValueError(f"registered model {name!r} has no {CHALLENGER} version to promote")
+    champion = _aliased(client, name, CHAMPION)
+    new = float(challenger.tags[SCORE_TAG])
+    if champion is None:
+        client.set_registered_model_alias(name, CHAMPION, challenger.version)
+        return Promotion(True, f"{name} v{challenger.version} (val ccc_mean {new:.4f}) is the first champion")
+    if champion.version == challenger.version:
+        return Promotion(False, f"{name} v{challenger.version} is already the champion")
+    old = float(champion.tags[SCORE_TAG])
+    compared = (
+        f"challenger v{challenger.version} val ccc_mean {new:.4f} vs champion v{champion.version} {old:.4f}"
+    )
+    if new > old or force:
+        client.set_registered_model_alias(name, CHAMPION, challenger.version)
+        return Promotion(True, f"promoted: {compared}" + (" (forced)" if force and new <= old else ""))
+    return Promotion(False, f"kept the champion: {compared}")

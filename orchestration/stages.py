@@ -1,0 +1,149 @@
+"""The DVC pipeline's stages that are not plain library calls: corpus, prepare, features, evaluate, register.
+
+Each reads the validated params.yaml first, so a bad key fails every stage before it does any work.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+from typing import Any
+
+from mlflow.tracking import MlflowClient
+
+from orchestration.params import Params
+from orchestration.registry import promote, register
+from orchestration.sweep import provenance_tags
+from orchestration.tracking import setup
+from tagf import storage
+from tagf.data.prepare import prepare
+from tagf.data.synth.corpus import write_corpus
+from tagf.evaluation.evaluate import evaluate
+from tagf.evaluation.figures import history_figure
+from tagf.evaluation.interpretability import plot_gates
+from tagf.features.extract import extract_features
+from tagf.models import load_model
+
+SOURCE_FILE = "SOURCE.json"
+
+
+def corpus(params: Params, output: str) -> None:
+    """synthetic: write the corpus into `output`; affwild2: write a pointer to the user's tree with a fingerprint
+    of its file listing, so DVC reruns the data stages when the tree changes."""
+    if params.data.source == "synthetic":
+        write_corpus(output, params.data.preset, seed=params.data.seed, max_lag_s=params.data.max_lag_s)
+        return
+    fs, root = storage.filesystem(params.data.root)
+    if not fs.isdir(root):
+        raise FileNotFoundError(f"params.yaml: data.root: {params.data.root} is not a directory")
+    listing = sorted((path, info.get("size")) for path, info in fs.find(root, detail=True).items())
+    fingerprint = hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+    storage.write_text(
+        storage.join(output, SOURCE_FILE),
+        json.dumps(
+            {
+                "source": "affwild2",
+                "root": params.data.root,
+                "files": len(listing),
+                "listing_sha256": fingerprint,
+            },
+            indent=1,
+        ),
+    )
+
+
+def corpus_root(corpus_dir: str) -> str:
+    pointer = storage.join(corpus_dir, SOURCE_FILE)
+    return json.loads(storage.read_text(pointer))["root"] if storage.exists(pointer) else corpus_dir
+
+
+def prepare_stage(corpus_dir: str, index: str) -> None:
+    prepare(corpus_root(corpus_dir), index)
+
+
+def features_stage(params: Params, index: str, store: str) -> None:
+    extract_features(index, store, params.features)
+
+
+def evaluate_stage(
+    params: Params, store: str, sweep_dir: str, ablation_dir: str, output: str
+) -> dict[str, Any]:
+    """Test-split scores of the best TAGF and the ablation summary as one metrics file; plots beside it."""
+    out = Path(output)
+    model_path = str(Path(sweep_dir) / "best" / "model.pt")
+    best = evaluate(
+        [model_path], store, params.evaluate.split, predictions_url=str(out / "predictions.parquet")
+    )
+    ablation = json.loads((Path(ablation_dir) / "ablation.json").read_text())
+    metrics = {
+        "best_tagf": {k: best[k] for k in ("ccc_valence", "ccc_arousal", "ccc_mean")},
+        "best_tagf_latent": {k: best["latent"][k] for k in ("ccc_valence", "ccc_arousal", "ccc_mean")}
+        if "latent" in best
+        else {},
+        "variants": {
+            row["variant"]: {
+                "ccc_mean": row["ccc_mean_mean"],
+                "ccc_mean_std": row["ccc_mean_std"],
+                **{k: v for k, v in row.items() if k.startswith("drop_shift_")},
+            }
+            for row in ablation
+        },
+    }
+    storage.write_text(str(out / "metrics.json"), json.dumps(metrics, indent=1))
+    _, extra = load_model(model_path)
+    history = [
+        {
+            "epoch": h["epoch"],
+            "val_ccc_mean": h["val_ccc_mean"],
+            "val_ccc_valence": h["val_ccc_valence"],
+            "val_ccc_arousal": h["val_ccc_arousal"],
+        }
+        for h in extra.get("history", [])
+    ]
+    storage.write_text(str(out / "history.json"), json.dumps(history, indent=1))
+    history_figure({"best TAGF": history}, str(out / "val_ccc.png"))
+    from tagf.data.feature_store import read_split
+
+    video = read_split(store, params.evaluate.split).videos[0]
+    plot_gates(model_path, store, video, str(out / "gates.png"))
+    return metrics
+
+
+def register_stage(params: Params, store: str, sweep_dir: str, output: str) -> dict[str, Any]:
+    """Register the sweep's best model as `challenger`, then promote it to `champion` if it is better."""
+    uri, _ = setup(params.mlflow.tracking_uri, params.mlflow.experiment)
+    best = json.loads((Path(sweep_dir) / "best_config.json").read_text())
+    client = MlflowClient(uri)
+    run_id = best["mlflow_run_id"]
+    logged = [
+        m
+        for m in client.search_logged_models(experiment_ids=[client.get_run(run_id).info.experiment_id])
+        if m.source_run_id == run_id
+    ]
+    if not logged:
+        raise ValueError(f"MLflow run {run_id} (best trial) has no logged model")
+    _, extra = load_model(str(Path(sweep_dir) / "best" / "model.pt"))
+    score = float(extra["best"]["val_ccc_mean"])
+    name = params.mlflow.registered_model
+    version = register(
+        client,
+        name,
+        logged[0].model_uri,
+        run_id,
+        score,
+        {**provenance_tags(store), "variant": best["variant"], "gate": best["model"]["gate"]},
+    )
+    outcome = promote(client, name)
+    champion = client.get_model_version_by_alias(name, "champion").version
+    summary = {
+        "name": name,
+        "version": version,
+        "val_ccc_mean": score,
+        "champion": champion,
+        "promoted": outcome.promoted,
+        "message": outcome.message,
+        "tracking_uri": uri,
+    }
+    storage.write_text(output, json.dumps(summary, indent=1))
+    return summary

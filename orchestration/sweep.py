@@ -1,0 +1,176 @@
+"""`tagf sweep`: Ray Tune + Optuna (TPE, seeded) + ASHA over the search space of params.yaml, tracked in MLflow.
+
+One MLflow parent run per sweep, one child run per trial. The feature store is read once by the driver and shared
+with every trial through the Ray object store (tune.with_parameters). Trials checkpoint through tune.Checkpoint,
+failed ones are retried from their last checkpoint (FailureConfig), and `resume=True` continues an interrupted sweep
+(Tuner.restore) keeping every completed trial. Outputs in `out_dir`: best_config.json, trials.csv, best/model.pt.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import mlflow
+from ray import tune
+from ray.tune.schedulers import ASHAScheduler
+from ray.tune.search.optuna import OptunaSearch
+
+from orchestration.mlflow_trials import MlflowTrialCloser
+from orchestration.params import Distribution, Params
+from orchestration.ray_cluster import connect
+from orchestration.tracking import setup
+from orchestration.trial import configs_for, run_trial
+from tagf import storage
+from tagf.data.feature_store import read_manifest, read_split
+from tagf.models import save_model
+from tagf.provenance import git_commit
+from tagf.training.trainer import best_model_from_checkpoint
+
+METRIC, MODE = "val_ccc_mean", "max"
+
+
+@dataclass
+class SweepResult:
+    best_config: dict[str, Any]  # {"variant", "model": {...}, "train": {...}} ready for training
+    best_score: float
+    trials: int
+    parent_run_id: str
+    model_path: str
+
+
+def search_space(space: dict[str, Distribution]) -> dict[str, Any]:
+    dims = {}
+    for key, dist in space.items():
+        kind, value = dist.kind()
+        if kind == "choice":
+            dims[key] = tune.choice([json.dumps(v) if isinstance(v, list) else v for v in value])
+        else:
+            dims[key] = getattr(tune, kind)(*value)
+    return dims
+
+
+def storage_path(configured: str) -> str:
+    """Ray wants an absolute local path or a URL."""
+    return configured if "://" in configured else str(Path(configured).resolve())
+
+
+def provenance_tags(store: str) -> dict[str, str]:
+    manifest = read_manifest(store)
+    return {
+        "git_commit": git_commit() or "unknown",
+        "data_version": manifest.get("version", "unknown"),
+        "corpus_index": manifest.get("corpus", {}).get("index_sha256", "unknown"),
+    }
+
+
+def trial_settings(
+    params: Params,
+    uri: str,
+    experiment_id: str,
+    parent: str,
+    tags: dict[str, str],
+    extra_callbacks: list | None = None,
+) -> dict[str, Any]:
+    return {
+        "model": {"variant": params.model.variant, **params.model.overrides()},
+        "train": params.train.model_dump(),
+        "tracking_uri": uri,
+        "experiment_id": experiment_id,
+        "parent_run_id": parent,
+        "tags": tags,
+        "extra_callbacks": extra_callbacks or [],
+    }
+
+
+def run_sweep(
+    params: Params,
+    store: str,
+    out_dir: str,
+    resume: bool = False,
+    address: str | None = None,
+    extra_callbacks: list | None = None,
+) -> SweepResult:
+    uri, experiment_id = setup(
+        params.mlflow.tracking_uri, params.mlflow.experiment
+    )  # fails before any training
+    sweep = params.sweep
+    connect(address or sweep.address, num_cpus=max(1, int(sweep.max_concurrent * sweep.cpus_per_trial)))
+    splits = {name: read_split(store, name) for name in ("train", "validation")}
+    tags = provenance_tags(store)
+    path = storage_path(sweep.storage)
+    experiment_path = f"{path.rstrip('/')}/{sweep.name}"
+    parent_file = Path(out_dir) / "parent_run_id"
+    if resume and parent_file.exists():
+        parent = mlflow.start_run(run_id=parent_file.read_text().strip())
+    else:
+        parent = mlflow.start_run(
+            experiment_id=experiment_id, run_name=sweep.name, tags={"kind": "sweep", **tags}
+        )
+        Path(out_dir).mkdir(parents=True, exist_ok=True)
+        parent_file.write_text(parent.info.run_id)
+    with parent:
+        mlflow.log_params({f"sweep.{k}": v for k, v in sweep.model_dump(exclude={"space"}).items()})
+        mlflow.log_dict(
+            {k: v.model_dump(exclude_none=True) for k, v in sweep.space.items()}, "search_space.json"
+        )
+        settings = trial_settings(params, uri, experiment_id, parent.info.run_id, tags, extra_callbacks)
+        trainable = tune.with_resources(
+            tune.with_parameters(run_trial, splits=splits, settings=settings),
+            {"cpu": sweep.cpus_per_trial, "gpu": sweep.gpus_per_trial},
+        )
+        if resume and tune.Tuner.can_restore(experiment_path):
+            tuner = tune.Tuner.restore(experiment_path, trainable, resume_errored=True)
+        else:
+            tuner = tune.Tuner(
+                trainable,
+                param_space=search_space(sweep.space),
+                tune_config=tune.TuneConfig(
+                    metric=METRIC,
+                    mode=MODE,
+                    num_samples=sweep.num_samples,
+                    max_concurrent_trials=sweep.max_concurrent,
+                    search_alg=OptunaSearch(metric=METRIC, mode=MODE, seed=sweep.seed),
+                    scheduler=ASHAScheduler(
+                        time_attr="training_iteration",
+                        max_t=params.train.epochs,
+                        grace_period=sweep.grace_period,
+                        reduction_factor=sweep.reduction_factor,
+                    ),
+                ),
+                run_config=tune.RunConfig(
+                    name=sweep.name,
+                    storage_path=path,
+                    verbose=1,
+                    failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
+                    checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
+                    callbacks=[MlflowTrialCloser(uri, tags)],
+                ),
+            )
+        results = tuner.fit()
+        best = results.get_best_result(METRIC, MODE, scope="all")
+        model_cfg, train_cfg, variant = configs_for(best.config, settings["model"], settings["train"])
+        best_config = {
+            "variant": variant,
+            "model": {k: v for k, v in model_cfg.model_dump().items() if k != "outputs"},
+            "train": train_cfg.model_dump(),
+            "trial": best.path.rsplit("/", 1)[-1],
+            "mlflow_run_id": best.metrics.get("mlflow_run_id"),
+        }
+        score = float(results.get_dataframe(filter_metric=METRIC, filter_mode=MODE)[METRIC].max())
+        frame = results.get_dataframe(filter_metric=METRIC, filter_mode=MODE)
+        with tempfile.TemporaryDirectory() as tmp:
+            model, extra = best_model_from_checkpoint(
+                best.get_best_checkpoint(METRIC, MODE).to_directory(tmp)
+            )
+        model_path = str(Path(out_dir) / "best" / "model.pt")
+        save_model(model, model_path, {**extra, **tags, "variant": variant})
+        storage.write_text(str(Path(out_dir) / "best_config.json"), json.dumps(best_config, indent=1))
+        storage.write_text(str(Path(out_dir) / "trials.csv"), frame.to_csv(index=False))
+        mlflow.log_metric("best_val_ccc_mean", score)
+        mlflow.log_artifact(str(Path(out_dir) / "best_config.json"))
+        mlflow.log_artifact(str(Path(out_dir) / "trials.csv"))
+    return SweepResult(best_config, score, len(frame), parent.info.run_id, model_path)

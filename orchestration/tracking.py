@@ -1,0 +1,75 @@
+"""MLflow tracking: where runs go, a check that it is reachable, and a training callback that logs epochs."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import requests
+from mlflow.tracking import MlflowClient
+
+from tagf.training.callbacks import TrainingCallback
+
+EPOCH_METRICS = ("train_loss", "val_ccc_valence", "val_ccc_arousal", "val_ccc_mean", "lr")
+
+
+class TrackingError(RuntimeError):
+    """The tracking server cannot be used; the message names its URI."""
+
+
+def resolve_uri(configured: str) -> str:
+    """MLFLOW_TRACKING_URI, else params' URI; relative sqlite/file paths are made absolute (Ray trials change
+    directory, so they would otherwise open another database)."""
+    uri = os.environ.get("MLFLOW_TRACKING_URI") or configured
+    if uri.startswith("sqlite:///") and not uri.startswith("sqlite:////"):
+        return "sqlite:///" + str(Path(uri[len("sqlite:///") :]).resolve())
+    if "://" not in uri:
+        return str(Path(uri).resolve())
+    return uri
+
+
+def ensure_reachable(uri: str) -> None:
+    """Fail before any training if the tracking store cannot be reached."""
+    if uri.startswith(("http://", "https://")):
+        try:
+            requests.get(uri.rstrip("/") + "/health", timeout=5).raise_for_status()
+        except requests.RequestException as err:
+            raise TrackingError(
+                f"MLflow tracking server {uri} is unreachable ({type(err).__name__})"
+            ) from None
+    elif uri.startswith("sqlite:///"):
+        parent = Path(uri[len("sqlite:///") :]).parent
+        if not parent.is_dir():
+            raise TrackingError(f"MLflow tracking store {uri}: directory {parent} does not exist")
+
+
+def setup(configured_uri: str, experiment: str) -> tuple[str, str]:
+    """Point MLflow at the store (checked) and the experiment; returns (uri, experiment id)."""
+    uri = resolve_uri(configured_uri)
+    ensure_reachable(uri)
+    mlflow.set_tracking_uri(uri)
+    found = mlflow.get_experiment_by_name(experiment)
+    experiment_id = found.experiment_id if found else mlflow.create_experiment(experiment)
+    return uri, experiment_id
+
+
+class MlflowEpochLogger(TrainingCallback):
+    """Logs each epoch's metrics to one run, by id (safe in Ray workers: no global active run)."""
+
+    def __init__(self, uri: str, run_id: str):
+        self.client, self.run_id = MlflowClient(uri), run_id
+
+    def on_epoch_end(self, epoch: int, metrics: dict[str, Any]) -> None:
+        for key in EPOCH_METRICS:
+            self.client.log_metric(self.run_id, key, float(metrics[key]), step=epoch)
+
+
+def log_json(client: MlflowClient, run_id: str, name: str, payload: Any) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / name
+        path.write_text(json.dumps(payload, indent=1, default=float))
+        client.log_artifact(run_id, str(path))

@@ -1,5 +1,0 @@
-import sys
-
-from tagf.cli import main
-
-sys.exit(main())
