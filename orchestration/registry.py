@@ -27,8 +27,10 @@ def register(
         client.create_registered_model(
             name, description="Best gated-fusion (TAGF family) valence/arousal model"
         )
+    # A logged model's URI is models:/<model_id>; a REST tracking server needs that id to find the source.
+    model_id = model_uri.removeprefix("models:/") if model_uri.startswith("models:/m-") else None
     version = client.create_model_version(
-        name, model_uri, run_id=run_id, tags={SCORE_TAG: f"{score:.6f}", **tags}
+        name, model_uri, run_id=run_id, tags={SCORE_TAG: f"{score:.6f}", **tags}, model_id=model_id
     )
     client.set_registered_model_alias(name, CHALLENGER, version.version)
     return version.version

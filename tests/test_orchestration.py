@@ -238,7 +238,7 @@ def test_interrupted_sweep_resumes_and_keeps_finished_trials(tiny_corpus, tmp_pa
 
 
 def test_failing_trial_is_retried_from_its_checkpoint(tiny_corpus, tmp_path, monkeypatch):
-    import cloudpickle
+    from ray import cloudpickle
 
     import failing_callback
     from orchestration.params import load_params
