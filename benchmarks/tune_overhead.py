@@ -24,16 +24,22 @@ from tagf.models import model_config
 from tagf.training.config import TrainConfig
 from tagf.training.trainer import train
 
-MODEL = dict(key_mode="length_agnostic", window=150, visual_channels=(128, 64), audio_channels=(64, 64), head_hidden=64)
+MODEL = dict(
+    key_mode="length_agnostic", window=150, visual_channels=(128, 64), audio_channels=(64, 64), head_hidden=64
+)
 
 
 def random_split(rng, videos: int, frames: int) -> SplitArrays:
     n = videos * frames
     return SplitArrays(
-        videos=[f"v{i}" for i in range(videos)], offsets=np.arange(videos + 1) * frames,
-        visual=rng.normal(size=(n, 512)).astype(np.float16), audio=rng.normal(size=(n, 128)).astype(np.float16),
-        labels=rng.uniform(-1, 1, (n, 2)).astype(np.float32), label_valid=np.ones(n, bool),
-        visual_valid=np.ones(n, bool), frames=np.tile(np.arange(1, frames + 1), videos).astype(np.int32),
+        videos=[f"v{i}" for i in range(videos)],
+        offsets=np.arange(videos + 1) * frames,
+        visual=rng.normal(size=(n, 512)).astype(np.float16),
+        audio=rng.normal(size=(n, 128)).astype(np.float16),
+        labels=rng.uniform(-1, 1, (n, 2)).astype(np.float32),
+        label_valid=np.ones(n, bool),
+        visual_valid=np.ones(n, bool),
+        frames=np.tile(np.arange(1, frames + 1), videos).astype(np.int32),
     )
 
 
@@ -44,7 +50,9 @@ def one_trial(config, splits, epochs):
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--trials", type=int, default=4)
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
@@ -65,8 +73,10 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as storage:
             start = time.perf_counter()
             tune.Tuner(
-                tune.with_resources(tune.with_parameters(one_trial, splits=splits, epochs=args.epochs),
-                                    {"cpu": os.cpu_count() // concurrent}),
+                tune.with_resources(
+                    tune.with_parameters(one_trial, splits=splits, epochs=args.epochs),
+                    {"cpu": os.cpu_count() // concurrent},
+                ),
                 param_space={"lr": tune.grid_search(lrs)},
                 tune_config=tune.TuneConfig(max_concurrent_trials=concurrent),
                 run_config=tune.RunConfig(storage_path=storage, verbose=0),

@@ -153,8 +153,10 @@ def run_sweep(
         results = tuner.fit()
         finished = results.num_terminated + results.num_errors
         if finished < sweep.num_samples:  # Tune stops gracefully on Ctrl-C/SIGTERM and returns what it has
-            raise RuntimeError(f"sweep {sweep.name} interrupted after {finished} of {sweep.num_samples} trials; "
-                               "run the same command with --resume to continue")
+            raise RuntimeError(
+                f"sweep {sweep.name} interrupted after {finished} of {sweep.num_samples} trials; "
+                "run the same command with --resume to continue"
+            )
         if all(r.error is not None or METRIC not in r.metrics for r in results):
             first = next((r.error for r in results if r.error is not None), "no trial reported a result")
             raise RuntimeError(f"sweep {sweep.name}: every trial failed; first error: {first}")

@@ -14,9 +14,8 @@ import numpy as np
 import pytest
 import requests
 import yaml
-from mlflow.tracking import MlflowClient
-
 from conftest import TAGF, run_cli
+from mlflow.tracking import MlflowClient
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -30,11 +29,25 @@ def free_port() -> int:
 
 def write_params(path: Path, **changes) -> Path:
     params = {
-        "model": {"variant": "tagf", "key_mode": "length_agnostic", "window": 64, "visual_channels": [32, 32],
-                  "audio_channels": [32, 32], "head_hidden": 32},
+        "model": {
+            "variant": "tagf",
+            "key_mode": "length_agnostic",
+            "window": 64,
+            "visual_channels": [32, 32],
+            "audio_channels": [32, 32],
+            "head_hidden": 32,
+        },
         "train": {"window": 64, "hop": 32, "lr": 0.002, "batch_size": 8, "epochs": 2},
-        "sweep": {"num_samples": 3, "max_concurrent": 2, "storage": str(path.parent / "ray_results"), "seed": 0,
-                  "space": {"train.lr": {"loguniform": [0.0005, 0.005]}, "model.gate": {"choice": ["step_bilstm", "fc"]}}},
+        "sweep": {
+            "num_samples": 3,
+            "max_concurrent": 2,
+            "storage": str(path.parent / "ray_results"),
+            "seed": 0,
+            "space": {
+                "train.lr": {"loguniform": [0.0005, 0.005]},
+                "model.gate": {"choice": ["step_bilstm", "fc"]},
+            },
+        },
         "mlflow": {"tracking_uri": f"sqlite:///{path.parent / 'mlflow.db'}", "experiment": "tagf-test"},
     }
     for key, value in changes.items():
@@ -47,7 +60,11 @@ def write_params(path: Path, **changes) -> Path:
 def children(uri: str, experiment: str, parent_id: str):
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
-    return [r for r in client.search_runs([exp.experiment_id]) if r.data.tags.get("mlflow.parentRunId") == parent_id]
+    return [
+        r
+        for r in client.search_runs([exp.experiment_id])
+        if r.data.tags.get("mlflow.parentRunId") == parent_id
+    ]
 
 
 def test_local_sweep_tracks_registers_and_serves(tiny_corpus, tmp_path, monkeypatch):
@@ -68,26 +85,51 @@ def test_local_sweep_tracks_registers_and_serves(tiny_corpus, tmp_path, monkeypa
     for kid in kids:
         history = client.get_metric_history(kid.info.run_id, "val_ccc_mean")
         assert [m.step for m in history] in ([1], [1, 2])  # ASHA may stop a trial after its grace period
-        assert kid.data.tags["variant"] == "tagf" and kid.data.tags["data_version"] and kid.data.tags["git_commit"]
+        assert (
+            kid.data.tags["variant"] == "tagf"
+            and kid.data.tags["data_version"]
+            and kid.data.tags["git_commit"]
+        )
         assert "train.lr" in kid.data.params and "model.gate" in kid.data.params
         assert {a.path for a in client.list_artifacts(kid.info.run_id)} >= {"metrics.json", "val_ccc.png"}
     parent = client.get_run(parent_id)
     assert parent.data.metrics["best_val_ccc_mean"] == pytest.approx(
-        max(k.data.metrics["best_val_ccc_mean"] for k in kids))
+        max(k.data.metrics["best_val_ccc_mean"] for k in kids)
+    )
 
-    run_cli("register", "--params", str(params), "--store", store, "--sweep", str(tmp_path / "sweep"),
-            "--output", str(tmp_path / "registry.json"))
+    run_cli(
+        "register",
+        "--params",
+        str(params),
+        "--store",
+        store,
+        "--sweep",
+        str(tmp_path / "sweep"),
+        "--output",
+        str(tmp_path / "registry.json"),
+    )
     summary = json.loads((tmp_path / "registry.json").read_text())
     assert str(summary["version"]) == "1" and str(summary["champion"]) == "1" and summary["promoted"]
     mlflow.set_tracking_uri(uri)
     served = mlflow.pyfunc.load_model("models:/tagf@champion")
-    out = served.predict({"visual": np.zeros((2, 40, 512), np.float32), "audio": np.zeros((2, 40, 128), np.float32)})
+    out = served.predict(
+        {"visual": np.zeros((2, 40, 512), np.float32), "audio": np.zeros((2, 40, 128), np.float32)}
+    )
     assert out.shape == (2, 40, 2) and np.abs(out).max() <= 1
     monkeypatch.chdir(tmp_path)  # `models:/` URIs resolve against the params' default store here
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     video = "synth006"
-    run_cli("predict", "--model", "models:/tagf@champion", "--store", store, "--videos", video,
-            "--csv", str(tmp_path / "p.csv"))
+    run_cli(
+        "predict",
+        "--model",
+        "models:/tagf@champion",
+        "--store",
+        store,
+        "--videos",
+        video,
+        "--csv",
+        str(tmp_path / "p.csv"),
+    )
     assert (tmp_path / "p.csv").read_text().startswith("video,frame,valence,arousal\n")
 
 
@@ -102,8 +144,17 @@ def test_promotion_moves_the_champion_only_when_better(tmp_path):
     mlflow.set_tracking_uri(uri)
     client = MlflowClient(uri)
     torch.manual_seed(0)
-    model = build_model(model_config("jca", key_mode="length_agnostic", visual_in=8, audio_in=4,
-                                     visual_channels=(8,), audio_channels=(4,), head_hidden=8))
+    model = build_model(
+        model_config(
+            "jca",
+            key_mode="length_agnostic",
+            visual_in=8,
+            audio_in=4,
+            visual_channels=(8,),
+            audio_channels=(4,),
+            head_hidden=8,
+        )
+    )
     with mlflow.start_run() as run:
         pass
     model_uri = log_tagf_model(model, {}, run.info.run_id)
@@ -129,8 +180,16 @@ def test_promotion_moves_the_champion_only_when_better(tmp_path):
 def test_unreachable_tracking_server_fails_before_training(tiny_corpus, tmp_path):
     port = free_port()
     params = write_params(tmp_path / "params.yaml", mlflow__tracking_uri=f"http://127.0.0.1:{port}")
-    proc = run_cli("sweep", "--params", str(params), "--store", str(tiny_corpus["store"]), "--output",
-                   str(tmp_path / "sweep"), check=False)
+    proc = run_cli(
+        "sweep",
+        "--params",
+        str(params),
+        "--store",
+        str(tiny_corpus["store"]),
+        "--output",
+        str(tmp_path / "sweep"),
+        check=False,
+    )
     assert proc.returncode == 2
     assert f"MLflow tracking server http://127.0.0.1:{port} is unreachable" in proc.stderr
     assert not (tmp_path / "ray_results").exists() and not (tmp_path / "sweep").exists()
@@ -138,8 +197,16 @@ def test_unreachable_tracking_server_fails_before_training(tiny_corpus, tmp_path
 
 def test_bad_params_name_the_key(tiny_corpus, tmp_path):
     params = write_params(tmp_path / "params.yaml", sweep__max_concurrent=0)
-    proc = run_cli("sweep", "--params", str(params), "--store", str(tiny_corpus["store"]), "--output",
-                   str(tmp_path / "out"), check=False)
+    proc = run_cli(
+        "sweep",
+        "--params",
+        str(params),
+        "--store",
+        str(tiny_corpus["store"]),
+        "--output",
+        str(tmp_path / "out"),
+        check=False,
+    )
     assert proc.returncode == 2
     assert f"{params}: sweep.max_concurrent: Input should be greater than 0" in proc.stderr
 
@@ -148,10 +215,24 @@ def test_bad_params_name_the_key(tiny_corpus, tmp_path):
 def mlflow_server(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
-        [str(BIN / "mlflow"), "server", "--host", "127.0.0.1", "--port", str(port), "--workers", "1",
-         "--backend-store-uri", f"sqlite:///{tmp_path / 'server.db'}", "--artifacts-destination",
-         str(tmp_path / "artifacts")],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        [
+            str(BIN / "mlflow"),
+            "server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--workers",
+            "1",
+            "--backend-store-uri",
+            f"sqlite:///{tmp_path / 'server.db'}",
+            "--artifacts-destination",
+            str(tmp_path / "artifacts"),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline:
@@ -170,12 +251,25 @@ def mlflow_server(tmp_path):
 
 def test_sweep_against_a_real_mlflow_server(mlflow_server, tiny_corpus, tmp_path, monkeypatch):
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    params = write_params(tmp_path / "params.yaml", mlflow__tracking_uri=mlflow_server,
-                          sweep__num_samples=1, sweep__max_concurrent=1)
+    params = write_params(
+        tmp_path / "params.yaml",
+        mlflow__tracking_uri=mlflow_server,
+        sweep__num_samples=1,
+        sweep__max_concurrent=1,
+    )
     store = str(tiny_corpus["store"])
     run_cli("sweep", "--params", str(params), "--store", store, "--output", str(tmp_path / "sweep"))
-    run_cli("register", "--params", str(params), "--store", store, "--sweep", str(tmp_path / "sweep"),
-            "--output", str(tmp_path / "registry.json"))
+    run_cli(
+        "register",
+        "--params",
+        str(params),
+        "--store",
+        store,
+        "--sweep",
+        str(tmp_path / "sweep"),
+        "--output",
+        str(tmp_path / "registry.json"),
+    )
     parent_id = (tmp_path / "sweep" / "parent_run_id").read_text().strip()
     assert len(children(mlflow_server, "tagf-test", parent_id)) == 1
     client = MlflowClient(mlflow_server)
@@ -190,19 +284,60 @@ def test_two_node_cluster_runs_a_sweep_submitted_as_a_job(tiny_corpus, tmp_path)
     ray = str(BIN / "ray")
     params = write_params(tmp_path / "params.yaml", sweep__num_samples=2, sweep__max_concurrent=2)
     try:
-        subprocess.run([ray, "start", "--head", "--port", str(port), "--num-cpus", "1", "--include-dashboard",
-                        "true", "--dashboard-host", "127.0.0.1", "--dashboard-port", str(dashboard),
-                        "--disable-usage-stats"], check=True, env=env, capture_output=True)
-        subprocess.run([ray, "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1"], check=True, env=env,
-                       capture_output=True)
+        subprocess.run(
+            [
+                ray,
+                "start",
+                "--head",
+                "--port",
+                str(port),
+                "--num-cpus",
+                "1",
+                "--include-dashboard",
+                "true",
+                "--dashboard-host",
+                "127.0.0.1",
+                "--dashboard-port",
+                str(dashboard),
+                "--disable-usage-stats",
+            ],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
+        subprocess.run(
+            [ray, "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1"],
+            check=True,
+            env=env,
+            capture_output=True,
+        )
         job = subprocess.run(
-            [ray, "job", "submit", "--address", f"http://127.0.0.1:{dashboard}", "--", str(BIN / "tagf"), "sweep",
-             "--params", str(params), "--store", str(tiny_corpus["store"]), "--output", str(tmp_path / "sweep")],
-            env=env, capture_output=True, text=True, timeout=600)
+            [
+                ray,
+                "job",
+                "submit",
+                "--address",
+                f"http://127.0.0.1:{dashboard}",
+                "--",
+                str(BIN / "tagf"),
+                "sweep",
+                "--params",
+                str(params),
+                "--store",
+                str(tiny_corpus["store"]),
+                "--output",
+                str(tmp_path / "sweep"),
+            ],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+        )
         assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
         assert "succeeded" in job.stdout
-        status = subprocess.run([ray, "status", "--address", f"127.0.0.1:{port}"], env=env, capture_output=True,
-                                text=True)
+        status = subprocess.run(
+            [ray, "status", "--address", f"127.0.0.1:{port}"], env=env, capture_output=True, text=True
+        )
         assert status.stdout.count("node_") >= 2  # head and worker both alive
     finally:
         subprocess.run([ray, "stop", "--force"], env=env, capture_output=True)
@@ -215,8 +350,16 @@ def test_two_node_cluster_runs_a_sweep_submitted_as_a_job(tiny_corpus, tmp_path)
 def test_interrupted_sweep_resumes_and_keeps_finished_trials(tiny_corpus, tmp_path):
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONWARNINGS": "ignore"}
     params = write_params(tmp_path / "params.yaml", sweep__num_samples=3, sweep__max_concurrent=1)
-    cmd = [*TAGF, "sweep", "--params", str(params), "--store", str(tiny_corpus["store"]),
-           "--output", str(tmp_path / "sweep")]
+    cmd = [
+        *TAGF,
+        "sweep",
+        "--params",
+        str(params),
+        "--store",
+        str(tiny_corpus["store"]),
+        "--output",
+        str(tmp_path / "sweep"),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
     experiment = tmp_path / "ray_results" / "tagf-sweep"
     deadline = time.monotonic() + 240
@@ -230,27 +373,42 @@ def test_interrupted_sweep_resumes_and_keeps_finished_trials(tiny_corpus, tmp_pa
     results_before = (first / "result.json").read_text()
     assert results_before.strip()
 
-    run_cli("sweep", "--params", str(params), "--store", str(tiny_corpus["store"]), "--output",
-            str(tmp_path / "sweep"), "--resume")
+    run_cli(
+        "sweep",
+        "--params",
+        str(params),
+        "--store",
+        str(tiny_corpus["store"]),
+        "--output",
+        str(tmp_path / "sweep"),
+        "--resume",
+    )
     assert len((tmp_path / "sweep" / "trials.csv").read_text().splitlines()) == 1 + 3
     assert (first / "result.json").read_text() == results_before  # kept, not rerun
     assert len(list(experiment.glob("run_trial_*"))) == 3
 
 
 def test_failing_trial_is_retried_from_its_checkpoint(tiny_corpus, tmp_path, monkeypatch):
+    import failing_callback
     from ray import cloudpickle
 
-    import failing_callback
     from orchestration.params import load_params
     from orchestration.sweep import run_sweep
 
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
     cloudpickle.register_pickle_by_value(failing_callback)  # Ray workers cannot import the tests directory
-    params = load_params(write_params(tmp_path / "params.yaml", sweep__num_samples=1, sweep__max_concurrent=1,
-                                      sweep__grace_period=2))
+    params = load_params(
+        write_params(
+            tmp_path / "params.yaml", sweep__num_samples=1, sweep__max_concurrent=1, sweep__grace_period=2
+        )
+    )
     marker = tmp_path / "failed-once"
-    result = run_sweep(params, str(tiny_corpus["store"]), str(tmp_path / "sweep"),
-                       extra_callbacks=[failing_callback.FailOnce(str(marker))])
+    result = run_sweep(
+        params,
+        str(tiny_corpus["store"]),
+        str(tmp_path / "sweep"),
+        extra_callbacks=[failing_callback.FailOnce(str(marker))],
+    )
     assert marker.exists()  # it did fail once
     assert result.trials == 1
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"

@@ -19,8 +19,15 @@ TINY = {
     "data": {"preset": "tiny"},
     "model": {"window": 64, "visual_channels": [32, 32], "audio_channels": [32, 32], "head_hidden": 32},
     "train": {"window": 64, "hop": 32, "epochs": 2, "batch_size": 8},
-    "sweep": {"num_samples": 2, "max_concurrent": 2, "grace_period": 1,
-              "space": {"train.lr": {"loguniform": [0.001, 0.003]}, "model.gate": {"choice": ["step_bilstm", "fc"]}}},
+    "sweep": {
+        "num_samples": 2,
+        "max_concurrent": 2,
+        "grace_period": 1,
+        "space": {
+            "train.lr": {"loguniform": [0.001, 0.003]},
+            "model.gate": {"choice": ["step_bilstm", "fc"]},
+        },
+    },
     "ablate": {"variants": ["tagf", "rjcma", "audio_only"], "seeds": [0]},
     "evaluate": {"shifts": [0, 15], "snr_db": [10], "dropout": [0.5]},
 }
@@ -46,9 +53,17 @@ def repo(tmp_path_factory):
 
 
 def sh(repo: Path, *cmd: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PATH": f"{BIN}:{os.environ['PATH']}", "RAY_AUTH_MODE": "disabled",
-           "DVC_NO_ANALYTICS": "1", "PYTHONWARNINGS": "ignore", "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@t",
-           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@t"}
+    env = {
+        **os.environ,
+        "PATH": f"{BIN}:{os.environ['PATH']}",
+        "RAY_AUTH_MODE": "disabled",
+        "DVC_NO_ANALYTICS": "1",
+        "PYTHONWARNINGS": "ignore",
+        "GIT_AUTHOR_NAME": "t",
+        "GIT_AUTHOR_EMAIL": "t@t",
+        "GIT_COMMITTER_NAME": "t",
+        "GIT_COMMITTER_EMAIL": "t@t",
+    }
     env.pop("MLFLOW_TRACKING_URI", None)
     proc = subprocess.run(cmd, cwd=repo, env=env, capture_output=True, text=True)
     assert proc.returncode == 0, f"{' '.join(cmd)}:\n{proc.stdout[-4000:]}\n{proc.stderr[-4000:]}"
@@ -68,9 +83,17 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
     assert set(metrics) == {"best_tagf", "best_tagf_latent_ccc_mean", "variant_ccc_mean"}
     assert set(metrics["best_tagf"]) == {"ccc_valence", "ccc_arousal", "ccc_mean"}
     assert set(metrics["variant_ccc_mean"]) == {"tagf", "rjcma", "audio_only"}
-    for path in ("results/sweep/best_config.json", "results/sweep/trials.csv", "results/sweep/best/model.pt",
-                 "results/ablation/ablation.md", "results/ablation/robustness.png", "results/evaluate/gates.png",
-                 "results/evaluate/val_ccc.png", "results/evaluate/history.json", "data/features/manifest.json"):
+    for path in (
+        "results/sweep/best_config.json",
+        "results/sweep/trials.csv",
+        "results/sweep/best/model.pt",
+        "results/ablation/ablation.md",
+        "results/ablation/robustness.png",
+        "results/evaluate/gates.png",
+        "results/evaluate/val_ccc.png",
+        "results/evaluate/history.json",
+        "data/features/manifest.json",
+    ):
         assert (repo / path).exists(), path
     rows = json.loads((repo / "results/ablation/robustness.json").read_text())
     assert {"model", "perturbation", "level", "ccc_mean"} <= set(rows[0])
@@ -99,7 +122,14 @@ def test_invalid_params_stop_the_first_stage(tmp_path):
     from conftest import run_cli
 
     (tmp_path / "params.yaml").write_text("data:\n  preset: huge\n")
-    proc = run_cli("stage", "corpus", "--params", str(tmp_path / "params.yaml"), "--output",
-                   str(tmp_path / "corpus"), check=False)
+    proc = run_cli(
+        "stage",
+        "corpus",
+        "--params",
+        str(tmp_path / "params.yaml"),
+        "--output",
+        str(tmp_path / "corpus"),
+        check=False,
+    )
     assert proc.returncode == 2 and "data.preset: Input should be 'tiny', 'default' or 'large'" in proc.stderr
     assert not (tmp_path / "corpus").exists()
