@@ -62,7 +62,9 @@ def build(directory: Path) -> list[dict]:
     spec = yaml.safe_load((directory / "kustomization.yaml").read_text())
     unknown = set(spec) - SUPPORTED
     if unknown:
-        raise ValueError(f"{directory}/kustomization.yaml uses {sorted(unknown)}, which this renderer does not do")
+        raise ValueError(
+            f"{directory}/kustomization.yaml uses {sorted(unknown)}, which this renderer does not do"
+        )
     docs: list[dict] = []
     for resource in spec.get("resources", []):
         path = (directory / resource).resolve()

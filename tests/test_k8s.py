@@ -8,7 +8,6 @@ import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-
 from kustomize_render import build
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -101,7 +100,10 @@ def test_gpu_workers_request_gpus_and_head_has_none(rendered):
             for container in pod["containers"]:
                 requests, limits = container["resources"]["requests"], container["resources"]["limits"]
                 if "worker" in where:
-                    assert int(limits["nvidia.com/gpu"]) >= 1 and requests["nvidia.com/gpu"] == limits["nvidia.com/gpu"]
+                    assert (
+                        int(limits["nvidia.com/gpu"]) >= 1
+                        and requests["nvidia.com/gpu"] == limits["nvidia.com/gpu"]
+                    )
                     assert any(t["key"] == "nvidia.com/gpu" for t in pod["tolerations"])
                 else:
                     assert "nvidia.com/gpu" not in limits, where
@@ -137,11 +139,18 @@ def test_no_plaintext_secrets(rendered):
             for container in pod["containers"]:
                 for env in container.get("env", []):
                     if SECRET_NAMES.search(env["name"]):
-                        assert "valueFrom" in env and "secretKeyRef" in env["valueFrom"], f"{where}: {env['name']}"
+                        assert "valueFrom" in env and "secretKeyRef" in env["valueFrom"], (
+                            f"{where}: {env['name']}"
+                        )
     dockerfile = (K8S / "Dockerfile").read_text()
     assert not re.search(r"^(ENV|ARG)\s+\S*(PASSWORD|SECRET|TOKEN|KEY)", dockerfile, re.M | re.I)
     example = list(yaml.safe_load_all((K8S / "secrets.example.yaml").read_text()))
-    assert all(v == "CHANGE-ME" for d in example for k, v in d["stringData"].items() if "password" in k or "secret" in k)
+    assert all(
+        v == "CHANGE-ME"
+        for d in example
+        for k, v in d["stringData"].items()
+        if "password" in k or "secret" in k
+    )
 
 
 def test_pods_run_as_non_root_with_limits(rendered):
