@@ -51,17 +51,23 @@ def _prepare(args: argparse.Namespace) -> None:
     )
 
 
-def _features(args: argparse.Namespace) -> None:
-    from tagf.features.extract import ExtractorConfig, extract_features
+def _extractor(args: argparse.Namespace, **fields):
+    """Backbones from --visual-weights / --audio-weights; without weights, the built-in extractors."""
+    from tagf.features.extract import ExtractorConfig
 
-    cfg = ExtractorConfig(
+    return ExtractorConfig(
         visual_backbone="ir50" if args.visual_weights else "builtin",
         visual_weights=args.visual_weights,
         audio_backbone="vggish" if args.audio_weights else "builtin",
         audio_weights=args.audio_weights,
-        batch_size=args.batch_size,
-        dtype=args.dtype,
+        **fields,
     )
+
+
+def _features(args: argparse.Namespace) -> None:
+    from tagf.features.extract import extract_features
+
+    cfg = _extractor(args, batch_size=args.batch_size, dtype=args.dtype)
     manifest = extract_features(args.index, args.store, cfg)
     print(f"feature store {args.store} version {manifest['version']}: {manifest['splits']}")
 
@@ -140,14 +146,8 @@ def _plot_gates(args: argparse.Namespace) -> None:
 
 def _predict(args: argparse.Namespace) -> None:
     from tagf.evaluation.predict import predict
-    from tagf.features.extract import ExtractorConfig
 
-    extractor = ExtractorConfig(
-        visual_backbone="ir50" if args.visual_weights else "builtin",
-        visual_weights=args.visual_weights,
-        audio_backbone="vggish" if args.audio_weights else "builtin",
-        audio_weights=args.audio_weights,
-    )
+    extractor = _extractor(args)
     split, _, _ = predict(
         args.model,
         store=args.store,

@@ -11,6 +11,14 @@ sys.path.insert(0, str(Path(__file__).parent))
 TAGF = [sys.executable, "-m", "orchestration"]  # the `tagf` console script
 
 
+@pytest.fixture(autouse=True)
+def _isolated_tracking_uri():
+    """mlflow.set_tracking_uri() also exports MLFLOW_TRACKING_URI, which would leak into later tests' CLIs."""
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+    yield
+    os.environ.pop("MLFLOW_TRACKING_URI", None)
+
+
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real `tagf` command line in a subprocess."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}

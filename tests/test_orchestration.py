@@ -57,6 +57,20 @@ def write_params(path: Path, **changes) -> Path:
     return path
 
 
+def sweep_cli(params: Path, corpus: dict, output: Path, *extra: str, check: bool = True):
+    return run_cli(
+        "sweep",
+        "--params",
+        str(params),
+        "--store",
+        str(corpus["store"]),
+        "--output",
+        str(output),
+        *extra,
+        check=check,
+    )
+
+
 def children(uri: str, experiment: str, parent_id: str):
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
@@ -180,16 +194,7 @@ def test_promotion_moves_the_champion_only_when_better(tmp_path):
 def test_unreachable_tracking_server_fails_before_training(tiny_corpus, tmp_path):
     port = free_port()
     params = write_params(tmp_path / "params.yaml", mlflow__tracking_uri=f"http://127.0.0.1:{port}")
-    proc = run_cli(
-        "sweep",
-        "--params",
-        str(params),
-        "--store",
-        str(tiny_corpus["store"]),
-        "--output",
-        str(tmp_path / "sweep"),
-        check=False,
-    )
+    proc = sweep_cli(params, tiny_corpus, tmp_path / "sweep", check=False)
     assert proc.returncode == 2
     assert f"MLflow tracking server http://127.0.0.1:{port} is unreachable" in proc.stderr
     assert not (tmp_path / "ray_results").exists() and not (tmp_path / "sweep").exists()
@@ -197,16 +202,7 @@ def test_unreachable_tracking_server_fails_before_training(tiny_corpus, tmp_path
 
 def test_bad_params_name_the_key(tiny_corpus, tmp_path):
     params = write_params(tmp_path / "params.yaml", sweep__max_concurrent=0)
-    proc = run_cli(
-        "sweep",
-        "--params",
-        str(params),
-        "--store",
-        str(tiny_corpus["store"]),
-        "--output",
-        str(tmp_path / "out"),
-        check=False,
-    )
+    proc = sweep_cli(params, tiny_corpus, tmp_path / "out", check=False)
     assert proc.returncode == 2
     assert f"{params}: sweep.max_concurrent: Input should be greater than 0" in proc.stderr
 
