@@ -65,3 +65,20 @@ def test_diverging_duplicate_conv_is_refused(authors_model):
     sd["temporal.video.network.1.net.0.bias"] = sd["temporal.video.network.1.net.0.bias"] + 1
     with pytest.raises(CheckpointImportError, match="net.0.bias differs"):
         from_official_state_dict(sd)
+
+
+def test_import_checkpoint_cli_writes_a_loadable_model(authors_model, tmp_path):
+    from conftest import run_cli
+
+    from tagf.models import load_model
+
+    torch.save({"state_dict": authors_model.state_dict(), "epoch": 7}, tmp_path / "authors.pth")
+    proc = run_cli("import-checkpoint", str(tmp_path / "authors.pth"), str(tmp_path / "ours.pt"))
+    assert "2 steps, window 32" in proc.stdout
+    model, extra = load_model(str(tmp_path / "ours.pt"))
+    visual, audio = torch.randn(1, 32, 512), torch.randn(1, 32, 128)
+    with torch.no_grad():
+        torch.testing.assert_close(model(visual, audio).prediction, authors_model(visual, audio))
+    assert extra["imported_from"].endswith("authors.pth")
+    broken = run_cli("import-checkpoint", str(tmp_path / "ours.pt"), str(tmp_path / "again.pt"), check=False)
+    assert broken.returncode == 2 and "not an authors' TAGF state dict" in broken.stderr
