@@ -11,11 +11,13 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+warnings.filterwarnings("ignore", message=".*weight_norm.*")  # the baseline uses the old API on purpose
 from reference_tagf import AuthorsTAGF  # noqa: E402
 
 from tagf.metrics import ccc_loss  # noqa: E402
