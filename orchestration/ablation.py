@@ -63,7 +63,7 @@ def run_ablation_trial(config: dict[str, Any], splits: dict, settings: dict[str,
         )
     ]
     test = splits["test"]
-    values, targets, _ = combined_predictions(loaded, test)
+    values, targets = combined_predictions(loaded, test)
     tested = score(values, test, targets)
     grid = settings["grid"]
     rows = robustness_grid(

@@ -169,8 +169,8 @@ def run_sweep(
             "trial": best.path.rsplit("/", 1)[-1],
             "mlflow_run_id": best.metrics.get("mlflow_run_id"),
         }
-        score = float(results.get_dataframe(filter_metric=METRIC, filter_mode=MODE)[METRIC].max())
-        frame = results.get_dataframe(filter_metric=METRIC, filter_mode=MODE)
+        frame = results.get_dataframe(filter_metric=METRIC, filter_mode=MODE)  # each trial's best epoch
+        score = float(frame[METRIC].max())
         with tempfile.TemporaryDirectory() as tmp:
             model, extra = best_model_from_checkpoint(
                 best.get_best_checkpoint(METRIC, MODE).to_directory(tmp)

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from tagf import storage
 from tagf.data.feature_store import SplitArrays, read_manifest, read_split
-from tagf.evaluation.prediction import FramePredictions, predict_frames
+from tagf.evaluation.prediction import predict_frames
 from tagf.evaluation.scoring import TARGETS, score
 from tagf.models import FusionModel, load_model
 
@@ -44,19 +44,18 @@ def load_for_evaluation(url: str) -> LoadedModel:
 
 def combined_predictions(
     models: list[LoadedModel], split: SplitArrays, audio_shift: int = 0
-) -> tuple[np.ndarray, list[str], FramePredictions]:
-    """Per-frame values (N, targets) of one model, or of one model per target joined; and the first's raw output."""
-    columns, targets, first = [], [], None
+) -> tuple[np.ndarray, list[str]]:
+    """Per-frame values (N, targets) of one model, or of one model per target joined, in valence-arousal order."""
+    columns, targets = [], []
     for loaded in models:
         predicted = predict_frames(loaded.model, split, loaded.window, loaded.hop, audio_shift=audio_shift)
-        first = first or predicted
         for k, target in enumerate(loaded.targets):
             if target in targets:
                 raise ValueError(f"two models predict {target}; give one model per target")
             targets.append(target)
             columns.append(predicted.values[:, k])
     order = sorted(range(len(targets)), key=lambda i: TARGETS.index(targets[i]))
-    return np.stack([columns[i] for i in order], axis=1), [targets[i] for i in order], first
+    return np.stack([columns[i] for i in order], axis=1), [targets[i] for i in order]
 
 
 def latent_labels(store: str, split: SplitArrays) -> np.ndarray | None:
@@ -92,7 +91,7 @@ def evaluate(
 ) -> dict[str, Any]:
     models = [load_for_evaluation(url) for url in model_urls]
     split = read_split(store, split_name)
-    values, targets, _ = combined_predictions(models, split)
+    values, targets = combined_predictions(models, split)
     metrics = {"split": split_name, **score(values, split, targets)}
     latent = latent_labels(store, split)
     if latent is not None:

@@ -152,7 +152,7 @@ def predict(
         raise ValueError("predict: give --store with --videos or --test-list, or --video-file")
     split = videos_from_store(store, videos)
     models = [load_for_evaluation(url) for url in model_urls]
-    values, targets, _ = combined_predictions(models, split)
+    values, targets = combined_predictions(models, split)
     fps = read_manifest(store).get("fps", {})
     write_outputs(split, values, targets, fps, csv_url, submission_url, listed, plot_url)
     return split, values, targets

@@ -50,7 +50,7 @@ def robustness_grid(
     rows = []
     for name, loaded in models.items():
         for perturbation, level, data, shift in conditions:
-            values, targets, _ = combined_predictions(loaded, data, audio_shift=shift)
+            values, targets = combined_predictions(loaded, data, audio_shift=shift)
             result = score(values, data, targets)
             rows.append(
                 {
