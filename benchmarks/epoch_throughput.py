@@ -62,7 +62,7 @@ def main() -> None:
         store = str(Path(tmp) / "store")
         tables = {
             "train": random_split(rng, args.videos, 1500, 0),
-            "validation": random_split(rng, max(1, args.videos // 4), 1500, 1000),
+            "selection": random_split(rng, max(1, args.videos // 4), 1500, 1000),
         }
         write_store(store, tables, {})
         start = time.perf_counter()

@@ -18,7 +18,7 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 warnings.filterwarnings("ignore", message=".*weight_norm.*")  # the baseline uses the old API on purpose
-from reference_tagf import AuthorsTAGF  # noqa: E402
+from reference_tagf import LFAN  # noqa: E402
 
 from tagf.metrics import ccc_loss  # noqa: E402
 from tagf.models import VARIANTS, build_model, model_config  # noqa: E402
@@ -72,7 +72,7 @@ def main() -> None:
     frames = b * length
     print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} B={b} L={length}")
 
-    baseline = AuthorsTAGF(window=length, outputs=1).to(device)
+    baseline = LFAN(window=length, outputs=1).to(device)
     base_rate = steps_per_second(baseline, lambda m, v, a: m(v, a), batch, args.steps, device)
     print(f"{'authors-style eager TAGF (baseline)':<38} {base_rate * frames:>10.0f} frames/s   1.00x")
 

@@ -57,7 +57,7 @@ def main() -> None:
     parser.add_argument("--epochs", type=int, default=3)
     args = parser.parse_args()
     rng = np.random.default_rng(0)
-    splits = {"train": random_split(rng, 4, 900), "validation": random_split(rng, 1, 900)}
+    splits = {"train": random_split(rng, 4, 900), "selection": random_split(rng, 1, 900)}
     lrs = [1e-3 * (i + 1) for i in range(args.trials)]
 
     start = time.perf_counter()

@@ -26,12 +26,14 @@ from orchestration.sweep import provenance_tags, storage_path
 from orchestration.tracking import MlflowEpochLogger, setup
 from orchestration.trial import TuneReporter, open_child_run
 from tagf import storage
-from tagf.data.feature_store import read_split
+from tagf.data.splits import load_splits
 from tagf.evaluation.evaluate import LoadedModel, combined_predictions
 from tagf.evaluation.figures import robustness_figure
+from tagf.evaluation.ground_truth import audio_lags
 from tagf.evaluation.robustness import robustness_grid, write_table
 from tagf.evaluation.scoring import TARGETS, score
 from tagf.models import VARIANTS, model_config
+from tagf.profiles import describe
 from tagf.training.config import TrainConfig
 from tagf.training.trainer import train
 
@@ -52,27 +54,38 @@ def run_ablation_trial(config: dict[str, Any], splits: dict, settings: dict[str,
     model_cfg = variant_config(variant, settings["best"]["model"])
     train_cfg = TrainConfig(**{**settings["best"]["train"], "seed": seed})
     work = Path(tempfile.mkdtemp(prefix="tagf-ablation-"))
+    profile = describe(settings["profile"], model_cfg, train_cfg)
     run_id = open_child_run(
-        settings, None, f"{variant}-seed{seed}", variant, {"variant": variant, "seed": seed}
+        settings, None, f"{variant}-seed{seed}", variant, {"variant": variant, "seed": seed}, profile
     )
     callbacks = [MlflowEpochLogger(settings["tracking_uri"], run_id), TuneReporter(run_id)]
-    result = train(model_cfg, train_cfg, splits=splits, out_dir=str(work), callbacks=callbacks)
+    result = train(
+        model_cfg,
+        train_cfg,
+        splits=splits,
+        out_dir=str(work),
+        callbacks=callbacks,
+        profile=settings["profile"],
+        selection=settings["selection_split"],
+    )
     loaded = [
         LoadedModel(
             result.model, [TARGETS[c] for c in train_cfg.target_columns], train_cfg.window, train_cfg.hop
         )
     ]
-    test = splits["test"]
-    values, targets = combined_predictions(loaded, test)
-    tested = score(values, test, targets)
+    report = splits["report"]
+    values, targets = combined_predictions(loaded, report)
+    tested = score(values, report, targets, split_name=settings["report_split"])
     grid = settings["grid"]
     rows = robustness_grid(
         {variant: loaded},
-        test,
+        report,
         shifts=grid["shifts"],
         snrs_db=grid["snr_db"],
         dropouts=grid["dropout"],
         seed=seed,
+        split_name=settings["report_split"],
+        lags=settings["lags"],
     )
     client = MlflowClient(settings["tracking_uri"])
     for key in SCORES:
@@ -80,9 +93,10 @@ def run_ablation_trial(config: dict[str, Any], splits: dict, settings: dict[str,
     tune.report(
         {
             **{f"test_{k}": tested[k] for k in SCORES},
-            "robustness": json.dumps(rows),
+            "robustness": json.dumps(rows, allow_nan=False),
             "mlflow_run_id": run_id,
             "val_ccc_mean": result.best["val_ccc_mean"],
+            "profile": profile,
         }
     )
 
@@ -94,7 +108,12 @@ def summarize(
     table, curves = [], []
     for variant in variants:
         mine = [t for t in trials if t["variant"] == variant]
-        row: dict[str, Any] = {"variant": variant, "seeds": len(mine)}
+        row: dict[str, Any] = {
+            "variant": variant,
+            "seeds": len(mine),
+            "profile": mine[0]["profile"] if mine else None,
+            "report_split": mine[0]["report_split"] if mine else None,
+        }
         for key in SCORES:
             values = [t[f"test_{key}"] for t in mine]
             row[f"{key}_mean"], row[f"{key}_std"] = float(np.mean(values)), float(np.std(values))
@@ -139,7 +158,10 @@ def markdown(table: list[dict[str, Any]]) -> str:
         "CCC mean",
         *[f"drop @{k.rsplit('_', 1)[1]}" for k in drops],
     ]
-    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    # Every table says what produced it: the profile (and what differs from it) and the split scored.
+    caption = [f"Scored on split `{table[0]['report_split']}`." if table else ""]
+    caption += [f"- {row['variant']}: profile {row['profile']}" for row in table]
+    lines = [*caption, "", "| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in table:
         cells = [row["variant"]] + [f"{row[f'{k}_mean']:.3f} ± {row[f'{k}_std']:.3f}" for k in SCORES]
         cells += [f"{row.get(k, float('nan')):.3f}" for k in drops]
@@ -155,7 +177,9 @@ def run_ablation(
         address or params.sweep.address,
         num_cpus=max(1, int(params.sweep.max_concurrent * params.sweep.cpus_per_trial)),
     )
-    splits = {name: read_split(store, name) for name in ("train", "validation", "test")}
+    roles = params.splits
+    loaded = load_splits(store, ("train", roles.selection, roles.report), roles.dev_fraction, roles.dev_seed)
+    splits = {"train": loaded["train"], "selection": loaded[roles.selection], "report": loaded[roles.report]}
     tags = provenance_tags(store)
     variants, seeds = params.ablate.variants, params.ablate.seeds
     with mlflow.start_run(
@@ -165,6 +189,10 @@ def run_ablation(
         settings = {
             "best": best_config,
             "grid": params.evaluate.model_dump(),
+            "profile": params.profile,
+            "report_split": roles.report,
+            "selection_split": roles.selection,
+            "lags": audio_lags(store, splits["report"]),
             "tracking_uri": uri,
             "experiment_id": experiment_id,
             "parent_run_id": parent.info.run_id,
@@ -193,6 +221,10 @@ def run_ablation(
             {
                 "variant": r.config["variant"],
                 "seed": r.config["seed"],
+                "profile": r.metrics["profile"],
+                "report_split": roles.report,
+            "selection_split": roles.selection,
+            "lags": audio_lags(store, splits["report"]),
                 **{f"test_{k}": r.metrics[f"test_{k}"] for k in SCORES},
                 "robustness": json.loads(r.metrics["robustness"]),
             }
@@ -200,7 +232,7 @@ def run_ablation(
         ]
         table, curves = summarize(trials, variants)
         out = Path(out_dir)
-        storage.write_text(str(out / "ablation.json"), json.dumps(table, indent=1))
+        storage.write_text(str(out / "ablation.json"), json.dumps(table, indent=1, allow_nan=False))
         text = io.StringIO()
         writer = csv.DictWriter(text, fieldnames=list(dict.fromkeys(k for row in table for k in row)))
         writer.writeheader()

@@ -66,7 +66,7 @@ def _stage(args):
         stages.features_stage(params, args.input, args.output)
     elif args.stage == "evaluate":
         metrics = stages.evaluate_stage(params, args.input, args.sweep, args.ablation, args.output)
-        print(json.dumps(metrics["best_tagf"]))
+        print(json.dumps(metrics["best_tagf"], allow_nan=False))
     print(f"stage {args.stage} done -> {args.output}")
 
 

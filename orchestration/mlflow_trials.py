@@ -12,7 +12,7 @@ from ray import tune
 from orchestration.pyfunc_model import log_tagf_model
 from orchestration.tracking import log_json
 from tagf.evaluation.figures import history_figure
-from tagf.training.trainer import best_model_from_checkpoint
+from tagf.training.checkpoint import best_model_from_checkpoint
 
 
 class MlflowTrialCloser(tune.Callback):

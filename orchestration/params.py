@@ -9,10 +9,20 @@ from pathlib import Path
 from typing import Any, Literal, Optional
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+    field_validator,
+    model_validator,
+)
 
+from tagf.data.splits import SELECTABLE
 from tagf.features.extract import ExtractorConfig
 from tagf.models import VARIANTS, ModelConfig, model_config
+from tagf.profiles import PROFILES, profile_settings
 from tagf.training.config import TrainConfig
 
 
@@ -52,11 +62,38 @@ class ModelParams(_ModelFields):
     def overrides(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump(exclude={"variant"}).items() if v is not None}
 
-    def config(self, **changes: Any) -> ModelConfig:
-        """The ModelConfig of this section with `changes` (e.g. a sweep trial's values, or another variant)."""
-        fields = {**self.overrides(), **changes}
-        variant = fields.pop("variant", self.variant)
-        return model_config(variant, **fields)
+
+# Every TrainConfig field, optional: unset fields take the profile's value or the default.
+TrainParams = create_model(
+    "TrainParams",
+    __config__=ConfigDict(extra="forbid"),
+    **{name: (Optional[field.annotation], None) for name, field in TrainConfig.model_fields.items()},  # noqa: UP045
+)
+
+
+class SplitParams(BaseModel):
+    """Which split picks models and which one every reported number comes from; never the same one."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    selection: SELECTABLE = Field(
+        "validation", description="best epoch, early stopping, ASHA and the sweep's winner are chosen on it"
+    )
+    report: SELECTABLE = Field("test", description="every reported number is scored on it")
+    dev_fraction: float = Field(
+        0.0, ge=0, lt=1, description="> 0: hold out this fraction of Train's videos (by seed) as split 'dev'"
+    )
+    dev_seed: int = Field(0, description="seed of the dev hold-out")
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        if self.selection == self.report:
+            raise ValueError(
+                f"selection and report are both {self.report!r}: a split that picks the model cannot report it"
+            )
+        if "dev" in (self.selection, self.report) and self.dev_fraction == 0:
+            raise ValueError("the 'dev' split needs dev_fraction > 0")
+        return self
 
 
 class Distribution(BaseModel):
@@ -131,7 +168,6 @@ class AblateParams(BaseModel):
 class EvaluateParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    split: Literal["validation", "test"] = "test"
     shifts: list[int] = Field(
         default_factory=lambda: [0, 5, 15, 30, 60], description="frames, each used as ±"
     )
@@ -150,14 +186,52 @@ class MlflowParams(BaseModel):
 class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
+    profile: str = Field("small", description="a preset of model and train settings (tagf.profiles)")
     data: DataParams = DataParams()
+    splits: SplitParams = SplitParams()
     features: ExtractorConfig = ExtractorConfig()
     model: ModelParams = ModelParams()
-    train: TrainConfig = TrainConfig()
+    train: TrainParams = TrainParams()
     sweep: SweepParams = SweepParams()
     ablate: AblateParams = AblateParams()
     evaluate: EvaluateParams = EvaluateParams()
     mlflow: MlflowParams = MlflowParams()
+
+
+    @field_validator("profile")
+    @classmethod
+    def _known_profile(cls, value: str) -> str:
+        if value not in PROFILES:
+            raise ValueError(f"unknown profile {value!r}; known: {', '.join(PROFILES)}")
+        return value
+
+    @model_validator(mode="after")
+    def _labelled_report(self):
+        if self.data.source == "affwild2" and "test" in (self.splits.selection, self.splits.report):
+            raise ValueError(
+                "splits: Aff-Wild2's Test split is unlabelled (it is for `tagf predict`); use "
+                "selection: dev (with dev_fraction > 0) and report: validation"
+            )
+        return self
+
+    def merged_model_fields(self) -> dict[str, Any]:
+        """variant + the profile's model settings under params.yaml's model section."""
+        return {
+            "variant": self.model.variant,
+            **profile_settings(self.profile, "model"),
+            **self.model.overrides(),
+        }
+
+    def build_model_config(self, **changes: Any) -> ModelConfig:
+        """The ModelConfig: profile < params.yaml < `changes` (a sweep trial's values, or another variant)."""
+        fields = {**self.merged_model_fields(), **changes}
+        variant = fields.pop("variant")
+        return model_config(variant, **fields)
+
+    def build_train_config(self, **changes: Any) -> TrainConfig:
+        """The TrainConfig: profile < params.yaml < `changes`."""
+        explicit = {k: v for k, v in self.train.model_dump().items() if v is not None}
+        return TrainConfig(**{**profile_settings(self.profile, "train"), **explicit, **changes})
 
 
 def _one_line(err: ValidationError, where: str, section: str = "") -> ParamsError:
@@ -173,9 +247,13 @@ def validate(raw: dict[str, Any], where: str = "params.yaml") -> Params:
     except ValidationError as err:
         raise _one_line(err, where) from None
     try:
-        params.model.config()  # the variant's preset combined with the overrides
+        params.build_model_config()  # the profile and the variant's preset combined with the overrides
     except ValidationError as err:
         raise _one_line(err, where, "model.") from None
+    try:
+        params.build_train_config()
+    except ValidationError as err:
+        raise _one_line(err, where, "train.") from None
     return params
 
 

@@ -18,6 +18,7 @@ from orchestration.sweep import provenance_tags
 from orchestration.tracking import setup
 from tagf import storage
 from tagf.data.prepare import prepare
+from tagf.data.splits import load_splits
 from tagf.data.synth.corpus import write_corpus
 from tagf.evaluation.evaluate import evaluate
 from tagf.evaluation.figures import history_figure
@@ -38,7 +39,7 @@ def corpus(params: Params, output: str) -> None:
     if not fs.isdir(root):
         raise FileNotFoundError(f"params.yaml: data.root: {params.data.root} is not a directory")
     listing = sorted((path, info.get("size")) for path, info in fs.find(root, detail=True).items())
-    fingerprint = hashlib.sha256(json.dumps(listing).encode()).hexdigest()
+    fingerprint = hashlib.sha256(json.dumps(listing, allow_nan=False).encode()).hexdigest()
     storage.write_text(
         storage.join(output, SOURCE_FILE),
         json.dumps(
@@ -49,6 +50,7 @@ def corpus(params: Params, output: str) -> None:
                 "listing_sha256": fingerprint,
             },
             indent=1,
+            allow_nan=False,
         ),
     )
 
@@ -69,12 +71,12 @@ def features_stage(params: Params, index: str, store: str) -> None:
 def evaluate_stage(
     params: Params, store: str, sweep_dir: str, ablation_dir: str, output: str
 ) -> dict[str, Any]:
-    """Test-split scores of the best TAGF and the ablation summary as one metrics file; plots beside it."""
+    """Report-split scores of the sweep's best model and the ablation summary as one metrics file; plots beside it."""
     out = Path(output)
     model_path = str(Path(sweep_dir) / "best" / "model.pt")
-    best = evaluate(
-        [model_path], store, params.evaluate.split, predictions_url=str(out / "predictions.parquet")
-    )
+    report = params.splits.report
+    split = load_splits(store, (report,), params.splits.dev_fraction, params.splits.dev_seed)[report]
+    best = evaluate([model_path], store, report, predictions_url=str(out / "predictions.parquet"), split=split)
     ablation = json.loads((Path(ablation_dir) / "ablation.json").read_text())
     # Few, stable keys (`dvc metrics show/diff` is a table); the full per-variant table is ablation.md.
     metrics = {
@@ -82,7 +84,7 @@ def evaluate_stage(
         "best_tagf_latent_ccc_mean": round(best["latent"]["ccc_mean"], 5) if "latent" in best else None,
         "variant_ccc_mean": {row["variant"]: round(row["ccc_mean_mean"], 5) for row in ablation},
     }
-    storage.write_text(str(out / "metrics.json"), json.dumps(metrics, indent=1))
+    storage.write_text(str(out / "metrics.json"), json.dumps(metrics, indent=1, allow_nan=False))
     _, extra = load_model(model_path)
     history = [
         {
@@ -93,11 +95,9 @@ def evaluate_stage(
         }
         for h in extra.get("history", [])
     ]
-    storage.write_text(str(out / "history.json"), json.dumps(history, indent=1))
+    storage.write_text(str(out / "history.json"), json.dumps(history, indent=1, allow_nan=False))
     history_figure({"best TAGF": history}, str(out / "val_ccc.png"))
-    from tagf.data.feature_store import read_split
-
-    video = read_split(store, params.evaluate.split).videos[0]
+    video = split.videos[0]
     plot_gates(model_path, store, video, str(out / "gates.png"))
     return metrics
 
@@ -137,5 +137,5 @@ def register_stage(params: Params, store: str, sweep_dir: str, output: str) -> d
         "message": outcome.message,
         "tracking_uri": uri,
     }
-    storage.write_text(output, json.dumps(summary, indent=1))
+    storage.write_text(output, json.dumps(summary, indent=1, allow_nan=False))
     return summary

@@ -25,10 +25,12 @@ from orchestration.ray_cluster import connect
 from orchestration.tracking import setup
 from orchestration.trial import configs_for, run_trial
 from tagf import storage
-from tagf.data.feature_store import read_manifest, read_split
+from tagf.data.feature_store import read_manifest
+from tagf.data.splits import load_splits
 from tagf.models import save_model
+from tagf.profiles import describe
 from tagf.provenance import git_commit
-from tagf.training.trainer import best_model_from_checkpoint
+from tagf.training.checkpoint import best_model_from_checkpoint
 
 METRIC, MODE = "val_ccc_mean", "max"
 
@@ -51,6 +53,13 @@ def search_space(space: dict[str, Distribution]) -> dict[str, Any]:
         else:
             dims[key] = getattr(tune, kind)(*value)
     return dims
+
+
+def selection_splits(params: Params, store: str) -> dict[str, Any]:
+    """{"train", "selection"}: what a trial fits on and what picks its best epoch (params' splits.selection)."""
+    roles = params.splits
+    loaded = load_splits(store, ("train", roles.selection), roles.dev_fraction, roles.dev_seed)
+    return {"train": loaded["train"], "selection": loaded[roles.selection]}
 
 
 def storage_path(configured: str) -> str:
@@ -76,8 +85,10 @@ def trial_settings(
     extra_callbacks: list | None = None,
 ) -> dict[str, Any]:
     return {
-        "model": {"variant": params.model.variant, **params.model.overrides()},
-        "train": params.train.model_dump(),
+        "model": params.merged_model_fields(),
+        "train": params.build_train_config().model_dump(),
+        "profile": params.profile,
+        "selection_split": params.splits.selection,
         "tracking_uri": uri,
         "experiment_id": experiment_id,
         "parent_run_id": parent,
@@ -99,7 +110,7 @@ def run_sweep(
     )  # fails before any training
     sweep = params.sweep
     connect(address or sweep.address, num_cpus=max(1, int(sweep.max_concurrent * sweep.cpus_per_trial)))
-    splits = {name: read_split(store, name) for name in ("train", "validation")}
+    splits = selection_splits(params, store)
     tags = provenance_tags(store)
     path = storage_path(sweep.storage)
     experiment_path = f"{path.rstrip('/')}/{sweep.name}"
@@ -136,7 +147,7 @@ def run_sweep(
                     search_alg=OptunaSearch(metric=METRIC, mode=MODE, seed=sweep.seed),
                     scheduler=ASHAScheduler(
                         time_attr="training_iteration",
-                        max_t=params.train.epochs,
+                        max_t=params.build_train_config().epochs,
                         grace_period=sweep.grace_period,
                         reduction_factor=sweep.reduction_factor,
                     ),
@@ -162,8 +173,10 @@ def run_sweep(
             raise RuntimeError(f"sweep {sweep.name}: every trial failed; first error: {first}")
         best = results.get_best_result(METRIC, MODE, scope="all")
         model_cfg, train_cfg, variant = configs_for(best.config, settings["model"], settings["train"])
+        profile = describe(params.profile, model_cfg, train_cfg)
         best_config = {
             "variant": variant,
+            "profile": profile,
             "model": {k: v for k, v in model_cfg.model_dump().items() if k != "outputs"},
             "train": train_cfg.model_dump(),
             "trial": best.path.rsplit("/", 1)[-1],
@@ -176,8 +189,10 @@ def run_sweep(
                 best.get_best_checkpoint(METRIC, MODE).to_directory(tmp)
             )
         model_path = str(Path(out_dir) / "best" / "model.pt")
-        save_model(model, model_path, {**extra, **tags, "variant": variant})
-        storage.write_text(str(Path(out_dir) / "best_config.json"), json.dumps(best_config, indent=1))
+        save_model(model, model_path, {**extra, **tags, "variant": variant, "profile": profile})
+        storage.write_text(
+            str(Path(out_dir) / "best_config.json"), json.dumps(best_config, indent=1, allow_nan=False)
+        )
         storage.write_text(str(Path(out_dir) / "trials.csv"), frame.to_csv(index=False))
         mlflow.log_metric("best_val_ccc_mean", score)
         mlflow.log_artifact(str(Path(out_dir) / "best_config.json"))

@@ -65,11 +65,12 @@ class MlflowEpochLogger(TrainingCallback):
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, Any]) -> None:
         for key in EPOCH_METRICS:
-            self.client.log_metric(self.run_id, key, float(metrics[key]), step=epoch)
+            if metrics[key] is not None:  # None: a target this model does not predict
+                self.client.log_metric(self.run_id, key, float(metrics[key]), step=epoch)
 
 
 def log_json(client: MlflowClient, run_id: str, name: str, payload: Any) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / name
-        path.write_text(json.dumps(payload, indent=1, default=float))
+        path.write_text(json.dumps(payload, indent=1, default=float, allow_nan=False))
         client.log_artifact(run_id, str(path))

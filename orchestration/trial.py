@@ -12,9 +12,11 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 
 from orchestration.tracking import MlflowEpochLogger
+from tagf.profiles import describe
 from tagf.training.callbacks import TrainingCallback
+from tagf.training.checkpoint import CHECKPOINT_DIR
 from tagf.training.config import TrainConfig
-from tagf.training.trainer import CHECKPOINT_DIR, train
+from tagf.training.trainer import train
 
 RUN_ID_FILE = "mlflow_run_id"
 
@@ -52,7 +54,12 @@ def configs_for(config: dict[str, Any], base_model: dict[str, Any], base_train: 
 
 
 def open_child_run(
-    settings: dict[str, Any], restored: Path | None, name: str, variant: str, params: dict[str, Any]
+    settings: dict[str, Any],
+    restored: Path | None,
+    name: str,
+    variant: str,
+    params: dict[str, Any],
+    profile: str,
 ) -> str:
     """The trial's MLflow run under the parent: reused when Tune retries or restores the trial."""
     if restored is not None and (restored / RUN_ID_FILE).exists():
@@ -64,6 +71,7 @@ def open_child_run(
         tags={
             "mlflow.parentRunId": settings["parent_run_id"],
             "variant": variant,
+            "profile": profile,
             **settings["tags"],
         },
     )
@@ -89,6 +97,7 @@ def run_trial(config: dict[str, Any], splits: dict, settings: dict[str, Any]) ->
             **{f"model.{k}": v for k, v in model_cfg.model_dump().items()},
             **{f"train.{k}": v for k, v in train_cfg.model_dump().items()},
         },
+        describe(settings["profile"], model_cfg, train_cfg),
     )
     (work / CHECKPOINT_DIR).mkdir(exist_ok=True)
     (work / CHECKPOINT_DIR / RUN_ID_FILE).write_text(run_id)
@@ -97,5 +106,13 @@ def run_trial(config: dict[str, Any], splits: dict, settings: dict[str, Any]) ->
         TuneReporter(run_id),
     ]
     callbacks += settings.get("extra_callbacks", [])
-    train(model_cfg, train_cfg, splits=splits, out_dir=str(work), callbacks=callbacks)
+    train(
+        model_cfg,
+        train_cfg,
+        splits=splits,
+        out_dir=str(work),
+        callbacks=callbacks,
+        profile=settings["profile"],
+        selection=settings["selection_split"],
+    )
     shutil.rmtree(work, ignore_errors=True)

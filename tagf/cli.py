@@ -21,7 +21,7 @@ def _import_checkpoint(args: argparse.Namespace) -> None:
     import torch
 
     from tagf import storage
-    from tagf.models import from_official_state_dict, save_model
+    from tagf.models import from_official_state_dict, official_front_ends, save_model
 
     payload = torch.load(io.BytesIO(storage.read_bytes(args.source)), map_location="cpu", weights_only=True)
     # The authors save either the bare state dict or a dict holding it.
@@ -29,10 +29,26 @@ def _import_checkpoint(args: argparse.Namespace) -> None:
         payload.get("state_dict", payload.get("net", payload)) if isinstance(payload, dict) else payload
     )
     model = from_official_state_dict(state_dict)
-    save_model(model, args.destination, {"imported_from": str(args.source)})
+    if args.hop > model.cfg.window:
+        raise ValueError(f"--hop {args.hop}: larger than the checkpoint's window {model.cfg.window}")
+    # The authors train one model per target and evaluate with their own hop; neither is in the state dict.
+    extra = {
+        "imported_from": str(args.source),
+        "profile": "paper",
+        "train": {"target": args.target, "window": model.cfg.window, "hop": args.hop},
+    }
+    save_model(model, args.destination, extra)
     print(
-        f"imported {args.source} -> {args.destination} ({model.cfg.steps} steps, window {model.cfg.window})"
+        f"imported {args.source} -> {args.destination} ({args.target}, {model.cfg.steps} steps, "
+        f"window {model.cfg.window}, hop {args.hop})"
     )
+    stem = args.destination.removesuffix(".pt")
+    for backbone, weights in official_front_ends(state_dict).items():
+        url = f"{stem}.{backbone}.pt"
+        buffer = io.BytesIO()
+        torch.save(weights, buffer)
+        storage.write_bytes(url, buffer.getvalue())
+        print(f"front end {backbone}: {len(weights)} tensors -> {url}")
 
 
 def _synth(args: argparse.Namespace) -> None:
@@ -52,13 +68,15 @@ def _prepare(args: argparse.Namespace) -> None:
 
 
 def _extractor(args: argparse.Namespace, **fields):
-    """Backbones from --visual-weights / --audio-weights; without weights, the built-in extractors."""
+    """Backbones from --visual-weights / --audio-weights (--front-ends picks their variant); without weights, the
+    built-in extractors."""
     from tagf.features.extract import ExtractorConfig
 
+    suffix = "_authors" if args.front_ends == "authors" else ""
     return ExtractorConfig(
-        visual_backbone="ir50" if args.visual_weights else "builtin",
+        visual_backbone=f"ir50{suffix}" if args.visual_weights else "builtin",
         visual_weights=args.visual_weights,
-        audio_backbone="vggish" if args.audio_weights else "builtin",
+        audio_backbone=f"vggish{suffix}" if args.audio_weights else "builtin",
         audio_weights=args.audio_weights,
         **fields,
     )
@@ -88,19 +106,23 @@ def parse_settings(pairs: list[str]) -> dict[str, dict[str, object]]:
 
 def _train(args: argparse.Namespace) -> None:
     from tagf.models import model_config
+    from tagf.profiles import profile_settings
     from tagf.training.config import TrainConfig
     from tagf.training.trainer import train
 
     settings = parse_settings(args.set)
+    base = {section: profile_settings(args.profile, section) if args.profile else {} for section in settings}
     result = train(
-        model_config(args.variant, **settings["model"]),
-        TrainConfig(**settings["train"]),
+        model_config(args.variant, **{**base["model"], **settings["model"]}),
+        TrainConfig(**{**base["train"], **settings["train"]}),
         store=args.store,
         out_dir=args.output,
         resume=not args.restart,
+        profile=args.profile,
+        selection=args.selection,
     )
     print(
-        f"best epoch {result.best['epoch']}: validation CCC mean {result.best['val_ccc_mean']:.4f} -> "
+        f"best epoch {result.best['epoch']}: {args.selection} CCC mean {result.best['val_ccc_mean']:.4f} -> "
         f"{args.output}/model.pt"
     )
 
@@ -163,6 +185,16 @@ def _predict(args: argparse.Namespace) -> None:
     print(f"predicted {int(split.offsets[-1])} frames of {len(split.videos)} video(s)")
 
 
+def _front_ends_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--front-ends",
+        choices=("standard", "authors"),
+        default="standard",
+        help="standard: face.evoLVe IR-50 on 112-px faces + VGGish port; authors: the TAGF authors' IR-50 on "
+        "40-px centre crops of 48-px faces + their VGGish (weights from `tagf import-checkpoint`)",
+    )
+
+
 def add_science_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="write the synthetic corpus in Aff-Wild2 layout")
     p.add_argument("output", help="corpus root to write (path or fsspec URL)")
@@ -185,6 +217,7 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--audio-weights", help="VGGish state dict; without it the built-in synthetic-corpus extractor"
     )
+    _front_ends_option(p)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--dtype", choices=("float16", "float32"), default="float16")
     p.set_defaults(run=_features)
@@ -201,6 +234,17 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
         help="override a model.* or train.* setting, e.g. --set train.lr=1e-3 (repeatable)",
     )
     p.add_argument("--restart", action="store_true", help="ignore an existing checkpoint and start over")
+    p.add_argument(
+        "--profile",
+        choices=("paper", "small"),
+        help="start from a profile's model and train settings (--set overrides them); recorded in the model file",
+    )
+    p.add_argument(
+        "--selection",
+        default="validation",
+        choices=("validation", "test"),
+        help="the split that picks the best epoch and stops early (report on another one)",
+    )
     p.set_defaults(run=_train)
 
     p = sub.add_parser("evaluate", help="ABAW-protocol CCC of a model on a split")
@@ -251,14 +295,25 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--faces-dir", help="its cropped-aligned faces (<NNNNN>.jpg), for --video-file")
     p.add_argument("--visual-weights", help="IR-50 weights for --video-file (default: built-in extractor)")
     p.add_argument("--audio-weights", help="VGGish weights for --video-file (default: built-in extractor)")
+    _front_ends_option(p)
     p.add_argument("--csv", help="per-frame predictions CSV to write")
     p.add_argument("--submission", help="ABAW submission file to write (image_location,valence,arousal)")
     p.add_argument("--plot", help="PNG of the first video's VA trace")
     p.set_defaults(run=_predict)
 
-    p = sub.add_parser("import-checkpoint", help="convert a state dict trained with the authors' code")
+    p = sub.add_parser(
+        "import-checkpoint",
+        help="convert a state dict trained with the authors' code (and save its front ends beside it)",
+    )
     p.add_argument("source", help="torch file (path or fsspec URL) holding the authors' state dict")
-    p.add_argument("destination", help="where to write the tagf model file")
+    p.add_argument(
+        "destination",
+        help="tagf model file to write; front ends found in the checkpoint go to <stem>.<backbone>.pt beside it",
+    )
+    p.add_argument(
+        "--target", required=True, choices=("valence", "arousal"), help="what the checkpoint was trained on"
+    )
+    p.add_argument("--hop", required=True, type=int, help="evaluation window hop in frames (authors: 200)")
     p.set_defaults(run=_import_checkpoint)
 
 

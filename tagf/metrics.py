@@ -19,7 +19,8 @@ def ccc(prediction, target, mask=None, dim: int = -1):
     """CCC along `dim` (default: the last axis), over the elements where `mask` is true.
 
     Accepts torch tensors (differentiable, result is a tensor) or array-likes (result is a numpy float64 value or
-    array). `mask` broadcasts against the inputs; an all-false slice gives 0.
+    array). `mask` broadcasts against the inputs; masked elements are never read (a NaN there is harmless), and an
+    all-false slice gives 0.
     """
     as_numpy = not isinstance(prediction, torch.Tensor)
     if as_numpy:
@@ -30,11 +31,15 @@ def ccc(prediction, target, mask=None, dim: int = -1):
         raise ValueError(
             f"ccc: prediction shape {tuple(prediction.shape)} != target shape {tuple(target.shape)}"
         )
-    weight = (
-        torch.ones_like(prediction)
+    valid = (
+        torch.ones_like(prediction, dtype=torch.bool)
         if mask is None
-        else torch.broadcast_to(mask, prediction.shape).to(prediction.dtype)
+        else torch.broadcast_to(mask, prediction.shape)
     )
+    # Select, not multiply: NaN · 0 is NaN, so a NaN or inf at a masked element would poison every moment.
+    prediction = torch.where(valid, prediction, 0.0)
+    target = torch.where(valid, target, 0.0)
+    weight = valid.to(prediction.dtype)
     n = weight.sum(dim, keepdim=True).clamp_min(1.0)
     mean_p = (prediction * weight).sum(dim, keepdim=True) / n
     mean_t = (target * weight).sum(dim, keepdim=True) / n
@@ -48,12 +53,15 @@ def ccc(prediction, target, mask=None, dim: int = -1):
 
 
 def ccc_loss(prediction: torch.Tensor, target: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
-    """1 − CCC per window and target, averaged over the batch and targets; windows with no valid frame are skipped.
+    """1 − CCC per window and target: the mean over targets, and over windows weighted by their labelled frames.
 
-    prediction, target: (B, L, T); mask: (B, L) bool of labelled frames.
+    prediction, target: (B, L, T); mask: (B, L) bool of labelled frames. Loss = Σ_b n_b Σ_t (1 − CCC_bt) / (T Σ_b n_b)
+    with n_b the labelled frames of window b: a 2-frame tail window, whose CCC is nearly noise, counts 2/150 of a full
+    150-frame one, and a window with no labelled frame counts nothing. A batch with no labelled frame gives 0.
     """
     per_window = ccc(prediction.transpose(1, 2), target.transpose(1, 2), mask.unsqueeze(1))  # (B, T)
-    has_labels = mask.any(dim=1)  # (B,)
-    if not bool(has_labels.any()):
-        return prediction.sum() * 0.0  # keeps the graph; nothing to learn from this batch
-    return 1.0 - per_window[has_labels].mean()
+    frames = mask.sum(dim=1).to(per_window.dtype)  # (B,)
+    total = frames.sum() * per_window.shape[1]
+    # A window with no labelled frame has CCC 0 (finite), so its zero weight removes it without a NaN, and a batch
+    # with none at all gives 0 with the graph kept.
+    return (frames[:, None] * (1.0 - per_window)).sum() / total.clamp_min(1.0)

@@ -28,6 +28,13 @@ def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
+def cli_error(proc: subprocess.CompletedProcess) -> str:
+    """The message of the one `tagf <command>: error:` line of a failed command (the rest of stderr is progress)."""
+    lines = [line for line in proc.stderr.splitlines() if line.startswith("tagf ") and ": error: " in line]
+    assert proc.returncode != 0 and len(lines) == 1, proc.stderr[-3000:]
+    return lines[0].split(": error: ", 1)[1]
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> dict[str, Path]:
     """The tiny synthetic corpus, its frame index and its feature store, made once through the CLI."""
@@ -79,3 +86,14 @@ def trained_tagf(tiny_corpus, tmp_path_factory) -> Path:
         "train.seed=0",
     )
     return run
+
+
+@pytest.fixture(scope="session")
+def micro_corpus(tmp_path_factory) -> Path:
+    """A four-video synthetic corpus of 2-3 s videos (written once, never modified: copy it to corrupt it)."""
+    from tagf.data.synth.corpus import SynthPreset, write_corpus
+
+    root = tmp_path_factory.mktemp("micro") / "corpus"
+    preset = SynthPreset(videos={"train": 2, "validation": 1, "test": 1}, duration_s=(2, 3), face_px=16)
+    write_corpus(str(root), preset, seed=3)
+    return root

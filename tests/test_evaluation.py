@@ -2,13 +2,19 @@ import csv
 import json
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from conftest import run_cli
+import torch
+from conftest import cli_error, run_cli
 from PIL import Image
 
-from tagf.data.feature_store import read_split
+from tagf.data.feature_store import SPLITS, SplitArrays, read_manifest, read_split, write_store
+from tagf.evaluation.evaluate import LoadedModel
+from tagf.evaluation.ground_truth import AudioLags
+from tagf.evaluation.robustness import robustness_grid
 from tagf.evaluation.stitching import stitch
+from tagf.models import build_model, model_config
 
 
 def test_stitching_averages_overlaps_by_hand():
@@ -126,9 +132,35 @@ def test_robustness_table_and_figure(trained_tagf, tiny_corpus, tmp_path):
         str(tmp_path),
     )
     rows = json.loads((tmp_path / "robustness.json").read_text())
-    assert set(rows[0]) == {"model", "perturbation", "level", "ccc_valence", "ccc_arousal", "ccc_mean"}
+    assert set(rows[0]) == {
+        "model",
+        "perturbation",
+        "level",
+        "ccc_valence",
+        "ccc_arousal",
+        "ccc_mean",
+        "frames",
+        "effective_lag_s_mean",
+        "effective_lag_s_min",
+        "effective_lag_s_max",
+        "effective_lag_s",
+    }
     shifts = sorted(r["level"] for r in rows if r["model"] == "tagf" and r["perturbation"] == "shift")
     assert shifts == [-60, -5, 0, 5, 60]
+    # A shift of k frames scores the labelled frames whose audio source t - k is inside the video: per video, all
+    # but its first k (audio late) or last k (audio early) frames.
+    test = read_split(str(tiny_corpus["store"]), "test")
+    labelled = [test.label_valid[test.video_slice(v)] for v in range(len(test.videos))]
+    lags = json.loads((tiny_corpus["root"] / "ground_truth" / "lags.json").read_text())
+    for row in rows:
+        k = row["level"] if row["perturbation"] == "shift" else 0
+        assert row["frames"] == sum(int(ok[k:].sum()) if k >= 0 else int(ok[:k].sum()) for ok in labelled)
+        # The lag the model faces: the video's built-in audio lag plus the applied shift, in seconds.
+        expected = {v: lags[v] + k / test.fps[v] for v in test.videos}
+        assert row["effective_lag_s"] == pytest.approx(expected)
+        assert row["effective_lag_s_mean"] == pytest.approx(np.mean(list(expected.values())))
+        assert row["effective_lag_s_min"] == pytest.approx(min(expected.values()))
+        assert row["effective_lag_s_max"] == pytest.approx(max(expected.values()))
     kinds = {r["perturbation"] for r in rows}
     assert kinds == {"shift", "audio_noise", "visual_noise", "audio_dropout", "visual_dropout"}
     by = {(r["model"], r["perturbation"], r["level"]): r["ccc_mean"] for r in rows}
@@ -260,3 +292,114 @@ def test_non_gated_model_has_no_gate_plot(tiny_corpus, tmp_path):
         check=False,
     )
     assert proc.returncode == 2 and "has no gate to plot" in proc.stderr and not (tmp_path / "g.png").exists()
+
+
+@pytest.fixture(scope="module")
+def unlabelled_store(tiny_corpus, tmp_path_factory) -> tuple[str, str]:
+    """The tiny store with an unlabelled test split (as on Aff-Wild2) and one unlabelled validation video.
+
+    Returns (store URL, the unlabelled validation video)."""
+    source = str(tiny_corpus["store"])
+    manifest = read_manifest(source)
+    tables = {split: pq.read_table(tiny_corpus["store"] / f"{split}.parquet") for split in SPLITS}
+    validation = tables["validation"]
+    video = validation.column("video")[0].as_py()
+    labelled = {
+        "test": np.zeros(tables["test"].num_rows, bool),
+        "validation": validation.column("label_valid").to_numpy()
+        & (validation.column("video").to_numpy() != video),
+    }
+    for split, keep in labelled.items():
+        column = tables[split].schema.get_field_index("label_valid")
+        tables[split] = tables[split].set_column(column, "label_valid", pa.array(keep))
+    url = str(tmp_path_factory.mktemp("unlabelled") / "features")
+    write_store(url, tables, manifest["fps"], manifest)
+    return url, video
+
+
+def test_unlabelled_split_is_an_error_not_a_zero(trained_tagf, unlabelled_store, tmp_path):
+    store, _ = unlabelled_store
+    model = str(trained_tagf / "model.pt")
+    metrics = tmp_path / "m.json"
+    proc = run_cli(
+        "evaluate",
+        "--model",
+        model,
+        "--store",
+        store,
+        "--split",
+        "test",
+        "--metrics",
+        str(metrics),
+        check=False,
+    )
+    assert proc.returncode == 2 and "split 'test' has no labelled frame" in cli_error(proc)
+    assert not metrics.exists()
+    proc = run_cli(
+        "robustness", "--model", f"m={model}", "--store", store, "--output", str(tmp_path), check=False
+    )
+    assert proc.returncode == 2 and "split 'test' has no labelled frame" in cli_error(proc)
+    assert not (tmp_path / "robustness.json").exists()
+
+
+def test_video_without_labels_has_a_null_ccc(trained_tagf, unlabelled_store, tmp_path):
+    store, unlabelled = unlabelled_store
+    metrics = tmp_path / "m.json"
+    run_cli(
+        "evaluate", "--model", str(trained_tagf / "model.pt"), "--store", store, "--metrics", str(metrics)
+    )
+    per_video = json.loads(metrics.read_text())["per_video"]
+    assert per_video.pop(unlabelled) == {"ccc_valence": None, "ccc_arousal": None}
+    assert per_video and all(np.isfinite(list(scores.values())).all() for scores in per_video.values())
+
+
+def test_shift_beyond_every_video_is_an_error_naming_it(trained_tagf, tiny_corpus, tmp_path):
+    proc = run_cli(
+        "robustness",
+        "--model",
+        f"tagf={trained_tagf / 'model.pt'}",
+        "--store",
+        str(tiny_corpus["store"]),
+        "--shifts",
+        "5,100000",
+        "--output",
+        str(tmp_path),
+        check=False,
+    )
+    assert proc.returncode == 2 and cli_error(proc).startswith(
+        "audio shift -100000 frames: no labelled frame"
+    )
+    assert "split 'test'" in cli_error(proc) and not (tmp_path / "robustness.json").exists()
+
+
+def test_shift_of_k_frames_scores_k_fewer_frames_per_video():
+    lengths = (30, 20)
+    n = sum(lengths)
+    rng = np.random.default_rng(0)
+    split = SplitArrays(
+        videos=["a", "b"],
+        offsets=np.r_[0, np.cumsum(lengths)],
+        visual=rng.normal(size=(n, 4)).astype(np.float32),
+        audio=rng.normal(size=(n, 3)).astype(np.float32),
+        labels=rng.uniform(-1, 1, (n, 2)).astype(np.float32),
+        label_valid=np.ones(n, bool),
+        visual_valid=np.ones(n, bool),
+        frames=np.concatenate([np.arange(1, k + 1) for k in lengths]).astype(np.int32),
+        fps={"a": 25.0, "b": 50.0},
+    )
+    torch.manual_seed(0)
+    small = dict(visual_in=4, audio_in=3, visual_channels=(8,), audio_channels=(8,), head_hidden=8)
+    model = build_model(model_config("concat", key_mode="length_agnostic", window=16, **small)).eval()
+    loaded = {"concat": [LoadedModel(model, ["valence", "arousal"], 16, 8)]}
+    lags = AudioLags(["a", "b"], lag_s=np.array([0.1, -0.2]), fps=np.array([25.0, 50.0]))
+    rows = robustness_grid(loaded, split, shifts=(0, 5), snrs_db=(), dropouts=(), lags=lags)
+    by_shift = {row["level"]: row for row in rows}
+    assert {k: by_shift[k]["frames"] for k in by_shift} == {-5: 40, 0: 50, 5: 40}  # 5 frames fewer per video
+    # Built-in lag + 5 frames: a at 25 fps 0.1 + 0.2 s, b at 50 fps -0.2 + 0.1 s.
+    assert by_shift[5]["effective_lag_s"] == pytest.approx({"a": 0.3, "b": -0.1})
+    assert by_shift[5]["effective_lag_s_mean"] == pytest.approx(0.1)
+    assert (by_shift[5]["effective_lag_s_min"], by_shift[5]["effective_lag_s_max"]) == pytest.approx(
+        (-0.1, 0.3)
+    )
+    with pytest.raises(ValueError, match=r"audio shift -30 frames: no labelled frame of the split"):
+        robustness_grid(loaded, split, shifts=(30,), snrs_db=(), dropouts=())

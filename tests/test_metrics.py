@@ -69,3 +69,35 @@ def test_loss_averages_windows_and_targets_and_skips_empty_windows():
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="shape"):
         ccc(np.zeros(3), np.zeros(4))
+
+
+def test_nan_at_a_masked_element_changes_nothing_and_keeps_the_gradient_finite():
+    rng = np.random.default_rng(3)
+    x, y = rng.normal(size=20), rng.normal(size=20)
+    mask = np.ones(20, bool)
+    mask[[4, 11]] = False
+    expected = numpy_ccc(x[mask], y[mask])
+    x_nan, y_inf = x.copy(), y.copy()
+    x_nan[4], y_inf[11] = np.nan, np.inf
+    assert ccc(x_nan, y_inf, mask) == pytest.approx(expected, rel=1e-12)
+    prediction = torch.tensor(x_nan, requires_grad=True)
+    value = ccc(prediction, torch.tensor(y_inf), torch.tensor(mask))
+    assert value.item() == pytest.approx(expected, rel=1e-12)
+    value.backward()
+    assert torch.isfinite(prediction.grad).all() and prediction.grad[4] == 0
+    loss = ccc_loss(
+        prediction.detach().float()[None, :, None],
+        torch.tensor(y_inf).float()[None, :, None],
+        torch.tensor(mask)[None],
+    )
+    assert float(loss) == pytest.approx(1 - expected, rel=1e-5)
+
+
+def test_loss_weighs_windows_by_their_labelled_frames():
+    # Window 0: 2 labelled frames in perfect agreement (1 − CCC = 0); its third frame is unlabelled.
+    # Window 1: 4 labelled frames in perfect disagreement (1 − CCC = 2).
+    prediction = torch.tensor([[0.0, 1.0, 0.0, 0.0], [0.0, 1.0, 0.0, 1.0]])[..., None]  # (B=2, L=4, T=1)
+    target = torch.tensor([[0.0, 1.0, 7.0, 0.0], [1.0, 0.0, 1.0, 0.0]])[..., None]
+    mask = torch.tensor([[True, True, False, False], [True, True, True, True]])
+    # (2·0 + 4·2) / (2 + 4); an unweighted mean of windows would give (0 + 2) / 2 = 1.
+    assert float(ccc_loss(prediction, target, mask)) == pytest.approx(4 / 3)

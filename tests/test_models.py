@@ -73,6 +73,21 @@ def test_length_agnostic_attention_ignores_padded_frames():
     torch.testing.assert_close(out1, out2)
 
 
+def test_time_bilstm_gate_ignores_padded_frames():
+    """The time BiLSTM runs backward from the window's end: only packing keeps padding out of its state."""
+    model = build_model(model_config("tagf_time", key_mode="length_agnostic", **SMALL)).eval()
+    visual, audio = inputs(2, 30)
+    mask = torch.ones(2, 30, dtype=torch.bool)
+    mask[0, 20:] = False  # window 0 padded after 20 frames, window 1 full
+    v2, a2 = visual.clone(), audio.clone()
+    v2[0, 20:] += 5
+    a2[0, 20:] -= 5
+    out1, out2 = model(visual, audio, mask), model(v2, a2, mask)
+    torch.testing.assert_close(out1.prediction[0, :20], out2.prediction[0, :20])
+    torch.testing.assert_close(out1.visual_gate[0, :20], out2.visual_gate[0, :20])
+    torch.testing.assert_close(out1.prediction[1], out2.prediction[1])
+
+
 def test_gates_differ_only_in_fusion():
     """One switch changes the fusion and nothing else: encoders and head have identical shapes."""
     shapes = {}

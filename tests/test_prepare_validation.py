@@ -1,26 +1,20 @@
+import codecs
+import re
 import shutil
 
 import pytest
+import soundfile
 from conftest import run_cli
 
 from tagf.data import affwild2_layout as layout
+from tagf.data.media import AUDIO_RATE, read_audio
 from tagf.data.prepare import CorpusError, prepare, read_index
-from tagf.data.synth.corpus import SynthPreset, write_corpus
-
-MICRO = SynthPreset(videos={"train": 2, "validation": 1, "test": 1}, duration_s=(2, 3), face_px=16)
-
-
-@pytest.fixture(scope="module")
-def clean_corpus(tmp_path_factory):
-    root = tmp_path_factory.mktemp("micro") / "corpus"
-    write_corpus(str(root), MICRO, seed=3)
-    return root
 
 
 @pytest.fixture
-def corpus(clean_corpus, tmp_path):
+def corpus(micro_corpus, tmp_path):
     root = tmp_path / "corpus"
-    shutil.copytree(clean_corpus, root)
+    shutil.copytree(micro_corpus, root)
     return root
 
 
@@ -127,3 +121,77 @@ def test_cli_prints_every_problem_and_exits_non_zero(corpus, tmp_path):
     assert proc.returncode != 0 and len(errors) == 2  # (the rest of stderr is the progress bar)
     assert "bad header" in errors[0] and "missing media" in errors[1]
     assert not (tmp_path / "i.parquet").exists()
+
+
+def cli_problems(root, tmp_path):
+    """The error lines of a failing `tagf prepare`, after checking that it wrote nothing."""
+    out = tmp_path / "index.parquet"
+    proc = run_cli("prepare", str(root), str(out), check=False)
+    assert proc.returncode != 0 and not out.exists() and not list(tmp_path.glob("index.parquet.tmp-*"))
+    return [
+        line.split(": error: ", 1)[1]
+        for line in proc.stderr.splitlines()
+        if line.startswith("tagf prepare: ")
+    ]
+
+
+def test_minus_five_in_only_one_column(corpus, tmp_path):
+    path = annotation(corpus, "train", "synth001")
+    lines = path.read_text().splitlines(True)
+    lines[3], lines[4], lines[5] = "-5,0.2\n", "0.3,-5\n", "-5,-5\n"  # the last is an unlabelled frame: fine
+    path.write_text("".join(lines))
+    assert problems_of(corpus, tmp_path) == [
+        f"{path}:4: -5 (unannotated) in only one column: '-5,0.2'",
+        f"{path}:5: -5 (unannotated) in only one column: '0.3,-5'",
+    ]
+
+
+def test_missing_face_folder(corpus, tmp_path):
+    shutil.rmtree(corpus / layout.FACES_DIR / "synth001")
+    # `x_left` takes its media from `x` but needs its own face folder.
+    shutil.copy(annotation(corpus, "train", "synth000"), annotation(corpus, "train", "synth000_left"))
+    assert sorted(problems_of(corpus, tmp_path)) == [
+        f"{corpus / layout.FACES_DIR / 'synth000_left'}: missing face folder for synth000_left",
+        f"{corpus / layout.FACES_DIR / 'synth001'}: missing face folder for synth001",
+    ]
+
+
+def test_truncated_media_is_named(corpus, tmp_path):
+    video = corpus / layout.VIDEO_DIR / "synth000.avi"
+    video.write_bytes(video.read_bytes()[: video.stat().st_size // 2])
+    # synth002 gets a pre-extracted WAV holding half of its audio.
+    audio = read_audio(str(corpus / layout.VIDEO_DIR / "synth002.avi"))
+    (corpus / layout.AUDIO_DIR).mkdir()
+    wav = corpus / layout.AUDIO_DIR / "synth002.wav"
+    soundfile.write(wav, audio[: len(audio) // 2], AUDIO_RATE)
+    found = cli_problems(corpus, tmp_path)
+    assert len(found) == 3, found
+    truncated = "the file is truncated or corrupted"
+    assert re.fullmatch(
+        rf"{re.escape(str(video))}: holds \d+ video frames of \d+ expected .*: {truncated}", found[0]
+    )
+    assert re.fullmatch(rf"{re.escape(str(video))}: holds \d+ frames of audio .*: {truncated}", found[1])
+    assert re.fullmatch(rf"{re.escape(str(wav))}: holds \d+ frames of audio .*: {truncated}", found[2])
+
+
+def test_annotation_with_a_utf8_bom_is_accepted(corpus, tmp_path):
+    clean = prepare(str(corpus), str(tmp_path / "clean.parquet"))
+    for path in (annotation(corpus, "train", "synth000"), corpus / layout.ANNOTATION_DIR / layout.TEST_LIST):
+        path.write_bytes(codecs.BOM_UTF8 + path.read_bytes())
+    assert prepare(str(corpus), str(tmp_path / "i.parquet")).equals(clean)
+
+
+@pytest.mark.parametrize(
+    "content, reason",
+    [
+        ("a face image", "not a video: read as piped jpeg sequence, with no duration"),
+        (b"not a video at all", "not a decodable video file (Invalid data found when processing input)"),
+    ],
+    ids=["jpeg", "garbage"],
+)
+def test_undecodable_media_is_named_without_decoder_internals(corpus, tmp_path, content, reason):
+    video = corpus / layout.VIDEO_DIR / "synth000.avi"
+    if content == "a face image":
+        content = sorted((corpus / layout.FACES_DIR / "synth000").glob("*.jpg"))[0].read_bytes()
+    video.write_bytes(content)
+    assert cli_problems(corpus, tmp_path) == [f"{video}: unreadable media ({reason})"]

@@ -1,8 +1,10 @@
 import json
 import os
+import re
 import signal
 import subprocess
 import time
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -10,10 +12,12 @@ import torch
 from conftest import SMALL_TAGF, TAGF
 
 from tagf.data.feature_store import read_split
+from tagf.evaluation.scoring import NonFiniteError
 from tagf.models import load_model, model_config
 from tagf.training.callbacks import TrainingCallback
+from tagf.training.checkpoint import CHECKPOINT_DIR, CHECKPOINT_FILE
 from tagf.training.config import TrainConfig
-from tagf.training.trainer import CHECKPOINT_DIR, CHECKPOINT_FILE, train
+from tagf.training.trainer import train
 
 
 def without_timing(history):
@@ -74,15 +78,34 @@ def test_callbacks_early_stopping_and_best_weights(tiny_corpus, tmp_path):
     assert metrics["ccc_mean"] == pytest.approx(result.best["val_ccc_mean"], abs=1e-6)
 
 
-def test_one_target_per_model(tiny_corpus):
+def strict_json(path):
+    """Parse as standard JSON: Python's json.loads would accept NaN and Infinity."""
+
+    def refuse(constant):
+        raise AssertionError(f"{path}: {constant} is not JSON")
+
+    return json.loads(path.read_text(), parse_constant=refuse)
+
+
+def test_one_target_per_model(tiny_corpus, tmp_path):
     cfg = TrainConfig(lr=1e-3, window=64, hop=32, epochs=1, batch_size=8, target="arousal")
-    result = train(model_config("jca", **SMALL), cfg, store=str(tiny_corpus["store"]), callbacks=[])
+    result = train(
+        model_config("jca", **SMALL),
+        cfg,
+        store=str(tiny_corpus["store"]),
+        out_dir=str(tmp_path),
+        callbacks=[],
+    )
     assert result.model.cfg.outputs == 1
-    assert np.isfinite(result.best["val_ccc_arousal"]) and np.isnan(result.best["val_ccc_valence"])
+    assert np.isfinite(result.best["val_ccc_arousal"]) and result.best["val_ccc_valence"] is None
+    # The target it does not predict is null in history.json, which stays standard JSON.
+    (epoch,) = strict_json(tmp_path / "history.json")
+    assert epoch["val_ccc_valence"] is None and np.isfinite(epoch["val_ccc_arousal"])
 
 
 def test_faithful_window_and_feature_sizes_are_checked(tiny_corpus):
-    splits = {s: read_split(str(tiny_corpus["store"]), s) for s in ("train", "validation")}
+    store = str(tiny_corpus["store"])
+    splits = {"train": read_split(store, "train"), "selection": read_split(store, "validation")}
     with pytest.raises(ValueError, match=r"model.window \(300\) != train.window \(64\)"):
         train(model_config("tagf"), TrainConfig(window=64), splits=splits, callbacks=[])
     with pytest.raises(ValueError, match="model.audio_in is 40 but the feature store has 128"):
@@ -161,3 +184,111 @@ def test_bad_setting_is_one_clear_line(tiny_corpus, tmp_path):
     proc = run_cli("train", str(tiny_corpus["store"]), str(tmp_path), "--set", "train.lr=-1", check=False)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("tagf train: error:")]
     assert proc.returncode == 2 and len(errors) == 1 and "lr" in errors[0] and "greater than 0" in errors[0]
+
+
+def test_diverging_run_stops_at_once_and_writes_nothing(tiny_corpus, tmp_path):
+    from conftest import cli_error, run_cli
+
+    # An absurd learning rate makes the weights overflow after the first step: the loss is NaN from batch 2 on.
+    proc = run_cli(
+        "train",
+        str(tiny_corpus["store"]),
+        str(tmp_path),
+        *SMALL_TAGF,
+        "--set",
+        "train.lr=1e30",
+        "--set",
+        "train.epochs=2",
+        check=False,
+    )
+    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert re.match(r"epoch 1, batch \d+ of \d+: the training loss is nan", cli_error(proc))
+    assert "epoch   1" not in proc.stdout  # not even the first epoch finished with a NaN loss
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / "history.json").exists()
+
+
+def test_nan_validation_prediction_is_an_error_naming_the_epoch(tiny_corpus, tmp_path):
+    store = str(tiny_corpus["store"])
+    train_split, validation = read_split(store, "train"), read_split(store, "validation")
+    visual = validation.visual.astype(np.float32)
+    visual[5] = np.nan  # read_split refuses such a store, so hand the split over directly
+    splits = {
+        "train": train_split.select(train_split.videos[:1]),
+        "selection": replace(validation, visual=visual),
+    }
+    cfg = TrainConfig(lr=1e-3, window=64, hop=64, epochs=2, batch_size=8)
+    with pytest.raises(NonFiniteError, match=r"epoch 1: split 'validation': \d+ frame\(s\) have NaN"):
+        train(model_config("jca", **SMALL), cfg, splits=splits, out_dir=str(tmp_path), callbacks=[])
+    assert not (tmp_path / "model.pt").exists() and not (tmp_path / "history.json").exists()
+
+
+def test_separate_targets_keep_each_targets_best_epoch(tiny_corpus, tmp_path):
+    """The authors train one model per target: each keeps its own best epoch, and the combined model scores
+    exactly those bests on the selection split."""
+    from tagf.evaluation.evaluate import evaluate
+
+    cfg = TrainConfig(lr=3e-3, window=64, hop=32, epochs=4, batch_size=8, early_stop_patience=10)
+    model_cfg = model_config("tagf", **SMALL, separate_targets=True)
+    result = train(model_cfg, cfg, store=str(tiny_corpus["store"]), out_dir=str(tmp_path), callbacks=[])
+    history = result.history
+    for target in ("valence", "arousal"):
+        scores = [h[f"val_ccc_{target}"] for h in history]
+        assert result.best[f"val_ccc_{target}"] == max(scores)
+        assert result.best[f"epoch_{target}"] == 1 + scores.index(max(scores))
+    assert result.best["epoch_valence"] != result.best["epoch_arousal"]  # so the test below can fail
+    scored = evaluate([str(tmp_path / "model.pt")], str(tiny_corpus["store"]), "validation")
+    for target in ("valence", "arousal"):
+        assert scored[f"ccc_{target}"] == pytest.approx(result.best[f"val_ccc_{target}"], abs=1e-6)
+
+
+def test_reload_best_each_epoch_continues_from_the_best_weights(tiny_corpus, tmp_path):
+    class Weights(TrainingCallback):
+        def __init__(self):
+            self.saved = []
+
+        def on_checkpoint(self, path):
+            state = torch.load(f"{path}/{CHECKPOINT_FILE}", weights_only=False)
+            best = state["best_weights"]["states"][0]
+            self.saved.append(all(torch.equal(state["model"][k], v) for k, v in best.items()))
+
+    recorder = Weights()
+    cfg = TrainConfig(
+        lr=3e-2, window=64, hop=32, epochs=5, batch_size=8, reload_best_each_epoch=True, early_stop_patience=10
+    )
+    train(model_config("jca", **SMALL), cfg, store=str(tiny_corpus["store"]), out_dir=str(tmp_path),
+          callbacks=[recorder])
+    assert recorder.saved == [True] * 5
+    recorder.saved.clear()
+    plain = train(model_config("jca", **SMALL), cfg.model_copy(update={"reload_best_each_epoch": False}),
+                  store=str(tiny_corpus["store"]), out_dir=str(tmp_path / "plain"), callbacks=[recorder])
+    # Without it the live weights move on past a worse epoch.
+    improved = [h["val_ccc_mean"] == h["best_val_ccc_mean"] for h in plain.history]
+    assert recorder.saved == improved and not all(improved)
+
+
+def test_warm_up_starts_at_its_factor():
+    from tagf.training.schedule import LearningRateSchedule
+
+    optimizer = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-4)
+    schedule = LearningRateSchedule(optimizer, TrainConfig(warmup_epochs=5, warmup_start_factor=0.2), 2)
+    lrs = [optimizer.param_groups[0]["lr"]]
+    for _ in range(10):
+        optimizer.step()
+        schedule.after_batch()
+        lrs.append(optimizer.param_groups[0]["lr"])
+    assert lrs[0] == pytest.approx(2e-5) and lrs[10] == pytest.approx(1e-4) and lrs[5] == pytest.approx(6e-5)
+    none = torch.optim.Adam([torch.nn.Parameter(torch.zeros(1))], lr=1e-4)
+    LearningRateSchedule(none, TrainConfig(warmup_epochs=0), 2)
+    assert none.param_groups[0]["lr"] == 1e-4
+
+
+def test_train_cli_records_the_profile(tiny_corpus, tmp_path):
+    from conftest import run_cli
+
+    run_cli(
+        "train", str(tiny_corpus["store"]), str(tmp_path / "run"), "--profile", "small", *SMALL_TAGF,
+        "--set", "train.epochs=1",
+    )
+    _, extra = load_model(str(tmp_path / "run" / "model.pt"))
+    assert extra["profile"].startswith("small, modified: model.window=64, model.visual_channels=(64, 32)")
+    assert "train.epochs=1" in extra["profile"] and extra["selection_split"] == "validation"

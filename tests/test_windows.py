@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from tagf.data.feature_store import SplitArrays
-from tagf.data.windows import Windows, add_noise, drop_frames, window_starts
+from tagf.data.windows import Windows, add_noise, audio_inside_video, drop_frames, window_starts
 from tagf.metrics import ccc_loss
 
 
@@ -49,14 +49,14 @@ def test_first_last_and_padded_windows():
     assert batch.label_mask[2].tolist() == [True] * 4 + [False] * 2
 
 
-def test_audio_shift_moves_audio_against_video_with_edge_padding():
+def test_audio_shift_moves_audio_against_video_with_no_audio_outside_it():
     windows = Windows(make_split((10,)), length=5, hop=5)
     batch = windows.gather(np.array([0, 1]), audio_shift=2)  # audio delayed by 2 frames
-    assert batch.audio[0, :, 0].tolist() == [0, 0, 0, 10, 20]  # frames 0,1 take the edge value
+    assert batch.audio[0, :, 0].tolist() == [0, 0, 0, 10, 20]  # frames 0, 1 have no audio: zeros
     assert batch.audio_valid[0].tolist() == [False, False, True, True, True]
     assert batch.audio[1, :, 0].tolist() == [30, 40, 50, 60, 70]
     early = windows.gather(np.array([1]), audio_shift=-3)
-    assert early.audio[0, :, 0].tolist() == [80, 90, 90, 90, 90]
+    assert early.audio[0, :, 0].tolist() == [80, 90, 0, 0, 0]  # not the edge frame (90) repeated
     assert early.audio_valid[0].tolist() == [True, True, False, False, False]
     assert torch.equal(batch.visual, windows.gather(np.array([0, 1])).visual)  # video untouched
 
@@ -66,7 +66,21 @@ def test_shift_beyond_the_window_and_the_video():
     batch = windows.gather(np.array([0]), audio_shift=25)
     assert batch.audio[0, :, 0].tolist() == [0, 0, 0, 0] and not batch.audio_valid.any()
     batch = windows.gather(np.array([0]), audio_shift=-25)
-    assert batch.audio[0, :, 0].tolist() == [90, 90, 90, 90] and not batch.audio_valid.any()
+    assert batch.audio[0, :, 0].tolist() == [0, 0, 0, 0] and not batch.audio_valid.any()
+
+
+def test_audio_inside_video_drops_exactly_the_shift_per_video():
+    split = make_split((10, 4))
+    # Delayed by 3: the first 3 frames of each video have no audio; 3 frames early: the last 3.
+    assert audio_inside_video(split, 3).tolist() == [False] * 3 + [True] * 7 + [False] * 3 + [True]
+    assert audio_inside_video(split, -3).tolist() == [True] * 7 + [False] * 3 + [True] + [False] * 3
+    assert audio_inside_video(split, 0).all() and not audio_inside_video(split, 10).any()
+    # It agrees with what the windows mark, frame by frame.
+    windows = Windows(split, length=6, hop=4)
+    batch = windows.gather(np.arange(len(windows)), audio_shift=3)
+    rows = split.offsets[windows.video][:, None] + windows.start[:, None] + np.arange(6)
+    real = batch.frame_mask.numpy()
+    assert np.array_equal(batch.audio_valid.numpy()[real], audio_inside_video(split, 3)[rows[real]])
 
 
 def test_random_shift_augmentation_is_per_window_and_seeded():

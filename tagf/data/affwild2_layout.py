@@ -52,6 +52,8 @@ def parse_annotation(text: str, where: str) -> tuple[list[tuple[float, float]] |
         except ValueError:
             problems.append(f"{where}:{number}: non-numeric value: '{line.strip()}'")
             continue
+        if (valence == UNANNOTATED) != (arousal == UNANNOTATED):  # an unlabelled frame has -5 in both
+            problems.append(f"{where}:{number}: -5 (unannotated) in only one column: '{line.strip()}'")
         for name, value in (("valence", valence), ("arousal", arousal)):
             if value != UNANNOTATED and not -1.0 <= value <= 1.0:
                 problems.append(f"{where}:{number}: {name} {value} outside [-1, 1] (and not -5)")

@@ -1,17 +1,22 @@
 """The feature store: one Parquet file per split, rows = frames, plus a JSON manifest, at any fsspec URL.
 
-    <store>/manifest.json      dims, dtype, extractor and weight hashes, corpus (frame index) hash, per-split counts
+    <store>/manifest.json      dims, dtype, extractor and weight hashes, corpus (frame index) hash, per-split counts,
+                               sha256 of each split file, fps of each video, content version
     <store>/<split>.parquet    video, frame, valence, arousal, label_valid, visual, visual_valid, audio
 
 `visual` and `audio` are fixed_size_list<float16|float32>; reading hands their flat value buffers to numpy
 (no per-row work, no conversion), which keeps loading far from being a bottleneck. The whole store is published atomically.
+
+No silent numbers: a split is read only if its bytes match the manifest's sha256 (a flipped byte in a vector column
+would otherwise decode as a wrong number) and its features and labels are finite; neither kind of store is written.
 """
 
 from __future__ import annotations
 
 import hashlib
+import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -22,6 +27,7 @@ from tagf import storage
 
 SPLITS = ("train", "validation", "test")
 MANIFEST = "manifest.json"
+CHECK_ROWS = 65536  # rows per finiteness check, which bounds its temporary (rows, D) bool array
 
 
 def schema(visual_dim: int, audio_dim: int, dtype: str) -> pa.Schema:
@@ -52,6 +58,7 @@ class SplitArrays:
     label_valid: np.ndarray  # (N,) bool
     visual_valid: np.ndarray  # (N,) bool
     frames: np.ndarray  # (N,) int32, 1-based
+    fps: dict[str, float] = field(default_factory=dict)  # video → frames per second (read_split: every video)
 
     def video_slice(self, index: int) -> slice:
         return slice(int(self.offsets[index]), int(self.offsets[index + 1]))
@@ -73,6 +80,7 @@ class SplitArrays:
             label_valid=self.label_valid[rows],
             visual_valid=self.visual_valid[rows],
             frames=self.frames[rows],
+            fps={v: self.fps[v] for v in videos if v in self.fps},
         )
 
 
@@ -100,46 +108,111 @@ def table_to_arrays(table: pa.Table) -> SplitArrays:
     )
 
 
-def write_store(url: str, tables: dict[str, pa.Table], manifest: dict[str, Any]) -> dict[str, Any]:
-    """Write every split and the manifest (to which counts and a content version are added); atomic."""
+def check_finite(store: str, split: str, arrays: SplitArrays) -> None:
+    """Raise naming the first frame whose features or labels hold a NaN or an infinity."""
+    checked = (("visual feature", arrays.visual), ("audio feature", arrays.audio), ("label", arrays.labels))
+    for name, values in checked:
+        for start in range(0, len(values), CHECK_ROWS):
+            chunk = values[start : start + CHECK_ROWS]  # (rows, D)
+            if np.isfinite(chunk).all():
+                continue
+            row = start + int(np.flatnonzero(~np.isfinite(chunk).all(axis=1))[0])
+            video = arrays.videos[int(np.searchsorted(arrays.offsets, row, side="right")) - 1]
+            what = "NaN" if np.isnan(values[row]).any() else "infinite"
+            raise ValueError(
+                f"{store}: split {split!r}, video {video} frame {int(arrays.frames[row])}: {name} is {what}"
+            )
+
+
+def _parquet_bytes(table: pa.Table) -> bytes:
+    buffer = io.BytesIO()
+    scalars = [c for c in table.column_names if c not in ("visual", "audio")]
+    pq.write_table(
+        table,
+        buffer,
+        row_group_size=65536,
+        # Vectors: no compression, dictionary or statistics, which only slow their decoding down.
+        compression={c: "zstd" for c in scalars} | {"visual": "none", "audio": "none"},
+        use_dictionary=["video"],
+        write_statistics=scalars,
+    )
+    return buffer.getvalue()
+
+
+def write_store(
+    url: str, tables: dict[str, pa.Table], fps: dict[str, float], manifest: dict[str, Any]
+) -> dict[str, Any]:
+    """Write every split and the manifest, to which are added counts, the fps of each video, a sha256 per split
+    file and a content version; atomic, and refused (nothing written) for non-finite values or a video without fps.
+    """
+    arrays = {split: table_to_arrays(table) for split, table in tables.items()}
+    for split, split_arrays in arrays.items():
+        check_finite(url, split, split_arrays)
+        unknown = [v for v in split_arrays.videos if not fps.get(v, 0) > 0]
+        if unknown:
+            raise ValueError(f"{url}: split {split!r}: no frame rate for video(s) {', '.join(unknown)}")
     manifest = dict(manifest)
     manifest["splits"] = {
-        split: {"frames": t.num_rows, "videos": len(set(t.column("video").to_pylist()))}
-        for split, t in tables.items()
+        split: {"frames": t.num_rows, "videos": len(arrays[split].videos)} for split, t in tables.items()
     }
+    manifest["fps"] = {v: float(fps[v]) for split_arrays in arrays.values() for v in split_arrays.videos}
+    manifest["sha256"] = {}
     digest = hashlib.sha256()
     with storage.atomic_path(url) as (fs, tmp):
         fs.makedirs(tmp, exist_ok=True)
         for split, table in tables.items():
-            with fs.open(f"{tmp}/{split}.parquet", "wb") as f:
-                scalars = [c for c in table.column_names if c not in ("visual", "audio")]
-                pq.write_table(
-                    table,
-                    f,
-                    row_group_size=65536,
-                    # Vectors: no compression, dictionary or statistics, which only slow their decoding down.
-                    compression={c: "zstd" for c in scalars} | {"visual": "none", "audio": "none"},
-                    use_dictionary=["video"],
-                    write_statistics=scalars,
-                )
-            digest.update(fs.cat_file(f"{tmp}/{split}.parquet"))
+            data = _parquet_bytes(table)
+            storage.put(fs, f"{tmp}/{split}.parquet", data)
+            manifest["sha256"][split] = hashlib.sha256(data).hexdigest()
+            digest.update(data)
         manifest["version"] = digest.hexdigest()[:16]
-        storage.put(fs, f"{tmp}/{MANIFEST}", json.dumps(manifest, indent=1, sort_keys=True).encode())
+        storage.put(fs, f"{tmp}/{MANIFEST}", json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False).encode())
     return manifest
 
 
 def read_manifest(url: str) -> dict[str, Any]:
+    path = storage.join(url, MANIFEST)
     try:
-        return json.loads(storage.read_text(storage.join(url, MANIFEST)))
+        return json.loads(storage.read_text(path))
     except FileNotFoundError:
         raise FileNotFoundError(
             f"{url}: not a feature store (no {MANIFEST}); run `tagf features` first"
         ) from None
+    except ValueError as err:  # JSON or UTF-8 errors
+        raise ValueError(f"{path}: not a readable manifest ({err}); re-run `tagf features`") from None
 
 
 def read_split(url: str, split: str) -> SplitArrays:
-    fs, path = storage.filesystem(storage.join(url, f"{split}.parquet"))
+    """One split, verified against the manifest's sha256 and checked for non-finite values."""
+    file = storage.join(url, f"{split}.parquet")
+    fs, path = storage.filesystem(file)
     if not fs.exists(path):
         raise FileNotFoundError(f"{url}: feature store has no split {split!r}")
-    with fs.open(path, "rb") as f:
-        return table_to_arrays(pq.read_table(f))
+    manifest = read_manifest(url)
+    if "sha256" not in manifest:
+        raise ValueError(
+            f"{url}: feature store written by an older tagf, without checksums; re-extract it with `tagf features`"
+        )
+    where = f"{file} (split {split!r})"
+    data = fs.cat_file(path)  # read once: hashed, then parsed from memory
+    try:
+        table = pq.read_table(pa.BufferReader(data))
+    except (pa.ArrowException, OSError) as err:
+        # pyarrow's first sentence, without its "Could not open Parquet input source '<Buffer>': " prefix
+        reason = str(err).rsplit("': ", 1)[-1].split(". ")[0].strip().rstrip(".") or type(err).__name__
+        raise ValueError(f"{where}: not a readable Parquet file: {reason}; re-run `tagf features`") from None
+    if hashlib.sha256(data).hexdigest() != manifest["sha256"].get(split):
+        raise ValueError(
+            f"{where}: sha256 differs from {MANIFEST}'s: the store is corrupted or was modified after it "
+            "was written; re-run `tagf features`"
+        )
+    arrays = table_to_arrays(table)
+    check_finite(url, split, arrays)
+    missing = [v for v in arrays.videos if v not in manifest.get("fps", {})]
+    if missing:
+        raise ValueError(
+            f"{storage.join(url, MANIFEST)}: no fps for video(s) {', '.join(missing)} of split {split!r}; "
+            "re-run `tagf features`"
+        )
+    arrays.fps = {v: float(manifest["fps"][v]) for v in arrays.videos}
+    return arrays

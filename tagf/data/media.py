@@ -1,6 +1,7 @@
 """Decoding the media of a video: frame rate and count from the container, audio as 16 kHz mono float32.
 
 Uses PyAV (FFmpeg) for video containers and soundfile for pre-extracted WAV; both read through fsspec.
+Failures raise MediaError, whose message is the reason in user terms (the caller names the file).
 """
 
 from __future__ import annotations
@@ -16,36 +17,62 @@ from tagf import storage
 AUDIO_RATE = 16_000
 
 
+class MediaError(ValueError):
+    """A media file that does not decode; the message says why, without the decoder's internals."""
+
+
 @dataclass(frozen=True)
 class VideoInfo:
     fps: float
-    frames: int
-    has_audio: bool
+    frames: int  # as the container declares it (or its declared duration × fps)
+    present_frames: int  # video packets actually in the file: a truncated file declares more than it holds
+    audio_s: float | None  # seconds of audio packets in the file; None without an audio track
 
 
 def probe_video(url: str) -> VideoInfo:
+    """What the container declares, and how much of it the file really holds (every packet is read, not decoded:
+    a truncated file keeps its header, so only reading to the end shows what is missing)."""
     fs, path = storage.filesystem(url)
-    with fs.open(path, "rb") as f, av.open(f) as container:
-        if not container.streams.video:
-            raise ValueError("no video stream")
-        stream = container.streams.video[0]
-        fps = float(stream.average_rate or stream.guessed_rate or 0)
-        if fps <= 0:
-            raise ValueError("no frame rate")
-        frames = stream.frames
-        if not frames:  # some containers do not store the count: derive it from the duration
-            duration = (
-                float(stream.duration * stream.time_base) if stream.duration else container.duration / 1e6
-            )
-            frames = round(duration * fps)
-        return VideoInfo(fps=fps, frames=int(frames), has_audio=bool(container.streams.audio))
+    try:
+        with fs.open(path, "rb") as f, av.open(f) as container:
+            if not container.streams.video:
+                raise MediaError("no video stream")
+            stream = container.streams.video[0]
+            fps = float(stream.average_rate or stream.guessed_rate or 0)
+            if fps <= 0:
+                raise MediaError("no frame rate")
+            frames = stream.frames
+            if not frames:  # some containers do not store the count: derive it from the duration
+                if stream.duration:
+                    frames = round(float(stream.duration * stream.time_base) * fps)
+                elif container.duration:
+                    frames = round(container.duration / 1e6 * fps)
+                else:
+                    raise MediaError(f"not a video: read as {container.format.long_name}, with no duration")
+            audio = container.streams.audio[0] if container.streams.audio else None
+            present_frames, audio_ticks = 0, 0
+            # Demuxing only (no decoding) keeps this to the cost of reading the file.
+            for packet in container.demux(*[s for s in (stream, audio) if s is not None]):
+                if packet.size == 0:  # the demuxer's end-of-stream marker
+                    continue
+                if packet.stream is stream:
+                    present_frames += 1
+                else:
+                    audio_ticks += packet.duration or 0
+    except av.FFmpegError as err:
+        raise MediaError(f"not a decodable video file ({err.strerror})") from None
+    audio_s = float(audio_ticks * audio.time_base) if audio is not None else None
+    return VideoInfo(fps=fps, frames=int(frames), present_frames=present_frames, audio_s=audio_s)
 
 
 def probe_wav(url: str) -> float:
-    """Duration in seconds of a WAV file; raises if it does not decode."""
+    """Duration in seconds of the samples a WAV file holds (libsndfile counts a truncated file's real samples)."""
     fs, path = storage.filesystem(url)
-    with fs.open(path, "rb") as f:
-        info = soundfile.info(f)
+    try:
+        with fs.open(path, "rb") as f:
+            info = soundfile.info(f)
+    except soundfile.LibsndfileError as err:
+        raise MediaError(f"not a decodable WAV file ({err.error_string.rstrip('.')})") from None
     return info.frames / info.samplerate
 
 

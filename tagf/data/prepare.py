@@ -7,6 +7,10 @@ Frame count: the video container's. Annotations may differ from it by up to FRAM
 FRAME_TOLERANCE_FRACTION of the video, whichever is larger), as Aff-Wild2's do by a frame or two against common
 decoders; within it, surplus labels are dropped and missing ones are unannotated. Unlabelled test videos (listed in
 test_set_VA.txt, no Test_Set annotation) get every frame with label_valid false.
+
+Media length: the video packets and the audio the files really hold must cover the annotation's frames (or, for an
+unlabelled video, the container's declared count) within the same tolerance; a truncated file keeps its header's
+count, so only reading it through shows what is missing.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from tqdm import tqdm
 
 from tagf import storage
 from tagf.data import affwild2_layout as layout
-from tagf.data.media import probe_video, probe_wav
+from tagf.data.media import MediaError, probe_video, probe_wav
 
 FRAME_TOLERANCE = 2
 FRAME_TOLERANCE_FRACTION = 0.005
@@ -65,7 +69,7 @@ def _list_videos(fs, root: str, problems: list[str]) -> list[tuple[str, str, str
             videos[name] = (split, path)
     test_list = f"{annotations}/{layout.TEST_LIST}"
     if fs.exists(test_list):
-        for name in layout.parse_test_list(fs.cat_file(test_list).decode()):
+        for name in layout.parse_test_list(fs.cat_file(test_list).decode("utf-8-sig")):
             if name not in videos:
                 videos[name] = ("test", None)
             elif videos[name][0] != "test":
@@ -91,7 +95,11 @@ def _media(fs, root: str, video: str, problems: list[str]) -> tuple[str, str] | 
 
 def _faces(fs, root: str, video: str, frames: int, problems: list[str]) -> np.ndarray:
     present = np.zeros(frames, dtype=bool)
-    for path in sorted(fs.glob(f"{root}/{layout.FACES_DIR}/{video}/*.jpg")):
+    folder = f"{root}/{layout.FACES_DIR}/{video}"
+    if not fs.isdir(folder):  # else every frame would silently count as "no face"
+        problems.append(f"{folder}: missing face folder for {video}")
+        return present
+    for path in sorted(fs.glob(f"{folder}/*.jpg")):
         stem = path.rsplit("/", 1)[1][:-4]
         if not (stem.isdigit() and len(stem) == 5) or not 1 <= int(stem) <= frames:
             problems.append(f"{path}: face image name is not a frame 00001..{frames:05d} of {video}")
@@ -105,13 +113,17 @@ def _faces(fs, root: str, video: str, frames: int, problems: list[str]) -> np.nd
     return present
 
 
+def _unreadable(path: str, err: Exception) -> str:
+    # A MediaError says why in user terms; any other decoder exception is named by its type, not its internals.
+    return f"{path}: unreadable media ({err if isinstance(err, MediaError) else type(err).__name__})"
+
+
 def _video_rows(fs, root: str, video: str, split: str, annotation: str | None, problems: list[str]):
     before = len(problems)
     labels = None
     if annotation is not None:
-        rows, label_problems = layout.parse_annotation(
-            fs.cat_file(annotation).decode(errors="replace"), annotation
-        )
+        text = fs.cat_file(annotation).decode("utf-8-sig", errors="replace")  # utf-8-sig: drops a BOM
+        rows, label_problems = layout.parse_annotation(text, annotation)
         problems.extend(label_problems)
         labels = None if rows is None else np.asarray(rows, dtype=np.float32).reshape(-1, 2)
     media = _media(fs, root, video, problems)
@@ -120,21 +132,32 @@ def _video_rows(fs, root: str, video: str, split: str, annotation: str | None, p
     container, audio = media
     try:
         info = probe_video(fs.unstrip_protocol(container))
-        if audio == container and not info.has_audio:
-            raise ValueError("no audio track and no audio/<video>.wav")
-        if audio != container:
-            probe_wav(fs.unstrip_protocol(audio))
     except Exception as err:  # decoders raise many types for broken media
-        problems.append(
-            f"{audio if audio != container else container}: unreadable media ({' '.join(str(err).split())})"
-        )
+        problems.append(_unreadable(container, err))
+        return None
+    try:
+        if audio == container and info.audio_s is None:
+            raise MediaError("no audio track and no audio/<video>.wav")
+        audio_s = info.audio_s if audio == container else probe_wav(fs.unstrip_protocol(audio))
+    except Exception as err:
+        problems.append(_unreadable(audio, err))
         return None
     frames = info.frames
-    if labels is not None:
-        tolerance = max(FRAME_TOLERANCE, int(FRAME_TOLERANCE_FRACTION * frames))
-        if abs(len(labels) - frames) > tolerance:
+    tolerance = max(FRAME_TOLERANCE, int(FRAME_TOLERANCE_FRACTION * frames))
+    if labels is not None and abs(len(labels) - frames) > tolerance:
+        problems.append(
+            f"{annotation}: {len(labels)} labels for {frames} video frames (tolerance {tolerance})"
+        )
+    # Media must hold the frames both the container and the annotation count (disagreement is reported above).
+    expected = frames if labels is None else min(frames, len(labels))
+    for path, held, what in (
+        (container, info.present_frames, "video frames"),
+        (audio, int(audio_s * info.fps), f"frames of audio ({audio_s:.2f} s at {info.fps:g} fps)"),
+    ):
+        if expected - held > tolerance:
             problems.append(
-                f"{annotation}: {len(labels)} labels for {frames} video frames (tolerance {tolerance})"
+                f"{path}: holds {held} {what} of {expected} expected (tolerance {tolerance}): "
+                "the file is truncated or corrupted"
             )
     faces = _faces(fs, root, video, frames, problems)
     if len(problems) > before:

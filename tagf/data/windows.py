@@ -4,8 +4,9 @@ A window is (video, start): frames start..start+L-1 of one video. Starts step by
 aligned to the video's end, so every frame is covered (predictions stitch back per frame). A video shorter than L
 gives one window padded at the end; `frame_mask` marks real frames.
 
-Audio shift by k frames: the audio at video frame t is the audio of frame t - k (k > 0 delays the audio). Frames
-whose source falls outside the video take the edge value and are marked in `audio_valid`.
+Audio shift by k frames: the audio at video frame t is the audio of frame t - k (k > 0 delays the audio). A frame
+whose source falls outside the video has no audio: it gets zeros (as padding does), is marked false in
+`audio_valid`, and is left out of scoring (`audio_inside_video`) rather than scored as if it were misaligned.
 """
 
 from __future__ import annotations
@@ -73,11 +74,12 @@ class Windows:
         rows = offset + np.minimum(t, frames - 1)
         source = t - np.broadcast_to(np.asarray(audio_shift), video.shape)[:, None]
         audio_valid = real & (source >= 0) & (source < frames)
+        # Any row in range: where there is no source (audio_valid false) the audio is zeroed below.
         audio_rows = offset + np.clip(source, 0, frames - 1)
         keep = torch.from_numpy(real).unsqueeze(-1)  # padded frames are zero
         return WindowBatch(
             visual=torch.from_numpy(s.visual[rows]).float() * keep,
-            audio=torch.from_numpy(s.audio[audio_rows]).float() * keep,
+            audio=torch.from_numpy(s.audio[audio_rows]).float() * torch.from_numpy(audio_valid).unsqueeze(-1),
             labels=torch.from_numpy(s.labels[rows]),
             label_mask=torch.from_numpy(s.label_valid[rows] & real),
             frame_mask=torch.from_numpy(real),
@@ -101,6 +103,18 @@ class Windows:
             if max_audio_shift > 0 and rng is not None:
                 shift = rng.integers(-max_audio_shift, max_audio_shift + 1, size=len(items))
             yield self.gather(items, shift)
+
+
+def audio_inside_video(split: SplitArrays, audio_shift: int) -> np.ndarray:
+    """(N,) per row of the split: whether its audio, shifted by `audio_shift` frames, comes from its own video.
+
+    A shift of k frames leaves |k| frames of each video (of at least |k| frames) without audio.
+    """
+    lengths = np.diff(split.offsets)  # (V,)
+    first = np.repeat(split.offsets[:-1], lengths)  # (N,) first row of each row's video
+    t = np.arange(int(split.offsets[-1])) - first  # (N,) frame within its video
+    source = t - audio_shift
+    return (source >= 0) & (source < np.repeat(lengths, lengths))
 
 
 def add_noise(split: SplitArrays, modality: str, snr_db: float, rng: np.random.Generator) -> SplitArrays:

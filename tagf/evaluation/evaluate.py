@@ -2,11 +2,11 @@
 
 Writes a metrics JSON with stable keys (ccc_valence, ccc_arousal, ccc_mean, frames, per_video and, on the synthetic
 corpus, `latent`: the same scores against the noise-free ground truth) and the per-frame predictions as Parquet.
+A split with no labelled frame (Aff-Wild2's test split) is an error, not a CCC of 0.
 """
 
 from __future__ import annotations
 
-import io
 import json
 from dataclasses import dataclass
 from typing import Any
@@ -16,7 +16,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tagf import storage
-from tagf.data.feature_store import SplitArrays, read_manifest, read_split
+from tagf.data.feature_store import SplitArrays, read_split
+from tagf.evaluation.ground_truth import latent_labels
 from tagf.evaluation.prediction import predict_frames
 from tagf.evaluation.scoring import TARGETS, score
 from tagf.models import FusionModel, load_model
@@ -31,15 +32,19 @@ class LoadedModel:
 
 
 def load_for_evaluation(url: str) -> LoadedModel:
+    """The model with what it predicts and how it was windowed, from the training (or import) record it carries."""
     model, extra = load_model(url)
     train = extra.get("train", {})
-    target = train.get("target", "both")
-    targets = list(TARGETS) if target == "both" else [target]
+    missing = [key for key in ("target", "window", "hop") if key not in train]
+    if missing:
+        raise ValueError(
+            f"{url}: the model file does not record its {', '.join(missing)}; "
+            "re-import it with `tagf import-checkpoint --target ... --hop ...`"
+        )
+    targets = list(TARGETS) if train["target"] == "both" else [train["target"]]
     if model.cfg.outputs != len(targets):
-        targets = list(TARGETS)[: model.cfg.outputs]
-    return LoadedModel(
-        model, targets, train.get("window", model.cfg.window), train.get("hop", model.cfg.window)
-    )
+        raise ValueError(f"{url}: {model.cfg.outputs} outputs but trained for {train['target']}")
+    return LoadedModel(model, targets, train["window"], train["hop"])
 
 
 def combined_predictions(
@@ -58,20 +63,6 @@ def combined_predictions(
     return np.stack([columns[i] for i in order], axis=1), [targets[i] for i in order]
 
 
-def latent_labels(store: str, split: SplitArrays) -> np.ndarray | None:
-    """(N, 2) noise-free VA of a synthetic corpus, aligned with the split's rows; None for other corpora."""
-    root = read_manifest(store).get("corpus", {}).get("root")
-    if not root or not storage.exists(storage.join(root, "ground_truth", "latent")):
-        return None
-    latent = np.zeros_like(split.labels)
-    for v, video in enumerate(split.videos):
-        text = storage.read_text(storage.join(root, "ground_truth", "latent", f"{video}.csv"))
-        table = np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2)
-        rows = split.video_slice(v)
-        latent[rows] = table[split.frames[rows] - 1, 1:3]
-    return latent
-
-
 def write_predictions(url: str, split: SplitArrays, values: np.ndarray, targets: list[str]) -> None:
     videos = np.repeat(np.array(split.videos, dtype=object), np.diff(split.offsets))
     columns: dict[str, Any] = {"video": pa.array(videos, pa.string()), "frame": split.frames}
@@ -88,17 +79,20 @@ def evaluate(
     split_name: str = "validation",
     metrics_url: str | None = None,
     predictions_url: str | None = None,
+    split: SplitArrays | None = None,
 ) -> dict[str, Any]:
+    """Scores of the models on `split_name` of the store (or on `split`, already loaded under that name)."""
     models = [load_for_evaluation(url) for url in model_urls]
-    split = read_split(store, split_name)
+    split = read_split(store, split_name) if split is None else split
     values, targets = combined_predictions(models, split)
-    metrics = {"split": split_name, **score(values, split, targets)}
+    metrics = {"split": split_name, **score(values, split, targets, split_name=split_name)}
     latent = latent_labels(store, split)
     if latent is not None:
-        scored = score(values, split, targets, labels=latent, valid=np.ones(len(latent), bool))
+        everywhere = np.ones(len(latent), bool)
+        scored = score(values, split, targets, labels=latent, valid=everywhere, split_name=split_name)
         metrics["latent"] = {k: v for k, v in scored.items() if k != "per_video"}
     if metrics_url:
-        storage.write_text(metrics_url, json.dumps(metrics, indent=1))
+        storage.write_text(metrics_url, json.dumps(metrics, indent=1, allow_nan=False))
     if predictions_url:
         write_predictions(predictions_url, split, values, targets)
     return metrics

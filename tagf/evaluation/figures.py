@@ -63,19 +63,29 @@ def gate_figure(
     fps: float,
     url: str,
 ) -> None:
-    """Heatmaps of the per-frame gate weights over recursion steps (steps × time), above the VA traces."""
+    """Heatmaps of the per-frame gate weights over recursion steps (steps × time), above the VA traces.
+
+    Gates (N, S+1) of one model, or (N, targets, S+1) with one model per target: one heatmap per target then.
+    """
     frames = len(prediction)
     seconds = np.arange(frames) / fps
-    fig, axes = plt.subplots(2 + len(targets), 1, figsize=(11, 2.0 * (2 + len(targets))), sharex=True)
-    extent = (0, frames / fps, visual_gate.shape[1] - 0.5, -0.5)
-    for ax, gate, name in ((axes[0], visual_gate, "visual"), (axes[1], audio_gate, "audio")):
+    gates = []
+    for gate, name in ((visual_gate, "visual"), (audio_gate, "audio")):
+        if gate.ndim == 2:
+            gates.append((gate, name))
+        else:
+            gates += [(gate[:, k], f"{name} ({target} model)") for k, target in enumerate(targets)]
+    rows = len(gates) + len(targets)
+    fig, axes = plt.subplots(rows, 1, figsize=(11, 2.0 * rows), sharex=True)
+    extent = (0, frames / fps, visual_gate.shape[-1] - 0.5, -0.5)
+    for ax, (gate, name) in zip(axes, gates):
         image = ax.imshow(
             gate.T, aspect="auto", extent=extent, vmin=0, vmax=1, cmap="viridis", interpolation="nearest"
         )
         ax.set_ylabel(f"{name} gate\nstep")
         ax.set_yticks(range(gate.shape[1]))
         fig.colorbar(image, ax=ax, pad=0.01, label="α")
-    for ax, (k, target) in zip(axes[2:], enumerate(targets)):
+    for ax, (k, target) in zip(axes[len(gates) :], enumerate(targets)):
         column = ("valence", "arousal").index(target)
         truth = np.where(valid, labels[:, column], np.nan)
         ax.plot(seconds, truth, color="black", lw=1.2, label="annotation")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from tagf.data.feature_store import read_manifest
 from tagf.evaluation.evaluate import load_for_evaluation
 from tagf.evaluation.figures import gate_figure
 from tagf.evaluation.predict import videos_from_store
@@ -11,11 +10,10 @@ from tagf.evaluation.prediction import predict_frames
 
 def plot_gates(model_url: str, store: str, video: str, png_url: str) -> None:
     loaded = load_for_evaluation(model_url)
-    if loaded.model.coattention is None:
+    if not loaded.model.gated:
         raise ValueError(f"{model_url}: a {loaded.model.cfg.fusion} model has no gate to plot")
     split = videos_from_store(store, [video])
     predicted = predict_frames(loaded.model, split, loaded.window, loaded.hop)
-    fps = read_manifest(store).get("fps", {}).get(video, 30.0)
     gate_figure(
         video,
         predicted.visual_gate,
@@ -24,6 +22,6 @@ def plot_gates(model_url: str, store: str, video: str, png_url: str) -> None:
         split.labels,
         split.label_valid,
         loaded.targets,
-        fps,
+        split.fps[video],
         png_url,
     )

@@ -48,6 +48,7 @@ def _concat(parts: list[SplitArrays]) -> SplitArrays:
             f: np.concatenate([getattr(p, f) for p in parts])
             for f in ("visual", "audio", "labels", "label_valid", "visual_valid", "frames")
         },
+        fps={video: rate for p in parts for video, rate in p.fps.items()},
     )
 
 
@@ -66,6 +67,7 @@ def features_of_raw_video(
         storage.read_bytes(video_file),
     )
     storage.put(fs, f"{base}/{layout.ANNOTATION_DIR}/{layout.TEST_LIST}", f"{name}\n".encode())
+    fs.makedirs(f"{base}/{layout.FACES_DIR}/{name}", exist_ok=True)  # without --faces-dir: no face in any frame
     if faces_dir:
         face_fs, face_path = storage.filesystem(faces_dir)
         for image in face_fs.glob(f"{face_path.rstrip('/')}/*.jpg"):
@@ -81,7 +83,6 @@ def write_outputs(
     split: SplitArrays,
     values: np.ndarray,
     targets: list[str],
-    fps: dict[str, float] | None,
     csv_url: str | None,
     submission_url: str | None,
     listed_frames: dict[str, list[int]] | None,
@@ -122,7 +123,7 @@ def write_outputs(
             video,
             values[rows],
             targets,
-            (fps or {}).get(video, 30.0),
+            split.fps[video],
             plot_url,
             split.labels[rows],
             split.label_valid[rows],
@@ -153,6 +154,5 @@ def predict(
     split = videos_from_store(store, videos)
     models = [load_for_evaluation(url) for url in model_urls]
     values, targets = combined_predictions(models, split)
-    fps = read_manifest(store).get("fps", {})
-    write_outputs(split, values, targets, fps, csv_url, submission_url, listed, plot_url)
+    write_outputs(split, values, targets, csv_url, submission_url, listed, plot_url)
     return split, values, targets

@@ -16,7 +16,7 @@ from tagf.models import FusionModel
 @dataclass
 class FramePredictions:
     values: np.ndarray  # (N, T) per frame, in the split's row order
-    visual_gate: np.ndarray | None  # (N, S+1) gate weights α, for gated models
+    visual_gate: np.ndarray | None  # (N, S+1) gate weights α of gated models; (N, targets, S+1) if separate
     audio_gate: np.ndarray | None
 
 

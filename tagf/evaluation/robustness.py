@@ -2,7 +2,11 @@
 
 Each row is one (model, perturbation, level): perturbation `shift` (level = audio shift in frames relative to the
 video; positive = audio late), `audio_noise` / `visual_noise` (level = SNR in dB), `audio_dropout` /
-`visual_dropout` (level = fraction of frames zeroed). Written as JSON (a list of rows, for `dvc plots`) and CSV.
+`visual_dropout` (level = fraction of frames zeroed), with `frames` scored. Under a shift of k frames, the k frames
+per video whose audio would come from outside the video are left out of scoring: they have no audio to misalign.
+On the synthetic corpus each row also has the lag the model faces, built-in per-video lag + applied shift, in
+seconds: `effective_lag_s_mean`/`_min`/`_max` over the split's videos and `effective_lag_s` {video: lag}.
+Written as JSON (a list of rows, for `dvc plots`) and CSV (without the per-video lags).
 """
 
 from __future__ import annotations
@@ -16,16 +20,29 @@ import numpy as np
 
 from tagf import storage
 from tagf.data.feature_store import SplitArrays, read_split
-from tagf.data.windows import add_noise, drop_frames
+from tagf.data.windows import add_noise, audio_inside_video, drop_frames
 from tagf.evaluation.evaluate import LoadedModel, combined_predictions, load_for_evaluation
+from tagf.evaluation.ground_truth import AudioLags, audio_lags
 from tagf.evaluation.scoring import score
 
-FIELDS = ("model", "perturbation", "level", "ccc_valence", "ccc_arousal", "ccc_mean")
+FIELDS = ("model", "perturbation", "level", "ccc_valence", "ccc_arousal", "ccc_mean", "frames")
+LAG_FIELDS = ("effective_lag_s_mean", "effective_lag_s_min", "effective_lag_s_max")
 DEFAULT_SHIFTS = (0, 5, 15, 30, 60)
 
 
 def symmetric(shifts) -> list[int]:
     return sorted({s for k in shifts for s in (-abs(int(k)), abs(int(k)))})
+
+
+def effective_lag(lags: AudioLags, shift: int) -> dict[str, Any]:
+    """The row fields of the lag the model faces under `shift`: mean, min, max and per video, in seconds."""
+    per_video = lags.effective_s(shift)  # (V,)
+    return {
+        "effective_lag_s_mean": float(per_video.mean()),
+        "effective_lag_s_min": float(per_video.min()),
+        "effective_lag_s_max": float(per_video.max()),
+        "effective_lag_s": dict(zip(lags.videos, per_video.tolist())),
+    }
 
 
 def robustness_grid(
@@ -35,8 +52,13 @@ def robustness_grid(
     snrs_db=(20.0, 10.0, 0.0),
     dropouts=(0.0, 0.25, 0.5),
     seed: int = 0,
+    split_name: str | None = None,
+    lags: AudioLags | None = None,
 ) -> list[dict[str, Any]]:
-    """`models`: name → its model (or one per target). Every model sees the same perturbation draws."""
+    """`models`: name → its model (or one per target). Every model sees the same perturbation draws.
+
+    `split_name` names the split in errors; `lags` (synthetic corpus only) adds the effective lag to each row.
+    """
     conditions = [("shift", shift, split, shift) for shift in symmetric(shifts)]
     for modality in ("audio", "visual"):
         conditions += [
@@ -47,17 +69,26 @@ def robustness_grid(
             (f"{modality}_dropout", float(f), drop_frames(split, modality, f, np.random.default_rng(seed)), 0)
             for f in dropouts
         ]
+    where = f"split {split_name!r}" if split_name else "the split"
     rows = []
     for name, loaded in models.items():
         for perturbation, level, data, shift in conditions:
+            scored = data.label_valid & audio_inside_video(data, shift)  # (N,)
+            if data.label_valid.any() and not scored.any():
+                longest = int(np.diff(data.offsets).max())
+                raise ValueError(
+                    f"audio shift {shift:+d} frames: no labelled frame of {where} keeps its audio inside its "
+                    f"video (longest video: {longest} frames), so there is nothing to score; use smaller --shifts"
+                )
             values, targets = combined_predictions(loaded, data, audio_shift=shift)
-            result = score(values, data, targets)
+            result = score(values, data, targets, valid=scored, split_name=split_name)
             rows.append(
                 {
                     "model": name,
                     "perturbation": perturbation,
                     "level": level,
-                    **{k: result.get(k) for k in ("ccc_valence", "ccc_arousal", "ccc_mean")},
+                    **{k: result.get(k) for k in ("ccc_valence", "ccc_arousal", "ccc_mean", "frames")},
+                    **(effective_lag(lags, shift) if lags is not None else {}),
                 }
             )
     return rows
@@ -68,14 +99,16 @@ def robustness_of_files(
 ) -> list[dict]:
     """The grid for model files (name → URLs) on a split of a feature store."""
     loaded = {name: [load_for_evaluation(url) for url in urls] for name, urls in models.items()}
-    return robustness_grid(loaded, read_split(store, split_name), **grid)
+    split = read_split(store, split_name)
+    return robustness_grid(loaded, split, split_name=split_name, lags=audio_lags(store, split), **grid)
 
 
 def write_table(rows: list[dict[str, Any]], json_url: str, csv_url: str | None = None) -> None:
-    storage.write_text(json_url, json.dumps(rows, indent=1))
+    storage.write_text(json_url, json.dumps(rows, indent=1, allow_nan=False))
     if csv_url:
+        fields = FIELDS + (LAG_FIELDS if rows and LAG_FIELDS[0] in rows[0] else ())
         text = io.StringIO()
-        writer = csv.DictWriter(text, fieldnames=FIELDS)
+        writer = csv.DictWriter(text, fieldnames=fields, extrasaction="ignore")
         writer.writeheader()
         writer.writerows(rows)
         storage.write_text(csv_url, text.getvalue())

@@ -23,7 +23,7 @@ from tagf.data.feature_store import schema, write_store
 from tagf.data.media import read_audio
 from tagf.data.prepare import read_index
 from tagf.features.builtin import LogMelStatistics, RandomFeatureFaceEncoder
-from tagf.features.iresnet import INPUT_PX, load_iresnet50
+from tagf.features.iresnet import AUTHORS_CROP_PX, AUTHORS_FACE_PX, INPUT_PX, load_iresnet50
 from tagf.features.logmel import frame_patches, log_mel
 from tagf.features.vggish import load_vggish
 
@@ -31,12 +31,13 @@ from tagf.features.vggish import load_vggish
 class ExtractorConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    visual_backbone: Literal["builtin", "ir50"] = Field(
-        "builtin", description="builtin: synthetic corpus only"
+    visual_backbone: Literal["builtin", "ir50", "ir50_authors"] = Field(
+        "builtin",
+        description="builtin: synthetic corpus only; ir50_authors: the TAGF authors' 40-px-crop IR-50 front end",
     )
     visual_weights: str | None = Field(None, description="IR-50 state dict (path or URL), for ir50")
-    audio_backbone: Literal["builtin", "vggish"] = Field(
-        "builtin", description="builtin: synthetic corpus only"
+    audio_backbone: Literal["builtin", "vggish", "vggish_authors"] = Field(
+        "builtin", description="builtin: synthetic corpus only; vggish_authors: without the final ReLU"
     )
     audio_weights: str | None = Field(None, description="VGGish state dict (path or URL), for vggish")
     batch_size: int = Field(256, gt=0, description="frames per backbone batch")
@@ -49,19 +50,22 @@ def _sha256(url: str | None) -> str | None:
 
 
 def _backbones(cfg: ExtractorConfig, device: torch.device):
-    if cfg.visual_backbone == "ir50":
+    """(visual model, audio model, face geometry (resize px, centre-crop px) or None to keep the faces as stored)."""
+    if cfg.visual_backbone.startswith("ir50"):
         if not cfg.visual_weights:
-            raise ValueError("features.visual_weights: the ir50 backbone needs a state-dict path")
-        visual, face_px = load_iresnet50(cfg.visual_weights), INPUT_PX
+            raise ValueError(f"features.visual_weights: the {cfg.visual_backbone} backbone needs a state-dict path")
+        authors = cfg.visual_backbone == "ir50_authors"
+        visual = load_iresnet50(cfg.visual_weights, authors=authors)
+        face_geometry = (AUTHORS_FACE_PX, AUTHORS_CROP_PX) if authors else (INPUT_PX, INPUT_PX)
     else:
-        visual, face_px = RandomFeatureFaceEncoder(cfg.seed), None
-    if cfg.audio_backbone == "vggish":
+        visual, face_geometry = RandomFeatureFaceEncoder(cfg.seed), None
+    if cfg.audio_backbone.startswith("vggish"):
         if not cfg.audio_weights:
-            raise ValueError("features.audio_weights: the vggish backbone needs a state-dict path")
-        audio = load_vggish(cfg.audio_weights)
+            raise ValueError(f"features.audio_weights: the {cfg.audio_backbone} backbone needs a state-dict path")
+        audio = load_vggish(cfg.audio_weights, authors=cfg.audio_backbone == "vggish_authors")
     else:
         audio = LogMelStatistics()
-    return visual.to(device).eval(), audio.to(device).eval(), face_px
+    return visual.to(device).eval(), audio.to(device).eval(), face_geometry
 
 
 @torch.inference_mode()
@@ -73,16 +77,23 @@ def _batched(model, inputs: np.ndarray, batch: int, device: torch.device) -> np.
     return torch.cat(outs).numpy() if outs else np.zeros((0, 0), np.float32)
 
 
-def _faces(fs, root: str, video: str, frames: np.ndarray, face_px: int | None) -> np.ndarray:
-    """(n, 3, H, W) float32 in [-1, 1] for the given 1-based frames."""
+def _faces(
+    fs, root: str, video: str, frames: np.ndarray, face_geometry: tuple[int, int] | None
+) -> np.ndarray:
+    """(n, 3, H, W) float32 in [-1, 1] for the given 1-based frames, resized then centre-cropped."""
     images = []
     for frame in frames:
         img = Image.open(
             io.BytesIO(fs.cat_file(f"{root}/{layout.FACES_DIR}/{video}/{layout.face_name(frame)}"))
         )
         img = img.convert("RGB")
-        if face_px is not None and img.size != (face_px, face_px):
-            img = img.resize((face_px, face_px), Image.BILINEAR)
+        if face_geometry is not None:
+            size, crop = face_geometry
+            if img.size != (size, size):
+                img = img.resize((size, size), Image.BILINEAR)
+            if crop < size:  # torchvision's CenterCrop offsets, as the authors' GroupCenterCrop uses
+                top = int(round((size - crop) / 2.0))
+                img = img.crop((top, top, top + crop, top + crop))
         images.append(np.asarray(img))
     stacked = np.stack(images).astype(np.float32) / 127.5 - 1.0  # (n, H, W, 3)
     return np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))
@@ -95,7 +106,7 @@ def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> di
     if not root:
         raise ValueError(f"{index_url}: frame index has no corpus root; rebuild it with `tagf prepare`")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    visual_model, audio_model, face_px = _backbones(cfg, device)
+    visual_model, audio_model, face_geometry = _backbones(cfg, device)
     fs, root_path = storage.filesystem(root)
     value_type = np.float16 if cfg.dtype == "float16" else np.float32
     columns = index.to_pydict()
@@ -116,7 +127,7 @@ def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> di
         for start in range(0, int(present.sum()), cfg.batch_size):
             chunk = frames[present][start : start + cfg.batch_size]
             chunks.append(
-                _batched(visual_model, _faces(fs, root_path, video, chunk, face_px), cfg.batch_size, device)
+                _batched(visual_model, _faces(fs, root_path, video, chunk, face_geometry), cfg.batch_size, device)
             )
         if chunks:
             found = np.concatenate(chunks)
@@ -159,4 +170,4 @@ def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> di
             "index_sha256": hashlib.sha256(storage.read_bytes(index_url)).hexdigest()[:16],
         },
     }
-    return write_store(store_url, tables, manifest)
+    return write_store(store_url, tables, fps_of, manifest)

@@ -2,7 +2,8 @@
 
 Parameter names follow the widely used PyTorch port (`features.{0,3,6,8,11,13}`, `embeddings.{0,2,4}`) so its state
 dicts load as they are; its post-processing (PCA and 8-bit quantisation, `pproc.*`) is not applied: we keep the raw
-embedding, which is what fusion models consume.
+embedding, which is what fusion models consume. The TAGF authors' copy (`models/backbone.py` `VGG`) leaves out the
+port's final ReLU; `authors=True` does the same.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from tagf.features.backbone_weights import load_weights
 
 
 class VGGish(nn.Module):
-    def __init__(self):
+    def __init__(self, authors: bool = False):
         super().__init__()
         layers: list[nn.Module] = []
         channels = 1
@@ -30,7 +31,7 @@ class VGGish(nn.Module):
             nn.Linear(4096, 4096),
             nn.ReLU(True),
             nn.Linear(4096, 128),
-            nn.ReLU(True),
+            *(() if authors else (nn.ReLU(True),)),
         )
 
     def forward(self, patches: torch.Tensor) -> torch.Tensor:  # (N, 96, 64) -> (N, 128)
@@ -39,7 +40,7 @@ class VGGish(nn.Module):
         return self.embeddings(x)
 
 
-def load_vggish(url: str) -> VGGish:
-    model = VGGish()
+def load_vggish(url: str, authors: bool = False) -> VGGish:
+    model = VGGish(authors)
     load_weights(model, url, ignore_prefixes=("pproc.",))
     return model.eval()

@@ -3,7 +3,11 @@
 from tagf.models.config import ModelConfig
 from tagf.models.fusion_model import FusionModel, FusionOutput
 from tagf.models.model_file import load_model, save_model
-from tagf.models.official_checkpoint import CheckpointImportError, from_official_state_dict
+from tagf.models.official_checkpoint import (
+    CheckpointImportError,
+    from_official_state_dict,
+    official_front_ends,
+)
 from tagf.models.registry import VARIANTS, build_model, model_config
 
 __all__ = [
@@ -17,4 +21,5 @@ __all__ = [
     "load_model",
     "save_model",
     "model_config",
+    "official_front_ends",
 ]

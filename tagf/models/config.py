@@ -36,6 +36,14 @@ class ModelConfig(BaseModel):
     temperature: float = Field(0.1, gt=0, description="softmax temperature τ of the step_bilstm and fc gates")
     head_hidden: int = Field(256, gt=0, description="hidden width of the regression head")
     outputs: int = Field(2, ge=1, le=2, description="2: valence and arousal; 1: one target per model")
+    separate_targets: bool = Field(
+        False, description="with 2 outputs: one complete model per target (the authors' set-up), not a joint head"
+    )
+    init: Literal["pytorch", "authors"] = Field(
+        "pytorch",
+        description="authors: xavier-uniform Linear weights and zero biases in the fusion (co-attention and "
+        "gates), xavier-uniform initial BiLSTM-gate state, as the authors' TAGF.init_weights and LSTM do",
+    )
 
     @property
     def visual_dim(self) -> int:

@@ -23,14 +23,32 @@ from tagf.models.temporal_encoder import TemporalEncoder
 
 class FusionOutput(NamedTuple):
     prediction: torch.Tensor  # (B, L, outputs)
-    visual_gate: torch.Tensor | None  # (B, L, S+1) gate weights α, co-attention variants only
+    # Gate weights α, co-attention variants only: (B, L, S+1), or (B, L, outputs, S+1) with separate_targets.
+    visual_gate: torch.Tensor | None
     audio_gate: torch.Tensor | None
+
+
+def authors_init(module: nn.Module) -> None:
+    """The authors' TAGF.init_weights: xavier-uniform weights and zero biases for every Linear (their test is
+    "Linear" or "Conv" in the class name; the fusion has no Conv, and nn.LSTM matches neither)."""
+    for m in module.modules():
+        if isinstance(m, nn.Linear):
+            nn.init.xavier_uniform_(m.weight)
+            if m.bias is not None:
+                nn.init.zeros_(m.bias)
 
 
 class FusionModel(nn.Module):
     def __init__(self, cfg: ModelConfig):
         super().__init__()
         self.cfg = cfg
+        if cfg.separate_targets and cfg.outputs > 1:
+            # One whole model per target, trained side by side: parameters are disjoint, so the summed loss
+            # gives each the gradients (and Adam state) it would get alone.
+            single = cfg.model_copy(update={"separate_targets": False, "outputs": 1})
+            self.per_target = nn.ModuleList(FusionModel(single) for _ in range(cfg.outputs))
+            return
+        self.per_target = None
         uses_visual = cfg.fusion != "audio_only"
         uses_audio = cfg.fusion != "visual_only"
         self.visual_encoder = (
@@ -49,10 +67,24 @@ class FusionModel(nn.Module):
             self.audio_gate = GATES[cfg.gate](cfg.audio_dim, cfg)
         head_in = cfg.visual_dim * uses_visual + cfg.audio_dim * uses_audio
         self.head = RegressionHead(head_in, cfg.head_hidden, cfg.outputs)
+        if cfg.init == "authors" and self.coattention is not None:
+            for fusion in (self.coattention, self.visual_gate, self.audio_gate):
+                authors_init(fusion)
+
+    @property
+    def gated(self) -> bool:
+        """Whether its forward returns gate weights (co-attention variants)."""
+        return self.per_target[0].gated if self.per_target is not None else self.coattention is not None
 
     def forward(
         self, visual: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor | None = None
     ) -> FusionOutput:
+        if self.per_target is not None:
+            outs = [model(visual, audio, mask) for model in self.per_target]
+            gates = [
+                None if outs[0][k] is None else torch.stack([o[k] for o in outs], dim=2) for k in (1, 2)
+            ]  # (B, L, outputs, S+1)
+            return FusionOutput(torch.cat([o.prediction for o in outs], dim=-1), *gates)
         streams = []
         if self.visual_encoder is not None:
             streams.append(F.normalize(self.visual_encoder(visual), dim=-1))  # (B, L, d_v)

@@ -7,6 +7,13 @@ under `TAGF.` and the head `regressor1 → bn1 → regressor2`. Their TCN blocks
 (`conv1` and `net.0`, `conv2` and `net.4`); the copies must be identical and are dropped. The frozen backbones
 (`spatial.*`) and modules the authors build but never call (`TAGF.vregressor`, `TAGF.aregressor`, `TAGF.Joint`)
 are skipped. Everything else must map one-to-one with matching shapes.
+
+The gate's Linear(3·d_m → 2·d_m) is copied as it is: our StepBiLSTMGate concatenates [candidates, BiLSTM outputs]
+in the authors' order (their `LSTM.forward`: `cat([inputs, outputs])`).
+
+`official_front_ends` takes the frozen front ends out of the same checkpoint: `spatial.visual.backbone.*` is the
+authors' IR-50 (`tagf.features.iresnet`, authors=True) and `spatial.audio.backbone.*` their VGGish
+(`tagf.features.vggish`, authors=True); `spatial.visual.logits.*`, an emotion classifier on top, is not used.
 """
 
 from __future__ import annotations
@@ -20,6 +27,8 @@ from tagf.models.fusion_model import FusionModel
 from tagf.models.registry import build_model, model_config
 
 _SKIPPED = ("spatial.", "TAGF.vregressor.", "TAGF.aregressor.", "TAGF.Joint.")
+# Front-end name (an ExtractorConfig backbone) -> the prefix of its weights in the authors' checkpoint.
+FRONT_ENDS = {"ir50_authors": "spatial.visual.backbone.", "vggish_authors": "spatial.audio.backbone."}
 _MODALITY = {"video": "visual", "logmel": "audio"}
 _DUPLICATE_CONV = {"net.0": "conv1", "net.4": "conv2"}
 _TCN = re.compile(r"temporal\.(video|logmel)\.network\.(\d+)\.(.+)")
@@ -135,3 +144,13 @@ def from_official_state_dict(state_dict: Mapping[str, torch.Tensor]) -> FusionMo
         )
     model.load_state_dict(converted)
     return model.eval()
+
+
+def official_front_ends(state_dict: Mapping[str, torch.Tensor]) -> dict[str, dict[str, torch.Tensor]]:
+    """The front-end weights the checkpoint holds, by backbone name, with the authors' prefixes removed."""
+    found = {}
+    for name, prefix in FRONT_ENDS.items():
+        weights = {k.removeprefix(prefix): v for k, v in state_dict.items() if k.startswith(prefix)}
+        if weights:
+            found[name] = weights
+    return found

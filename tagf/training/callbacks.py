@@ -14,7 +14,11 @@ from tqdm import tqdm
 
 class TrainingCallback:
     def on_epoch_end(self, epoch: int, metrics: dict[str, Any]) -> None:
-        """`metrics`: train_loss, val_ccc_valence, val_ccc_arousal, val_ccc_mean, lr, best_val_ccc_mean..."""
+        """`metrics`: train_loss, val_ccc_valence, val_ccc_arousal, val_ccc_mean, lr, best_val_ccc_mean...
+
+        All finite (the trainer stops on NaN or infinity); val_ccc_<target> is None for a target the model does not
+        predict.
+        """
 
     def on_checkpoint(self, path: str) -> None:
         """`path`: the directory holding the checkpoint of the epoch just finished."""
@@ -31,8 +35,11 @@ class PrintProgress(TrainingCallback):
         return tqdm(iterable, total=total, desc=f"epoch {epoch}", unit="batch", leave=False)
 
     def on_epoch_end(self, epoch, metrics):
+        def ccc(key):
+            return "-" if metrics[key] is None else f"{metrics[key]:.4f}"
+
         print(
-            f"epoch {epoch:3d}  loss {metrics['train_loss']:.4f}  val CCC valence {metrics['val_ccc_valence']:.4f} "
-            f"arousal {metrics['val_ccc_arousal']:.4f} mean {metrics['val_ccc_mean']:.4f}  lr {metrics['lr']:.2e}",
+            f"epoch {epoch:3d}  loss {metrics['train_loss']:.4f}  val CCC valence {ccc('val_ccc_valence')} "
+            f"arousal {ccc('val_ccc_arousal')} mean {ccc('val_ccc_mean')}  lr {metrics['lr']:.2e}",
             flush=True,
         )

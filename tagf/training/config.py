@@ -21,10 +21,14 @@ class TrainConfig(BaseModel):
     )
     hop: int = Field(200, gt=0, description="window hop for training and evaluation")
     epochs: int = Field(30, gt=0, description="upper bound; early stopping usually ends sooner")
-    warmup_epochs: float = Field(1.0, ge=0, description="linear learning-rate warm-up from 10%, in epochs")
+    warmup_epochs: float = Field(1.0, ge=0, description="linear learning-rate warm-up, in epochs (per batch)")
+    warmup_start_factor: float = Field(0.1, gt=0, le=1, description="the warm-up starts at lr × this")
     plateau_patience: int = Field(2, ge=0, description="epochs without validation gain before lr ← lr·factor")
     plateau_factor: float = Field(0.5, gt=0, lt=1)
     early_stop_patience: int = Field(6, gt=0, description="epochs without validation gain before stopping")
+    reload_best_each_epoch: bool = Field(
+        False, description="continue each epoch from the best weights so far (the authors' load_best_at_each_epoch)"
+    )
     max_audio_shift: int = Field(
         0, ge=0, description="augmentation: random audio shift in ±frames per window"
     )

@@ -155,6 +155,8 @@ def write_corpus(
         storage.put(
             fs, f"{tmp}/{layout.ANNOTATION_DIR}/{layout.TEST_LIST}", "".join(f"{n}\n" for n in tests).encode()
         )
-        storage.put(fs, f"{tmp}/ground_truth/lags.json", json.dumps(lags, indent=1).encode())
+        storage.put(fs, f"{tmp}/ground_truth/lags.json", json.dumps(lags, indent=1, allow_nan=False).encode())
         meta = {"preset": preset.model_dump(), "seed": seed}
-        storage.put(fs, f"{tmp}/ground_truth/synth.json", json.dumps(meta, indent=1).encode())
+        storage.put(
+            fs, f"{tmp}/ground_truth/synth.json", json.dumps(meta, indent=1, allow_nan=False).encode()
+        )

@@ -1,0 +1,94 @@
+"""Profiles: named set-ups of the model and training settings, so every number can say what produced it.
+
+- `paper`: the TAGF authors' training set-up (github leeyubin10/9th-ABAW `main.py`, `models/`, and the trainer and
+  scheduler of sucv/ABAW3 that it builds on): faithful key, window 300 / hop 200, TCN widths [512, 512, 256, 256] and
+  [128] × 4, head 256, τ = 0.1, attention dropout 0.6, one model per target, their initialisation, Adam lr 1e-4,
+  weight decay 1e-3, batch 12, 5 warm-up epochs from 20 % of the lr, then ReduceLROnPlateau (max CCC, patience 5,
+  factor 0.1), best weights reloaded after every epoch, at most 100 epochs, early stop after 50 without gain.
+  Seeds are not part of a profile (their default, 3407, is one seed among others). Deviations we know of: the
+  warm-up steps per batch, not per epoch; the lr schedule and early stopping follow the mean CCC of the two
+  targets' models, while each target keeps its own best epoch.
+- `small`: the same model family shrunk to train in minutes on a laptop CPU (length-agnostic key, window 150, narrow
+  TCNs, one joint valence/arousal head, lr 1e-3, 6 epochs). It is not the paper's model.
+
+Settings given explicitly (params.yaml's model/train sections, `--set`, a sweep trial) override the profile's;
+`describe()` names the profile and every setting that differs from it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tagf.models.config import ModelConfig
+from tagf.training.config import TrainConfig
+
+PROFILES: dict[str, dict[str, dict[str, Any]]] = {
+    "paper": {
+        "model": dict(
+            key_mode="faithful",
+            window=300,
+            visual_channels=(512, 512, 256, 256),
+            audio_channels=(128, 128, 128, 128),
+            head_hidden=256,
+            temperature=0.1,
+            attention_dropout=0.6,
+            separate_targets=True,
+            init="authors",
+        ),
+        "train": dict(
+            optimizer="adam",
+            lr=1e-4,
+            weight_decay=1e-3,
+            batch_size=12,
+            window=300,
+            hop=200,
+            epochs=100,
+            warmup_epochs=5.0,
+            warmup_start_factor=0.2,
+            plateau_patience=5,
+            plateau_factor=0.1,
+            early_stop_patience=50,
+            reload_best_each_epoch=True,
+            target="both",
+        ),
+    },
+    "small": {
+        "model": dict(
+            key_mode="length_agnostic",
+            window=150,
+            visual_channels=(128, 128, 64),
+            audio_channels=(64, 64, 64),
+            head_hidden=64,
+        ),
+        "train": dict(
+            lr=1e-3,
+            window=150,
+            hop=75,
+            epochs=6,
+            warmup_epochs=0.5,
+            plateau_patience=1,
+            early_stop_patience=3,
+            target="both",
+        ),
+    },
+}
+
+
+def profile_settings(name: str, section: str) -> dict[str, Any]:
+    """The profile's settings of one section ("model" or "train")."""
+    if name not in PROFILES:
+        raise ValueError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}")
+    return dict(PROFILES[name][section])
+
+
+def describe(name: str, model_cfg: ModelConfig, train_cfg: TrainConfig) -> str:
+    """`paper`, or `paper, modified: train.epochs=2, ...` when settings differ from the profile's."""
+    changed = []
+    for section, cfg in (("model", model_cfg), ("train", train_cfg)):
+        for field, value in profile_settings(name, section).items():
+            actual = getattr(cfg, field)
+            if (tuple(actual) if isinstance(actual, list | tuple) else actual) != (
+                tuple(value) if isinstance(value, list | tuple) else value
+            ):
+                changed.append(f"{section}.{field}={actual}")
+    return name + (f", modified: {', '.join(changed)}" if changed else "")

@@ -1,0 +1,66 @@
+"""A training run's checkpoint: everything needed to continue it exactly, written atomically after every epoch.
+
+    <out_dir>/checkpoint/state.pt   model, optimiser, lr schedule, best weights, history, epoch counters,
+                                    and the RNG states (numpy's batch order, torch's CPU and CUDA generators)
+"""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+import torch
+
+from tagf import storage
+from tagf.models import FusionModel, ModelConfig, build_model
+from tagf.training.best_weights import BestWeights
+
+CHECKPOINT_DIR = "checkpoint"
+CHECKPOINT_FILE = "state.pt"
+
+
+def rng_state(rng: np.random.Generator) -> dict[str, Any]:
+    return {
+        "numpy": rng.bit_generator.state,
+        "torch": torch.get_rng_state(),
+        "cuda": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else [],
+    }
+
+
+def restore_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
+    rng.bit_generator.state = state["numpy"]
+    torch.set_rng_state(state["torch"])
+    if state["cuda"]:
+        torch.cuda.set_rng_state_all(state["cuda"])
+
+
+def save_checkpoint(directory: str, state: dict[str, Any]) -> None:
+    buffer = io.BytesIO()
+    torch.save(state, buffer)
+    storage.write_bytes(storage.join(directory, CHECKPOINT_FILE), buffer.getvalue())
+
+
+def load_checkpoint(directory: str) -> dict[str, Any] | None:
+    url = storage.join(directory, CHECKPOINT_FILE)
+    if not storage.exists(url):
+        return None
+    return torch.load(io.BytesIO(storage.read_bytes(url)), map_location="cpu", weights_only=False)
+
+
+def best_model_from_checkpoint(directory: str) -> tuple[FusionModel, dict[str, Any]]:
+    """The best weights so far of the run whose checkpoint directory this is, with its configs and best metrics."""
+    saved = load_checkpoint(directory)
+    if saved is None:
+        raise FileNotFoundError(f"{directory}: no training checkpoint ({CHECKPOINT_FILE})")
+    model = build_model(ModelConfig(**saved["model_config"]))
+    best = BestWeights(model, saved["targets"])
+    best.load_state_dict(saved["best_weights"])
+    best.restore(model)
+    extra = {
+        "train": saved["train_config"],
+        "best": saved["best"],
+        "history": saved["history"],
+        "profile": saved["profile"],
+    }
+    return model.eval(), extra
