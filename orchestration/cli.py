@@ -1,14 +1,11 @@
-"""Console script `tagf`: the science commands of tagf.cli plus the platform ones (sweep, ablate, register,
-promote, the DVC stages), and `models:/name@alias` model URIs wherever a command takes a model file."""
+"""The platform's `tagf` commands (corpus, sweep, ablate, report, register, promote), added to tagf.cli through
+the `tagf.commands` entry point, and the resolver of `models:/` and `runs:/` model URIs (`tagf.model_uris`)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-
-from tagf.cli import build_parser, run
-
-MODEL_COMMANDS = ("predict", "evaluate", "plot-gates", "robustness")
+import os
 
 
 def _params(args):
@@ -29,11 +26,13 @@ def _sweep(args):
 
 
 def _ablate(args):
-    from orchestration.ablation import markdown, run_ablation
+    from orchestration.ablation import run_ablation
+    from orchestration.ablation_summary import markdown
 
+    params = _params(args)
     best = json.loads(open(args.best).read())
-    table = run_ablation(_params(args), args.store, best, args.output, address=args.address)
-    print(markdown(table))
+    table = run_ablation(params, args.store, best, args.output, address=args.address)
+    print(markdown(table, params.ablate.reference))
 
 
 def _register(args):
@@ -46,7 +45,7 @@ def _register(args):
 def _promote(args):
     from mlflow.tracking import MlflowClient
 
-    from orchestration.registry import promote
+    from orchestration.model_registry import promote
     from orchestration.tracking import setup
 
     params = _params(args)
@@ -54,23 +53,23 @@ def _promote(args):
     print(promote(MlflowClient(uri), args.name or params.mlflow.registered_model, force=args.force).message)
 
 
-def _stage(args):
-    from orchestration import stages
+def _corpus(args):
+    from orchestration.stages import corpus
 
     params = _params(args)
-    if args.stage == "corpus":
-        stages.corpus(params, args.output)
-    elif args.stage == "prepare":
-        stages.prepare_stage(args.input, args.output)
-    elif args.stage == "features":
-        stages.features_stage(params, args.input, args.output)
-    elif args.stage == "evaluate":
-        metrics = stages.evaluate_stage(params, args.input, args.sweep, args.ablation, args.output)
-        print(json.dumps(metrics["best_tagf"], allow_nan=False))
-    print(f"stage {args.stage} done -> {args.output}")
+    corpus(params, args.output, args.params)
+    what = f"synthetic corpus ({params.data.preset})" if params.data.source == "synthetic" else "corpus pointer"
+    print(f"wrote {what} to {args.output}")
 
 
-def add_platform_commands(sub: argparse._SubParsersAction) -> None:
+def _report(args):
+    from orchestration.stages import report
+
+    metrics = report(_params(args), args.store, args.sweep, args.ablation, args.output)
+    print(json.dumps(metrics["best_tagf"], allow_nan=False), f"-> {args.output}/metrics.json")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
     def with_params(p):
         p.add_argument("--params", default="params.yaml", help="pipeline parameters (validated first)")
         return p
@@ -108,34 +107,38 @@ def add_platform_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--force", action="store_true", help="promote even if the challenger is not better")
     p.set_defaults(run=_promote)
 
-    p = with_params(sub.add_parser("stage", help="one stage of the DVC pipeline (see dvc.yaml)"))
-    p.add_argument("stage", choices=("corpus", "prepare", "features", "evaluate"))
-    p.add_argument("--input", help="prepare: corpus dir; features: frame index; evaluate: feature store")
-    p.add_argument("--sweep", help="evaluate: sweep output directory")
-    p.add_argument("--ablation", help="evaluate: ablation output directory")
-    p.add_argument("--output", required=True)
-    p.set_defaults(run=_stage)
+    p = with_params(
+        sub.add_parser("corpus", help="the corpus params.yaml's data: section names (synthetic, or Aff-Wild2)")
+    )
+    p.add_argument(
+        "output", help="corpus directory: the synthetic corpus, or a SOURCE.json pointing at data.root"
+    )
+    p.set_defaults(run=_corpus)
+
+    p = with_params(
+        sub.add_parser("report", help="metrics and plots of a sweep's best model and an ablation (DVC metrics)")
+    )
+    p.add_argument("--store", required=True, help="feature store")
+    p.add_argument("--sweep", required=True, help="sweep output directory")
+    p.add_argument("--ablation", required=True, help="ablation output directory")
+    p.add_argument("--output", required=True, help="directory for metrics.json, history.json and the plots")
+    p.set_defaults(run=_report)
 
 
-def resolve_model_uris(args: argparse.Namespace) -> None:
-    """Replace models:/, runs:/ and m-... MLflow URIs in --model by local tagf model files."""
-    if getattr(args, "command", None) not in MODEL_COMMANDS:
-        return
-    from orchestration.pyfunc_model import model_file
+def model_file(uri: str, params_file: str) -> str:
+    """The local tagf model file of a models:/ or runs:/ URI, looked up in MLFLOW_TRACKING_URI, else in the params
+    file's mlflow.tracking_uri."""
+    from mlflow.exceptions import MlflowException
 
-    def local(spec: str) -> str:
-        name, sep, uri = spec.rpartition("=") if args.command == "robustness" else ("", "", spec)
-        if not uri.startswith(("models:/", "runs:/")):
-            return spec
-        import mlflow
+    from orchestration import pyfunc_model
+    from orchestration.params import load_params
+    from orchestration.tracking import resolve_uri
+    from tagf.errors import TrackingError
 
-        from orchestration.tracking import resolve_uri
-
-        mlflow.set_tracking_uri(resolve_uri("sqlite:///mlflow.db"))
-        return f"{name}{sep}{model_file(uri)}"
-
-    args.model = [local(m) for m in args.model] if isinstance(args.model, list) else local(args.model)
-
-
-def main(argv: list[str] | None = None) -> int:
-    return run(build_parser(add_platform_commands), argv, prepare=resolve_model_uris)
+    # The environment first, so that no params file is needed then.
+    configured = os.environ.get("MLFLOW_TRACKING_URI") or load_params(params_file).mlflow.tracking_uri
+    tracking_uri = resolve_uri(configured)
+    try:
+        return pyfunc_model.model_file(uri, tracking_uri)
+    except MlflowException as err:
+        raise TrackingError(f"{uri}: {err.message} (tracking store {tracking_uri})") from None

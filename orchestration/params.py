@@ -5,10 +5,10 @@ Errors name the key (`model.steps: Input should be greater than or equal to 1`),
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal, Optional
 
-import yaml
 from pydantic import (
     BaseModel,
     ConfigDict,
@@ -20,14 +20,12 @@ from pydantic import (
 )
 
 from tagf.data.splits import SELECTABLE
+from tagf.evaluation.robustness_defaults import DEFAULT_DROPOUT, DEFAULT_SHIFTS, DEFAULT_SNR_DB
 from tagf.features.extract import ExtractorConfig
 from tagf.models import VARIANTS, ModelConfig, model_config
+from tagf.params_file import invalid, read_params_file
 from tagf.profiles import PROFILES, profile_settings
 from tagf.training.config import TrainConfig
-
-
-class ParamsError(ValueError):
-    """params.yaml is invalid; the message names the file and key."""
 
 
 class DataParams(BaseModel):
@@ -37,7 +35,7 @@ class DataParams(BaseModel):
     root: str = Field(
         "data/corpus", description="synthetic: where to write it; affwild2: your tree (path or URL)"
     )
-    preset: Literal["tiny", "default", "large"] = "default"
+    preset: Literal["tiny", "default", "large", "misaligned", "misaligned_tiny"] = "default"
     seed: int = 0
     max_lag_s: float = Field(0.5, ge=0)
 
@@ -51,13 +49,20 @@ _ModelFields = create_model(
 )
 
 
-class ModelParams(_ModelFields):
-    @field_validator("variant")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in VARIANTS:
-            raise ValueError(f"unknown variant {value!r}; known: {', '.join(VARIANTS)}")
+def _known(what: str, names) -> Callable[[Any], Any]:
+    """A field validator: the value (or each value of a list) must be one of `names`."""
+
+    def check(value):
+        unknown = [v for v in (value if isinstance(value, list) else [value]) if v not in names]
+        if unknown:
+            raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; known: {', '.join(names)}")
         return value
+
+    return check
+
+
+class ModelParams(_ModelFields):
+    _variant = field_validator("variant")(_known("variant", VARIANTS))
 
     def overrides(self) -> dict[str, Any]:
         return {k: v for k, v in self.model_dump(exclude={"variant"}).items() if v is not None}
@@ -154,25 +159,26 @@ class AblateParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     variants: list[str] = Field(default_factory=lambda: list(VARIANTS))
-    seeds: list[int] = Field(default_factory=lambda: [0, 1])
+    seeds: list[int] = Field(default_factory=lambda: [0, 1], description="training seeds; each is one run")
+    reference: str = Field("tagf", description="the variant every other one is compared with, per video")
 
-    @field_validator("variants")
-    @classmethod
-    def _known(cls, value: list[str]) -> list[str]:
-        unknown = [v for v in value if v not in VARIANTS]
-        if unknown:
-            raise ValueError(f"unknown variant(s) {', '.join(unknown)}; known: {', '.join(VARIANTS)}")
-        return value
+    @model_validator(mode="after")
+    def _reference_is_run(self):
+        if self.reference not in self.variants:
+            raise ValueError(f"reference {self.reference!r} is not among the variants {self.variants}")
+        return self
+
+    _variants = field_validator("variants")(_known("variant(s)", VARIANTS))
 
 
 class EvaluateParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     shifts: list[int] = Field(
-        default_factory=lambda: [0, 5, 15, 30, 60], description="frames, each used as ±"
+        default_factory=lambda: list(DEFAULT_SHIFTS), description="frames, each used as ±"
     )
-    snr_db: list[float] = Field(default_factory=lambda: [20.0, 10.0, 0.0])
-    dropout: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5])
+    snr_db: list[float] = Field(default_factory=lambda: list(DEFAULT_SNR_DB))
+    dropout: list[float] = Field(default_factory=lambda: list(DEFAULT_DROPOUT))
 
 
 class MlflowParams(BaseModel):
@@ -198,12 +204,7 @@ class Params(BaseModel):
     mlflow: MlflowParams = MlflowParams()
 
 
-    @field_validator("profile")
-    @classmethod
-    def _known_profile(cls, value: str) -> str:
-        if value not in PROFILES:
-            raise ValueError(f"unknown profile {value!r}; known: {', '.join(PROFILES)}")
-        return value
+    _profile = field_validator("profile")(_known("profile", PROFILES))
 
     @model_validator(mode="after")
     def _labelled_report(self):
@@ -234,37 +235,21 @@ class Params(BaseModel):
         return TrainConfig(**{**profile_settings(self.profile, "train"), **explicit, **changes})
 
 
-def _one_line(err: ValidationError, where: str, section: str = "") -> ParamsError:
-    first = err.errors()[0]
-    key = section + ".".join(str(p) for p in first["loc"])
-    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
-    return ParamsError(f"{where}: {key}: {first['msg']}{more}")
-
-
 def validate(raw: dict[str, Any], where: str = "params.yaml") -> Params:
     try:
         params = Params(**(raw or {}))
     except ValidationError as err:
-        raise _one_line(err, where) from None
+        raise invalid(err, where) from None
     try:
         params.build_model_config()  # the profile and the variant's preset combined with the overrides
     except ValidationError as err:
-        raise _one_line(err, where, "model.") from None
+        raise invalid(err, where, "model.") from None
     try:
         params.build_train_config()
     except ValidationError as err:
-        raise _one_line(err, where, "train.") from None
+        raise invalid(err, where, "train.") from None
     return params
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:
-    path = Path(path)
-    if not path.exists():
-        raise ParamsError(f"{path}: not found")
-    try:
-        raw = yaml.safe_load(path.read_text())
-    except yaml.YAMLError as err:
-        raise ParamsError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
-    if raw is not None and not isinstance(raw, dict):
-        raise ParamsError(f"{path}: expected a mapping of sections at the top level")
-    return validate(raw, str(path))
+    return validate(read_params_file(path), str(path))

@@ -16,6 +16,7 @@ import torch
 from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
 
+from tagf.errors import ModelFileError
 from tagf.models import FusionModel, load_model, save_model
 
 
@@ -68,10 +69,13 @@ def log_tagf_model(model: FusionModel, extra: dict, run_id: str) -> str:
     return info.model_uri
 
 
-def model_file(model_uri: str) -> str:
+def model_file(model_uri: str, tracking_uri: str) -> str:
     """A local path to the tagf model file inside a logged or registered model (runs:/, models:/...)."""
+    # MLflow looks a models:/ name up in the process's registry, which follows the tracking URI (download_artifacts'
+    # own registry_uri is not passed on to that lookup in MLflow 3.17).
+    mlflow.set_tracking_uri(tracking_uri)
     local = mlflow.artifacts.download_artifacts(artifact_uri=model_uri)
     found = list(Path(local).glob("**/artifacts/model.pt"))
     if not found:
-        raise ValueError(f"{model_uri}: not a tagf model (no artifacts/model.pt)")
+        raise ModelFileError(f"{model_uri}: not a tagf model (no artifacts/model.pt)")
     return str(found[0])

@@ -1,4 +1,4 @@
-"""Connecting to Ray: an existing cluster (argument, RAY_ADDRESS, or params) or a local one started here."""
+"""Connecting to Ray: an existing cluster (--address, RAY_ADDRESS, or params) or a local one started here."""
 
 from __future__ import annotations
 
@@ -7,11 +7,17 @@ import os
 import ray
 
 
-def connect(address: str | None = None, num_cpus: int | None = None) -> str:
-    """Returns what it connected to. Inside `ray job submit`, RAY_ADDRESS points at the job's cluster."""
+def cluster_address(flag: str | None = None, configured: str | None = None) -> str | None:
+    """--address, else RAY_ADDRESS (set by `ray job submit` to the job's cluster), else params' sweep.address;
+    None: start a local cluster. What the user says now beats what the file says."""
+    return flag or os.environ.get("RAY_ADDRESS") or configured
+
+
+def connect(flag: str | None = None, configured: str | None = None, num_cpus: int | None = None) -> str:
+    """Returns what it connected to (the address from cluster_address, or "local")."""
     if ray.is_initialized():
         return "already connected"
-    target = address or os.environ.get("RAY_ADDRESS")
+    target = cluster_address(flag, configured)
     if target:
         ray.init(address=target, log_to_driver=False)
         return target

@@ -1,74 +1,44 @@
-"""The DVC pipeline's stages that are not plain library calls: corpus, prepare, features, evaluate, register.
+"""The platform's DVC stages: the corpus a params.yaml asks for, the report of a sweep and an ablation, the
+registration of a sweep's best model. (prepare, features, sweep and ablate are commands of their own.)
 
 Each reads the validated params.yaml first, so a bad key fails every stage before it does any work.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
 from mlflow.tracking import MlflowClient
 
+from orchestration.model_registry import promote, register
 from orchestration.params import Params
-from orchestration.registry import promote, register
-from orchestration.sweep import provenance_tags
+from orchestration.provenance import provenance_tags
 from orchestration.tracking import setup
 from tagf import storage
-from tagf.data.prepare import prepare
+from tagf.data.corpus_source import write_pointer
 from tagf.data.splits import load_splits
 from tagf.data.synth.corpus import write_corpus
+from tagf.errors import StorageError, TrackingError
 from tagf.evaluation.evaluate import evaluate
 from tagf.evaluation.figures import history_figure
 from tagf.evaluation.interpretability import plot_gates
-from tagf.features.extract import extract_features
 from tagf.models import load_model
 
-SOURCE_FILE = "SOURCE.json"
 
-
-def corpus(params: Params, output: str) -> None:
-    """synthetic: write the corpus into `output`; affwild2: write a pointer to the user's tree with a fingerprint
-    of its file listing, so DVC reruns the data stages when the tree changes."""
+def corpus(params: Params, output: str, where: str = "params.yaml") -> None:
+    """synthetic: write the corpus into `output`; affwild2: a pointer to the user's tree (tagf.data.corpus_source)."""
     if params.data.source == "synthetic":
         write_corpus(output, params.data.preset, seed=params.data.seed, max_lag_s=params.data.max_lag_s)
         return
-    fs, root = storage.filesystem(params.data.root)
-    if not fs.isdir(root):
-        raise FileNotFoundError(f"params.yaml: data.root: {params.data.root} is not a directory")
-    listing = sorted((path, info.get("size")) for path, info in fs.find(root, detail=True).items())
-    fingerprint = hashlib.sha256(json.dumps(listing, allow_nan=False).encode()).hexdigest()
-    storage.write_text(
-        storage.join(output, SOURCE_FILE),
-        json.dumps(
-            {
-                "source": "affwild2",
-                "root": params.data.root,
-                "files": len(listing),
-                "listing_sha256": fingerprint,
-            },
-            indent=1,
-            allow_nan=False,
-        ),
-    )
+    try:
+        write_pointer(params.data.root, output)
+    except StorageError as err:
+        raise StorageError(f"{where}: data.root: {err}") from None
 
 
-def corpus_root(corpus_dir: str) -> str:
-    pointer = storage.join(corpus_dir, SOURCE_FILE)
-    return json.loads(storage.read_text(pointer))["root"] if storage.exists(pointer) else corpus_dir
-
-
-def prepare_stage(corpus_dir: str, index: str) -> None:
-    prepare(corpus_root(corpus_dir), index)
-
-
-def features_stage(params: Params, index: str, store: str) -> None:
-    extract_features(index, store, params.features)
-
-
-def evaluate_stage(
+def report(
     params: Params, store: str, sweep_dir: str, ablation_dir: str, output: str
 ) -> dict[str, Any]:
     """Report-split scores of the sweep's best model and the ablation summary as one metrics file; plots beside it."""
@@ -82,7 +52,7 @@ def evaluate_stage(
     metrics = {
         "best_tagf": {k: round(best[k], 5) for k in ("ccc_valence", "ccc_arousal", "ccc_mean")},
         "best_tagf_latent_ccc_mean": round(best["latent"]["ccc_mean"], 5) if "latent" in best else None,
-        "variant_ccc_mean": {row["variant"]: round(row["ccc_mean_mean"], 5) for row in ablation},
+        "variant_ccc_mean": {row["variant"]: round(row["ccc_mean"]["mean"], 5) for row in ablation},
     }
     storage.write_text(str(out / "metrics.json"), json.dumps(metrics, indent=1, allow_nan=False))
     _, extra = load_model(model_path)
@@ -114,7 +84,7 @@ def register_stage(params: Params, store: str, sweep_dir: str, output: str) -> d
         if m.source_run_id == run_id
     ]
     if not logged:
-        raise ValueError(f"MLflow run {run_id} (best trial) has no logged model")
+        raise TrackingError(f"MLflow run {run_id} (best trial) has no logged model")
     _, extra = load_model(str(Path(sweep_dir) / "best" / "model.pt"))
     score = float(extra["best"]["val_ccc_mean"])
     name = params.mlflow.registered_model

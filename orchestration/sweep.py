@@ -19,17 +19,13 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from orchestration.mlflow_trials import MlflowTrialCloser
+from orchestration.driver import start_driver, storage_path
 from orchestration.params import Distribution, Params
-from orchestration.ray_cluster import connect
-from orchestration.tracking import setup
-from orchestration.trial import configs_for, run_trial
+from orchestration.trial import trial_configs
 from tagf import storage
-from tagf.data.feature_store import read_manifest
-from tagf.data.splits import load_splits
+from tagf.errors import RunError
 from tagf.models import save_model
 from tagf.profiles import describe
-from tagf.provenance import git_commit
 from tagf.training.checkpoint import best_model_from_checkpoint
 
 METRIC, MODE = "val_ccc_mean", "max"
@@ -55,71 +51,23 @@ def search_space(space: dict[str, Distribution]) -> dict[str, Any]:
     return dims
 
 
-def selection_splits(params: Params, store: str) -> dict[str, Any]:
-    """{"train", "selection"}: what a trial fits on and what picks its best epoch (params' splits.selection)."""
-    roles = params.splits
-    loaded = load_splits(store, ("train", roles.selection), roles.dev_fraction, roles.dev_seed)
-    return {"train": loaded["train"], "selection": loaded[roles.selection]}
-
-
-def storage_path(configured: str) -> str:
-    """Ray wants an absolute local path or a URL."""
-    return configured if "://" in configured else str(Path(configured).resolve())
-
-
-def provenance_tags(store: str) -> dict[str, str]:
-    manifest = read_manifest(store)
-    return {
-        "git_commit": git_commit() or "unknown",
-        "data_version": manifest.get("version", "unknown"),
-        "corpus_index": manifest.get("corpus", {}).get("index_sha256", "unknown"),
-    }
-
-
-def trial_settings(
-    params: Params,
-    uri: str,
-    experiment_id: str,
-    parent: str,
-    tags: dict[str, str],
-    extra_callbacks: list | None = None,
-) -> dict[str, Any]:
-    return {
-        "model": params.merged_model_fields(),
-        "train": params.build_train_config().model_dump(),
-        "profile": params.profile,
-        "selection_split": params.splits.selection,
-        "tracking_uri": uri,
-        "experiment_id": experiment_id,
-        "parent_run_id": parent,
-        "tags": tags,
-        "extra_callbacks": extra_callbacks or [],
-    }
-
-
 def run_sweep(
     params: Params,
     store: str,
     out_dir: str,
     resume: bool = False,
     address: str | None = None,
-    extra_callbacks: list | None = None,
+    extra_callbacks: tuple = (),
 ) -> SweepResult:
-    uri, experiment_id = setup(
-        params.mlflow.tracking_uri, params.mlflow.experiment
-    )  # fails before any training
+    driver = start_driver(params, store, address)
     sweep = params.sweep
-    connect(address or sweep.address, num_cpus=max(1, int(sweep.max_concurrent * sweep.cpus_per_trial)))
-    splits = selection_splits(params, store)
-    tags = provenance_tags(store)
-    path = storage_path(sweep.storage)
-    experiment_path = f"{path.rstrip('/')}/{sweep.name}"
+    experiment_path = f"{storage_path(sweep.storage).rstrip('/')}/{sweep.name}"
     parent_file = Path(out_dir) / "parent_run_id"
     if resume and parent_file.exists():
         parent = mlflow.start_run(run_id=parent_file.read_text().strip())
     else:
         parent = mlflow.start_run(
-            experiment_id=experiment_id, run_name=sweep.name, tags={"kind": "sweep", **tags}
+            experiment_id=driver.experiment_id, run_name=sweep.name, tags={"kind": "sweep", **driver.tags}
         )
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         parent_file.write_text(parent.info.run_id)
@@ -128,11 +76,8 @@ def run_sweep(
         mlflow.log_dict(
             {k: v.model_dump(exclude_none=True) for k, v in sweep.space.items()}, "search_space.json"
         )
-        settings = trial_settings(params, uri, experiment_id, parent.info.run_id, tags, extra_callbacks)
-        trainable = tune.with_resources(
-            tune.with_parameters(run_trial, splits=splits, settings=settings),
-            {"cpu": sweep.cpus_per_trial, "gpu": sweep.gpus_per_trial},
-        )
+        context = driver.context(parent.info.run_id, callbacks=tuple(extra_callbacks))
+        trainable = driver.trainable(context)
         if resume and tune.Tuner.can_restore(experiment_path):
             tuner = tune.Tuner.restore(experiment_path, trainable, resume_errored=True)
         else:
@@ -147,32 +92,27 @@ def run_sweep(
                     search_alg=OptunaSearch(metric=METRIC, mode=MODE, seed=sweep.seed),
                     scheduler=ASHAScheduler(
                         time_attr="training_iteration",
-                        max_t=params.build_train_config().epochs,
+                        max_t=context.train["epochs"],
                         grace_period=sweep.grace_period,
                         reduction_factor=sweep.reduction_factor,
                     ),
                 ),
-                run_config=tune.RunConfig(
-                    name=sweep.name,
-                    storage_path=path,
-                    verbose=1,
-                    failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
-                    checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-                    callbacks=[MlflowTrialCloser(uri, tags)],
+                run_config=driver.run_config(
+                    sweep.name, checkpoint_config=tune.CheckpointConfig(num_to_keep=1)
                 ),
             )
         results = tuner.fit()
         finished = results.num_terminated + results.num_errors
         if finished < sweep.num_samples:  # Tune stops gracefully on Ctrl-C/SIGTERM and returns what it has
-            raise RuntimeError(
+            raise RunError(
                 f"sweep {sweep.name} interrupted after {finished} of {sweep.num_samples} trials; "
                 "run the same command with --resume to continue"
             )
         if all(r.error is not None or METRIC not in r.metrics for r in results):
             first = next((r.error for r in results if r.error is not None), "no trial reported a result")
-            raise RuntimeError(f"sweep {sweep.name}: every trial failed; first error: {first}")
+            raise RunError(f"sweep {sweep.name}: every trial failed; first error: {first}")
         best = results.get_best_result(METRIC, MODE, scope="all")
-        model_cfg, train_cfg, variant = configs_for(best.config, settings["model"], settings["train"])
+        model_cfg, train_cfg, variant = trial_configs(best.config, context)
         profile = describe(params.profile, model_cfg, train_cfg)
         best_config = {
             "variant": variant,
@@ -189,7 +129,7 @@ def run_sweep(
                 best.get_best_checkpoint(METRIC, MODE).to_directory(tmp)
             )
         model_path = str(Path(out_dir) / "best" / "model.pt")
-        save_model(model, model_path, {**extra, **tags, "variant": variant, "profile": profile})
+        save_model(model, model_path, {**extra, **driver.tags, "variant": variant, "profile": profile})
         storage.write_text(
             str(Path(out_dir) / "best_config.json"), json.dumps(best_config, indent=1, allow_nan=False)
         )

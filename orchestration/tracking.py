@@ -12,13 +12,10 @@ import mlflow
 import requests
 from mlflow.tracking import MlflowClient
 
+from tagf.errors import TrackingError
 from tagf.training.callbacks import TrainingCallback
 
 EPOCH_METRICS = ("train_loss", "val_ccc_valence", "val_ccc_arousal", "val_ccc_mean", "lr")
-
-
-class TrackingError(RuntimeError):
-    """The tracking server cannot be used; the message names its URI."""
 
 
 def resolve_uri(configured: str) -> str:

@@ -1,24 +1,67 @@
-"""A Ray Tune trial: the same `tagf.training.train`, with Tune and MLflow listening through callbacks."""
+"""One Ray Tune trial, for sweeps and ablations alike: the same `tagf.training.train`, with Tune and MLflow
+listening through callbacks.
+
+A trial is a Tune config (its 'model.x' / 'train.x' values) over a frozen TrialContext: what to train, where to
+log, which splits. The runner trains, reports every epoch to Tune with its checkpoint, logs to one MLflow child run,
+and, for an ablation, scores the report split and the robustness grid. A retried or restored trial resumes from its
+last checkpoint and reuses its child run (the run id travels in the checkpoint). Its work directory is removed in
+`finally`, whatever happens.
+"""
 
 from __future__ import annotations
 
 import json
 import shutil
 import tempfile
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from mlflow.tracking import MlflowClient
 from ray import tune
 
-from orchestration.tracking import MlflowEpochLogger
+from orchestration.tracking import MlflowEpochLogger, log_json
+from tagf.evaluation.evaluate import LoadedModel, combined_predictions
+from tagf.evaluation.ground_truth import AudioLags
+from tagf.evaluation.robustness import robustness_grid
+from tagf.evaluation.scoring import TARGETS, score
+from tagf.models import VARIANTS, ModelConfig, model_config
+from tagf.models.variants import variant_of
 from tagf.profiles import describe
 from tagf.training.callbacks import TrainingCallback
 from tagf.training.checkpoint import CHECKPOINT_DIR
 from tagf.training.config import TrainConfig
-from tagf.training.trainer import train
+from tagf.training.trainer import TrainResult, train
 
 RUN_ID_FILE = "mlflow_run_id"
+ROBUSTNESS_ARTIFACT = "robustness.json"
+PER_VIDEO_ARTIFACT = "per_video.json"
+SCORES = ("ccc_valence", "ccc_arousal", "ccc_mean")
+
+
+@dataclass(frozen=True)
+class Report:
+    """What an ablation trial scores after training: the report split, plain and under the robustness grid."""
+
+    split: str
+    shifts: tuple[int, ...]
+    snr_db: tuple[float, ...]
+    dropout: tuple[float, ...]
+    lags: AudioLags | None  # synthetic corpus: each report video's built-in lag, for the effective lag
+
+
+@dataclass(frozen=True)
+class TrialContext:
+    model: dict[str, Any]  # base ModelConfig fields with "variant"; a trial's 'model.x' values go over them
+    train: dict[str, Any]  # base TrainConfig fields; a trial's 'train.x' values go over them
+    profile: str  # the tagf.profiles name the bases start from
+    selection_split: str
+    tracking_uri: str
+    experiment_id: str
+    parent_run_id: str
+    tags: dict[str, str]
+    report: Report | None = None
+    callbacks: tuple[TrainingCallback, ...] = field(default=())
 
 
 class TuneReporter(TrainingCallback):
@@ -40,79 +83,102 @@ def decode(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) and value.startswith("[") else value
 
 
-def configs_for(config: dict[str, Any], base_model: dict[str, Any], base_train: dict[str, Any]):
-    """(ModelParams-like overrides, TrainConfig) of a trial: the base sections with the trial's 'model.x'/'train.x'."""
-    from tagf.models import model_config
+def trial_configs(config: dict[str, Any], context: TrialContext) -> tuple[ModelConfig, TrainConfig, str]:
+    """(ModelConfig, TrainConfig, variant) of a trial: the context's bases with the trial's values over them.
 
-    model = dict(base_model)
-    train_fields = dict(base_train)
-    for key, value in config.items():
-        section, _, field = key.partition(".")
-        (model if section == "model" else train_fields)[field] = decode(value)
-    variant = model.pop("variant", "tagf")
-    return model_config(variant, **model), TrainConfig(**train_fields), variant
+    A trial that picks its variant (an ablation) gets that variant's preset (fusion, gate, steps) over the base,
+    so that only the fusion differs between variants.
+    """
+    model, train_fields = dict(context.model), dict(context.train)
+    values = {key: decode(value) for key, value in config.items()}
+    variant = values.pop("model.variant", None)
+    if variant is not None:
+        model = {k: v for k, v in model.items() if k not in VARIANTS[variant]}
+        model["variant"] = variant
+    for key, value in values.items():
+        section, _, name = key.partition(".")
+        (model if section == "model" else train_fields)[name] = value
+    model_cfg = model_config(model.pop("variant"), **{k: v for k, v in model.items() if k != "outputs"})
+    # Named after what it is: a sweep that sets the gate of `tagf` to `fc` trains GRJCA.
+    return model_cfg, TrainConfig(**train_fields), variant_of(model_cfg)
 
 
-def open_child_run(
-    settings: dict[str, Any],
-    restored: Path | None,
-    name: str,
-    variant: str,
-    params: dict[str, Any],
-    profile: str,
-) -> str:
+def trial_name(variant: str, config: dict[str, Any]) -> str:
+    """What the trial is: its variant and its searched values, e.g. `tagf lr=0.0012 gate=fc`."""
+    values = [
+        f"{key.partition('.')[2]}={value:.3g}" if isinstance(value, float) else f"{key.partition('.')[2]}={value}"
+        for key, value in config.items()
+        if key != "model.variant"
+    ]
+    return " ".join([variant, *values])
+
+
+def _child_run(context: TrialContext, restored: Path | None, name: str, variant: str, params: dict, profile: str):
     """The trial's MLflow run under the parent: reused when Tune retries or restores the trial."""
     if restored is not None and (restored / RUN_ID_FILE).exists():
         return (restored / RUN_ID_FILE).read_text().strip()
-    client = MlflowClient(settings["tracking_uri"])
+    client = MlflowClient(context.tracking_uri)
     run = client.create_run(
-        settings["experiment_id"],
+        context.experiment_id,
         run_name=name,
-        tags={
-            "mlflow.parentRunId": settings["parent_run_id"],
-            "variant": variant,
-            "profile": profile,
-            **settings["tags"],
-        },
+        tags={"mlflow.parentRunId": context.parent_run_id, "variant": variant, "profile": profile, **context.tags},
     )
     for key, value in params.items():
-        client.log_param(run.info.run_id, key, str(value)[:6000])
+        client.log_param(run.info.run_id, key, value)
     return run.info.run_id
 
 
-def run_trial(config: dict[str, Any], splits: dict, settings: dict[str, Any]) -> None:
-    """Trainable: `splits` arrive from the Ray object store (put there once by tune.with_parameters)."""
-    model_cfg, train_cfg, variant = configs_for(config, settings["model"], settings["train"])
+def _score_report(result: TrainResult, train_cfg: TrainConfig, variant: str, splits: dict, report: Report, seed: int):
+    """(report-split scores, robustness rows) of the trained model."""
+    loaded = [LoadedModel(result.model, [TARGETS[c] for c in train_cfg.target_columns], train_cfg.window, train_cfg.hop)]
+    data = splits["report"]
+    values, targets = combined_predictions(loaded, data)
+    scored = score(values, data, targets, split_name=report.split)
+    rows = robustness_grid(
+        {variant: loaded},
+        data,
+        shifts=report.shifts,
+        snrs_db=report.snr_db,
+        dropouts=report.dropout,
+        seed=seed,
+        split_name=report.split,
+        lags=report.lags,
+    )
+    return scored, rows
+
+
+def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> None:
+    """Trainable: `splits` ({"train", "selection"[, "report"]}) arrive from the Ray object store, put there once."""
+    model_cfg, train_cfg, variant = trial_configs(config, context)
+    profile = describe(context.profile, model_cfg, train_cfg)
     work = Path(tempfile.mkdtemp(prefix="tagf-trial-"))
-    restored = None
-    if (checkpoint := tune.get_checkpoint()) is not None:
-        restored = Path(checkpoint.to_directory(str(work / CHECKPOINT_DIR)))
-    context = tune.get_context()
-    run_id = open_child_run(
-        settings,
-        restored,
-        context.get_trial_name(),
-        variant,
-        {
+    try:
+        restored = None
+        if (checkpoint := tune.get_checkpoint()) is not None:
+            restored = Path(checkpoint.to_directory(str(work / CHECKPOINT_DIR)))
+        params = {
             **{f"model.{k}": v for k, v in model_cfg.model_dump().items()},
             **{f"train.{k}": v for k, v in train_cfg.model_dump().items()},
-        },
-        describe(settings["profile"], model_cfg, train_cfg),
-    )
-    (work / CHECKPOINT_DIR).mkdir(exist_ok=True)
-    (work / CHECKPOINT_DIR / RUN_ID_FILE).write_text(run_id)
-    callbacks: list[TrainingCallback] = [
-        MlflowEpochLogger(settings["tracking_uri"], run_id),
-        TuneReporter(run_id),
-    ]
-    callbacks += settings.get("extra_callbacks", [])
-    train(
-        model_cfg,
-        train_cfg,
-        splits=splits,
-        out_dir=str(work),
-        callbacks=callbacks,
-        profile=settings["profile"],
-        selection=settings["selection_split"],
-    )
-    shutil.rmtree(work, ignore_errors=True)
+        }
+        run_id = _child_run(context, restored, trial_name(variant, config), variant, params, profile)
+        (work / CHECKPOINT_DIR).mkdir(exist_ok=True)
+        (work / CHECKPOINT_DIR / RUN_ID_FILE).write_text(run_id)
+        result = train(
+            model_cfg,
+            train_cfg,
+            splits={"train": splits["train"], "selection": splits["selection"]},
+            out_dir=str(work),
+            callbacks=[MlflowEpochLogger(context.tracking_uri, run_id), TuneReporter(run_id), *context.callbacks],
+            profile=context.profile,
+            selection=context.selection_split,
+        )
+        if context.report is not None:
+            scored, rows = _score_report(result, train_cfg, variant, splits, context.report, train_cfg.seed)
+            client = MlflowClient(context.tracking_uri)
+            for key in SCORES:
+                client.log_metric(run_id, f"report_{key}", scored[key])
+            log_json(client, run_id, ROBUSTNESS_ARTIFACT, rows)
+            log_json(client, run_id, PER_VIDEO_ARTIFACT, scored["per_video"])
+            tune.report({**{f"report_{k}": scored[k] for k in SCORES}, "mlflow_run_id": run_id, "profile": profile})
+    finally:
+        shutil.rmtree(work, ignore_errors=True)

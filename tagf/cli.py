@@ -1,18 +1,23 @@
-"""The `tagf` command line: thin subcommands over the library (the science side).
+"""The `tagf` command line (also `python -m tagf`): thin subcommands over the library.
 
-orchestration.cli adds the platform commands (sweep, ablate, register, promote) to this parser; the console script
-points there so that tagf/ never imports orchestration/.
+Installed packages add commands through the entry-point group `tagf.commands` (a function given the subparsers;
+orchestration adds the platform's sweep, ablate, report, ...), and model URI schemes through `tagf.model_uris` (a
+function (uri, params file) -> local model file, named after its scheme: `models`, `runs`), so tagf/ never
+imports orchestration/. Errors: tagf.errors.
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+import traceback
 from collections.abc import Callable
+from importlib.metadata import entry_points
 
 from pydantic import ValidationError
 
-Command = Callable[[argparse.Namespace], None]
+from tagf.errors import UsageError, exit_code, exit_codes_help
+from tagf.evaluation.robustness_defaults import DEFAULT_DROPOUT, DEFAULT_SHIFTS, DEFAULT_SNR_DB
 
 
 def _import_checkpoint(args: argparse.Namespace) -> None:
@@ -30,7 +35,7 @@ def _import_checkpoint(args: argparse.Namespace) -> None:
     )
     model = from_official_state_dict(state_dict)
     if args.hop > model.cfg.window:
-        raise ValueError(f"--hop {args.hop}: larger than the checkpoint's window {model.cfg.window}")
+        raise UsageError(f"--hop {args.hop}: larger than the checkpoint's window {model.cfg.window}")
     # The authors train one model per target and evaluate with their own hop; neither is in the state dict.
     extra = {
         "imported_from": str(args.source),
@@ -59,9 +64,10 @@ def _synth(args: argparse.Namespace) -> None:
 
 
 def _prepare(args: argparse.Namespace) -> None:
+    from tagf.data.corpus_source import corpus_root
     from tagf.data.prepare import prepare
 
-    index = prepare(args.root, args.index)
+    index = prepare(corpus_root(args.root), args.index)
     print(
         f"indexed {index.num_rows} frames of {len(set(index.column('video').to_pylist()))} videos -> {args.index}"
     )
@@ -83,9 +89,13 @@ def _extractor(args: argparse.Namespace, **fields):
 
 
 def _features(args: argparse.Namespace) -> None:
-    from tagf.features.extract import extract_features
+    from tagf.features.extract import ExtractorConfig, extract_features
+    from tagf.params_file import read_section
 
-    cfg = _extractor(args, batch_size=args.batch_size, dtype=args.dtype)
+    if args.params:
+        cfg = read_section(args.params, "features", ExtractorConfig)
+    else:
+        cfg = _extractor(args, batch_size=args.batch_size, dtype=args.dtype)
     manifest = extract_features(args.index, args.store, cfg)
     print(f"feature store {args.store} version {manifest['version']}: {manifest['splits']}")
 
@@ -99,22 +109,29 @@ def parse_settings(pairs: list[str]) -> dict[str, dict[str, object]]:
         key, sep, value = pair.partition("=")
         section, dot, field = key.partition(".")
         if not sep or not dot or section not in sections:
-            raise ValueError(f"--set {pair}: expected model.<field>=<value> or train.<field>=<value>")
+            raise UsageError(f"--set {pair}: expected model.<field>=<value> or train.<field>=<value>")
         sections[section][field] = yaml.safe_load(value)
     return sections
 
 
 def _train(args: argparse.Namespace) -> None:
     from tagf.models import model_config
+    from tagf.params_file import invalid
     from tagf.profiles import profile_settings
     from tagf.training.config import TrainConfig
     from tagf.training.trainer import train
 
     settings = parse_settings(args.set)
     base = {section: profile_settings(args.profile, section) if args.profile else {} for section in settings}
+    try:
+        model_cfg = model_config(args.variant, **{**base["model"], **settings["model"]})
+        train_cfg = TrainConfig(**{**base["train"], **settings["train"]})
+    except ValidationError as err:
+        section = "model." if err.title == "ModelConfig" else "train."
+        raise invalid(err, "--set", section) from None
     result = train(
-        model_config(args.variant, **{**base["model"], **settings["model"]}),
-        TrainConfig(**{**base["train"], **settings["train"]}),
+        model_cfg,
+        train_cfg,
         store=args.store,
         out_dir=args.output,
         resume=not args.restart,
@@ -127,13 +144,33 @@ def _train(args: argparse.Namespace) -> None:
     )
 
 
+def _local_model(args: argparse.Namespace, uri: str) -> str:
+    """A model URI whose scheme an installed package resolves (`tagf.model_uris`) as a local model file; any other
+    path or URL as it is."""
+    scheme, sep, _ = uri.partition(":/")
+    found = entry_points(group="tagf.model_uris", name=scheme) if sep else ()
+    return next(iter(found)).load()(uri, args.params) if found else uri
+
+
 def _evaluate(args: argparse.Namespace) -> None:
     from tagf.evaluation.evaluate import evaluate
 
-    metrics = evaluate(args.model, args.store, args.split, args.metrics, args.predictions)
+    metrics = evaluate([_local_model(args, m) for m in args.model], args.store, args.split, args.metrics, args.predictions)
     print(
         " ".join(f"{k}={metrics[k]:.4f}" for k in ("ccc_valence", "ccc_arousal", "ccc_mean") if k in metrics)
     )
+
+
+def _numbers(kind: type) -> Callable[[str], tuple]:
+    """An argparse type for comma-separated numbers ("" is none)."""
+
+    def parse(text: str) -> tuple:
+        try:
+            return tuple(kind(x) for x in text.split(",") if x.strip())
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__}s, got {text!r}") from None
+
+    return parse
 
 
 def _robustness(args: argparse.Namespace) -> None:
@@ -144,15 +181,15 @@ def _robustness(args: argparse.Namespace) -> None:
     for spec in args.model:
         name, sep, url = spec.partition("=")
         if not sep:
-            raise ValueError(f"--model {spec}: expected NAME=MODEL_FILE")
-        models.setdefault(name, []).append(url)
+            raise UsageError(f"--model {spec}: expected NAME=MODEL_FILE")
+        models.setdefault(name, []).append(_local_model(args, url))
     rows = robustness_of_files(
         models,
         args.store,
         args.split,
-        shifts=[int(x) for x in args.shifts.split(",")],
-        snrs_db=[float(x) for x in args.snr.split(",") if x],
-        dropouts=[float(x) for x in args.dropout.split(",") if x],
+        shifts=args.shifts,
+        snrs_db=args.snr,
+        dropouts=args.dropout,
     )
     write_table(rows, f"{args.output}/robustness.json", f"{args.output}/robustness.csv")
     robustness_figure(rows, f"{args.output}/robustness.png")
@@ -162,7 +199,7 @@ def _robustness(args: argparse.Namespace) -> None:
 def _plot_gates(args: argparse.Namespace) -> None:
     from tagf.evaluation.interpretability import plot_gates
 
-    plot_gates(args.model, args.store, args.video, args.output)
+    plot_gates(_local_model(args, args.model), args.store, args.video, args.output)
     print(f"gate heatmap of {args.video} -> {args.output}")
 
 
@@ -171,7 +208,7 @@ def _predict(args: argparse.Namespace) -> None:
 
     extractor = _extractor(args)
     split, _, _ = predict(
-        args.model,
+        [_local_model(args, m) for m in args.model],
         store=args.store,
         videos=args.videos.split(",") if args.videos else None,
         test_list=args.test_list,
@@ -183,6 +220,15 @@ def _predict(args: argparse.Namespace) -> None:
         plot_url=args.plot,
     )
     print(f"predicted {int(split.offsets[-1])} frames of {len(split.videos)} video(s)")
+
+
+def _model_uri_params_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--params",
+        default="params.yaml",
+        help="for models:/ and runs:/ model URIs: the params file whose mlflow.tracking_uri holds them "
+        "(MLFLOW_TRACKING_URI wins)",
+    )
 
 
 def _front_ends_option(p: argparse.ArgumentParser) -> None:
@@ -198,13 +244,15 @@ def _front_ends_option(p: argparse.ArgumentParser) -> None:
 def add_science_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("synth", help="write the synthetic corpus in Aff-Wild2 layout")
     p.add_argument("output", help="corpus root to write (path or fsspec URL)")
-    p.add_argument("--preset", default="tiny", help="tiny | default | large")
+    p.add_argument("--preset", default="tiny", help="tiny | default | large | misaligned | misaligned_tiny")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--max-lag-s", type=float, default=None, help="per-video audio lag spread (seconds)")
     p.set_defaults(run=_synth)
 
     p = sub.add_parser("prepare", help="validate an Aff-Wild2-layout corpus and write its frame index")
-    p.add_argument("root", help="corpus root (path or fsspec URL)")
+    p.add_argument(
+        "root", help="corpus root, or a directory whose SOURCE.json points at one (`tagf corpus`); path or URL"
+    )
     p.add_argument("index", help="frame index to write (.parquet)")
     p.set_defaults(run=_prepare)
 
@@ -220,6 +268,9 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
     _front_ends_option(p)
     p.add_argument("--batch-size", type=int, default=256)
     p.add_argument("--dtype", choices=("float16", "float32"), default="float16")
+    p.add_argument(
+        "--params", help="take the extractor settings from this params file's features: section instead of the flags"
+    )
     p.set_defaults(run=_features)
 
     p = sub.add_parser("train", help="train one model on a feature store (resumes an interrupted run)")
@@ -255,6 +306,7 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--split", default="validation", choices=("train", "validation", "test"))
     p.add_argument("--metrics", help="metrics JSON to write")
     p.add_argument("--predictions", help="per-frame predictions Parquet to write")
+    _model_uri_params_option(p)
     p.set_defaults(run=_evaluate)
 
     p = sub.add_parser("robustness", help="CCC under audio shift, modality noise and modality dropout")
@@ -267,10 +319,17 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--store", required=True)
     p.add_argument("--split", default="test", choices=("train", "validation", "test"))
-    p.add_argument("--shifts", default="0,5,15,30,60", help="audio shifts in frames (each used as ±)")
-    p.add_argument("--snr", default="20,10,0", help="modality noise levels, SNR dB (empty: none)")
-    p.add_argument("--dropout", default="0,0.25,0.5", help="modality dropout fractions (empty: none)")
+    p.add_argument(
+        "--shifts", type=_numbers(int), default=DEFAULT_SHIFTS, help="audio shifts in frames (each used as ±)"
+    )
+    p.add_argument(
+        "--snr", type=_numbers(float), default=DEFAULT_SNR_DB, help="modality noise levels, SNR dB (empty: none)"
+    )
+    p.add_argument(
+        "--dropout", type=_numbers(float), default=DEFAULT_DROPOUT, help="modality dropout fractions (empty: none)"
+    )
     p.add_argument("--output", required=True, help="directory for robustness.json/.csv/.png")
+    _model_uri_params_option(p)
     p.set_defaults(run=_robustness)
 
     p = sub.add_parser(
@@ -280,6 +339,7 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", required=True)
     p.add_argument("--video", required=True)
     p.add_argument("--output", required=True, help="PNG to write")
+    _model_uri_params_option(p)
     p.set_defaults(run=_plot_gates)
 
     p = sub.add_parser("predict", help="per-frame valence/arousal as CSV and ABAW submission file")
@@ -299,6 +359,7 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--csv", help="per-frame predictions CSV to write")
     p.add_argument("--submission", help="ABAW submission file to write (image_location,valence,arousal)")
     p.add_argument("--plot", help="PNG of the first video's VA trace")
+    _model_uri_params_option(p)
     p.set_defaults(run=_predict)
 
     p = sub.add_parser(
@@ -317,49 +378,34 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_import_checkpoint)
 
 
-def build_parser(
-    extra: Callable[[argparse._SubParsersAction], None] | None = None,
-) -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tagf", description="Time-aware gated fusion for valence/arousal.")
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="tagf",
+        description="Time-aware gated fusion for valence/arousal.",
+        epilog=exit_codes_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="print the traceback of every error")
     sub = parser.add_subparsers(dest="command", required=True)
     add_science_commands(sub)
-    if extra is not None:
-        extra(sub)
+    for plugin in entry_points(group="tagf.commands"):
+        plugin.load()(sub)
     return parser
 
 
-def one_line(err: Exception) -> str:
-    """A user-facing one-line message: pydantic errors name the offending field."""
-    if isinstance(err, ValidationError):
-        first = err.errors()[0]
-        where = ".".join(str(part) for part in first["loc"])
-        return f"{err.title}: {where}: {first['msg']}" + (
-            f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
-        )
-    return " ".join(str(err).split())
-
-
-def run(
-    parser: argparse.ArgumentParser,
-    argv: list[str] | None = None,
-    prepare: Callable[[argparse.Namespace], None] | None = None,
-) -> int:
-    """Parse and run one command; user errors become `tagf <command>: error: ...` lines and exit status 2.
-
-    `prepare` may rewrite the parsed arguments first (the platform resolves MLflow model URIs there).
-    """
-    args = parser.parse_args(argv)
-    try:
-        if prepare is not None:
-            prepare(args)
-        args.run(args)
-    except (ValueError, FileNotFoundError, ValidationError, OSError, RuntimeError) as err:
-        # A corpus check reports every problem, one line each, so a user fixes them in one pass.
-        for line in getattr(err, "problems", None) or [one_line(err)]:
-            print(f"tagf {args.command}: error: {line}", file=sys.stderr)
-        return 2
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
-    return run(build_parser(), argv)
+    """Run one command; a user-fixable error becomes one `tagf <command>: error: ...` line and its exit status."""
+    args = build_parser().parse_args(argv)
+    try:
+        args.run(args)
+    except Exception as err:
+        code = exit_code(err)
+        if code is None or args.debug:
+            traceback.print_exc()
+        if code is None:
+            return 1
+        # A corpus check reports every problem, one line each, so a user fixes them in one pass.
+        for line in getattr(err, "problems", None) or [" ".join(str(err).split())]:
+            print(f"tagf {args.command}: error: {line}", file=sys.stderr)
+        return code
+    return 0

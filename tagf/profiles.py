@@ -5,9 +5,23 @@
   [128] × 4, head 256, τ = 0.1, attention dropout 0.6, one model per target, their initialisation, Adam lr 1e-4,
   weight decay 1e-3, batch 12, 5 warm-up epochs from 20 % of the lr, then ReduceLROnPlateau (max CCC, patience 5,
   factor 0.1), best weights reloaded after every epoch, at most 100 epochs, early stop after 50 without gain.
-  Seeds are not part of a profile (their default, 3407, is one seed among others). Deviations we know of: the
-  warm-up steps per batch, not per epoch; the lr schedule and early stopping follow the mean CCC of the two
-  targets' models, while each target keeps its own best epoch.
+  Seeds are not part of a profile (their default, 3407, is one seed among others).
+
+  Known deviations from their code:
+  - Front ends: they fine-tune the IR-50 output layer and VGGish's last Linear from epoch 0 and release deeper IR-50
+    blocks whenever the lr falls below 1e-8 (base/parameter_control.py), with random 40-px crops and horizontal
+    flips of 48-px faces; we train on features extracted once by the frozen front ends from centre crops.
+  - Warm-up: their base/trainer.py calls `scheduler.warmup_lr(lr, batch, batches × 5)` every batch, but the class
+    implementing it is not in their public code; we warm up linearly per batch from 20 % of the lr over 5 epochs
+    (the epoch schedule of sucv/ABAW3's GradualWarmupScheduler), then torch's ReduceLROnPlateau, whose 1e-4
+    relative threshold and start after the warm-up differ in detail from theirs; their early-stopping counter only
+    starts after the warm-up epochs.
+  - One model per target: they run each target separately (same seed, so both start from the same weights, as
+    ours do); here the two models train side by side, sharing the schedule and early stopping (on the mean CCC of
+    the two), while each keeps its own best epoch.
+  - Data: they shuffle the windows once, we every epoch; their loss counts padded frames and has no label mask.
+  - Unverified: their face resizing to 48 px, their features for frames without a face, and their log-mel
+    framing are not public; ours are documented in tagf/features.
 - `small`: the same model family shrunk to train in minutes on a laptop CPU (length-agnostic key, window 150, narrow
   TCNs, one joint valence/arousal head, lr 1e-3, 6 epochs). It is not the paper's model.
 
@@ -19,6 +33,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tagf.errors import ParamsError
 from tagf.models.config import ModelConfig
 from tagf.training.config import TrainConfig
 
@@ -50,6 +65,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             early_stop_patience=50,
             reload_best_each_epoch=True,
             target="both",
+            amp=False,  # they train in fp32; bf16 moves the near-uniform gate weights by half their spread
         ),
     },
     "small": {
@@ -77,7 +93,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
 def profile_settings(name: str, section: str) -> dict[str, Any]:
     """The profile's settings of one section ("model" or "train")."""
     if name not in PROFILES:
-        raise ValueError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}")
+        raise ParamsError(f"unknown profile {name!r}; known: {', '.join(PROFILES)}")
     return dict(PROFILES[name][section])
 
 

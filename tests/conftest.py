@@ -5,10 +5,10 @@ from pathlib import Path
 
 import pytest
 
-# The authors-style reference model lives beside the tests (it is test material, not part of the package).
+# Test helpers beside the tests (failing_callback) are imported by name, also from Ray workers.
 sys.path.insert(0, str(Path(__file__).parent))
 
-TAGF = [sys.executable, "-m", "orchestration"]  # the `tagf` console script
+TAGF = [sys.executable, "-m", "tagf"]  # the `tagf` console script
 
 
 @pytest.fixture(autouse=True)

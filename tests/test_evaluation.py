@@ -10,6 +10,7 @@ from conftest import cli_error, run_cli
 from PIL import Image
 
 from tagf.data.feature_store import SPLITS, SplitArrays, read_manifest, read_split, write_store
+from tagf.errors import DataError, UsageError
 from tagf.evaluation.evaluate import LoadedModel
 from tagf.evaluation.ground_truth import AudioLags
 from tagf.evaluation.robustness import robustness_grid
@@ -109,7 +110,7 @@ def test_one_model_per_target_is_joined(tiny_corpus, tmp_path):
         str(tiny_corpus["store"]),
         check=False,
     )
-    assert proc.returncode == 2 and "two models predict valence" in proc.stderr
+    assert proc.returncode == UsageError.exit_code and "two models predict valence" in proc.stderr
 
 
 def test_robustness_table_and_figure(trained_tagf, tiny_corpus, tmp_path):
@@ -291,7 +292,7 @@ def test_non_gated_model_has_no_gate_plot(tiny_corpus, tmp_path):
         str(tmp_path / "g.png"),
         check=False,
     )
-    assert proc.returncode == 2 and "has no gate to plot" in proc.stderr and not (tmp_path / "g.png").exists()
+    assert proc.returncode == UsageError.exit_code and "has no gate to plot" in proc.stderr and not (tmp_path / "g.png").exists()
 
 
 @pytest.fixture(scope="module")
@@ -333,12 +334,12 @@ def test_unlabelled_split_is_an_error_not_a_zero(trained_tagf, unlabelled_store,
         str(metrics),
         check=False,
     )
-    assert proc.returncode == 2 and "split 'test' has no labelled frame" in cli_error(proc)
+    assert proc.returncode == DataError.exit_code and "split 'test' has no labelled frame" in cli_error(proc)
     assert not metrics.exists()
     proc = run_cli(
         "robustness", "--model", f"m={model}", "--store", store, "--output", str(tmp_path), check=False
     )
-    assert proc.returncode == 2 and "split 'test' has no labelled frame" in cli_error(proc)
+    assert proc.returncode == DataError.exit_code and "split 'test' has no labelled frame" in cli_error(proc)
     assert not (tmp_path / "robustness.json").exists()
 
 
@@ -366,7 +367,7 @@ def test_shift_beyond_every_video_is_an_error_naming_it(trained_tagf, tiny_corpu
         str(tmp_path),
         check=False,
     )
-    assert proc.returncode == 2 and cli_error(proc).startswith(
+    assert proc.returncode == DataError.exit_code and cli_error(proc).startswith(
         "audio shift -100000 frames: no labelled frame"
     )
     assert "split 'test'" in cli_error(proc) and not (tmp_path / "robustness.json").exists()

@@ -14,7 +14,7 @@ from conftest import cli_error, run_cli
 import tagf.evaluation.predict as predict
 from tagf.data import affwild2_layout as layout
 from tagf.data import feature_store
-from tagf.data.feature_store import read_manifest, read_split, schema, write_store
+from tagf.data.feature_store import read_manifest, read_split, schema, videos_from_store, write_store
 from tagf.data.media import read_audio
 from tagf.data.prepare import prepare
 
@@ -249,7 +249,7 @@ def test_time_axes_use_each_videos_fps(tiny_corpus, monkeypatch):
     fps = read_manifest(store)["fps"]
     video = next(v for v, rate in fps.items() if rate != 30)  # a rate a hard-coded 30 would get wrong
     other = next(v for s in ("train", "test") for v in read_split(store, s).videos[:1] if v != video)
-    split = predict.videos_from_store(store, [video, other])
+    split = videos_from_store(store, [video, other])
     assert split.fps == {video: fps[video], other: fps[other]}
     rates = []
     monkeypatch.setattr(

@@ -1,21 +1,29 @@
-"""k8s/: every overlay renders; every object validates (Kubernetes schemas offline, KubeRay CRD schemas); our own
-invariants hold (GPU workers request GPUs, images pinned, no plaintext secrets, limits, non-root, no public services)."""
+"""k8s/: every overlay renders with the real kustomize (kubectl 1.33 from the dev extra, see tools/install_kubectl.py);
+every core object validates offline against the Kubernetes schemas (kubernetes-validate, strict) and every Ray object
+against KubeRay's CRD schemas; one RayJob runs the whole DVC pipeline on the one RayCluster; our invariants hold
+(GPU workers request GPUs, images pinned, no plaintext secrets, limits, non-root, no public services)."""
 
+import os
 import re
+import shlex
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
 import jsonschema
 import kubernetes_validate
 import pytest
 import yaml
-from kustomize_render import build
 
 ROOT = Path(__file__).resolve().parents[1]
 K8S = ROOT / "k8s"
 OVERLAYS = sorted(p.name for p in (K8S / "overlays").iterdir())
-CRDS = ROOT.parent / "shared" / "k8s-crds"
+KUBECTL = Path(sysconfig.get_path("scripts")) / "kubectl"
+CRD_FILES = ("ray.io_rayclusters.yaml", "ray.io_rayjobs.yaml")
 KUBERNETES_VERSION = "1.33"
 SECRET_NAMES = re.compile(r"PASSWORD|SECRET|TOKEN|ACCESS_KEY|_KEY_ID|DSN", re.I)
+DVC = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
 
 
 def close(schema):
@@ -33,20 +41,42 @@ def close(schema):
 
 @pytest.fixture(scope="module")
 def crd_schemas():
-    if not CRDS.exists():
-        pytest.skip(f"KubeRay CRD schemas not found at {CRDS} (they ship in shared/ beside the repository)")
+    """KubeRay's CRD schemas from $TAGF_K8S_CRDS, else ../shared/k8s-crds beside the clone (as in CI)."""
+    configured = os.environ.get("TAGF_K8S_CRDS")
+    crds = Path(configured) if configured else ROOT.parent / "shared" / "k8s-crds"
+    missing = [name for name in CRD_FILES if not (crds / name).exists()]
+    if missing and configured:
+        pytest.fail(f"TAGF_K8S_CRDS={configured} lacks {', '.join(missing)}")
+    if missing:
+        pytest.skip(
+            f"KubeRay CRD schemas not found at {crds}: set TAGF_K8S_CRDS=/path/to/a/folder holding "
+            f"{' and '.join(CRD_FILES)} (kuberay ray-operator/config/crd/bases), or put them in "
+            "../shared/k8s-crds beside the clone, as CI does"
+        )
     schemas = {}
-    for name in ("ray.io_rayclusters.yaml", "ray.io_rayjobs.yaml"):
-        crd = yaml.safe_load((CRDS / name).read_text())
+    for name in CRD_FILES:
+        crd = yaml.load((crds / name).read_text(), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
         for version in crd["spec"]["versions"]:
             key = (f"{crd['spec']['group']}/{version['name']}", crd["spec"]["names"]["kind"])
             schemas[key] = close(version["schema"]["openAPIV3Schema"])
     return schemas
 
 
+@pytest.fixture(scope="session")
+def kubectl():
+    if not KUBECTL.exists():  # `make setup` installs it; a bare `pytest` after pip install does it here
+        subprocess.run([sys.executable, str(ROOT / "tools" / "install_kubectl.py")], check=True)
+    return KUBECTL
+
+
 @pytest.fixture(scope="module", params=OVERLAYS)
-def rendered(request):
-    return request.param, build(K8S / "overlays" / request.param)
+def rendered(request, kubectl):
+    build = subprocess.run(
+        [kubectl, "kustomize", K8S / "overlays" / request.param], capture_output=True, text=True
+    )
+    if build.returncode:
+        pytest.fail(f"kubectl kustomize k8s/overlays/{request.param}: {build.stderr}")
+    return request.param, [d for d in yaml.safe_load_all(build.stdout) if d]
 
 
 def pod_specs(doc):
@@ -55,42 +85,121 @@ def pod_specs(doc):
     if doc["kind"] in ("Deployment", "StatefulSet"):
         yield doc["kind"], spec["template"]["spec"]
     if doc["kind"] == "RayCluster":
-        yield from cluster_pods(spec, "RayCluster")
+        yield "RayCluster head", spec["headGroupSpec"]["template"]["spec"]
+        for group in spec["workerGroupSpecs"]:
+            yield f"RayCluster worker {group['groupName']}", group["template"]["spec"]
     if doc["kind"] == "RayJob":
-        if "rayClusterSpec" in spec:
-            yield from cluster_pods(spec["rayClusterSpec"], "RayJob")
         yield "RayJob submitter", spec["submitterPodTemplate"]["spec"]
 
 
-def cluster_pods(spec, where):
-    yield f"{where} head", spec["headGroupSpec"]["template"]["spec"]
-    for group in spec["workerGroupSpecs"]:
-        yield f"{where} worker {group['groupName']}", group["template"]["spec"]
+def is_ray(doc):
+    return doc["apiVersion"].startswith("ray.io/")
+
+
+def pipeline_job(docs):
+    """The only RayJob: any other could start before the pipeline has written its inputs."""
+    jobs = [d for d in docs if d["kind"] == "RayJob"]
+    assert [j["metadata"]["name"] for j in jobs] == ["tagf-pipeline"]
+    return jobs[0]
+
+
+def pipeline_script(docs):
+    """The shell script the pipeline RayJob runs: its entrypoint is `bash -c '<script>'`."""
+    job = pipeline_job(docs)
+    argv = shlex.split(job["spec"]["entrypoint"])
+    assert argv[:2] == ["bash", "-c"] and len(argv) == 3, job["spec"]["entrypoint"]
+    return argv[2]
 
 
 def test_overlays_exist():
     assert {"dev", "lab"} <= set(OVERLAYS)
 
 
-def test_every_object_validates(rendered, crd_schemas):
+def test_core_objects_validate(rendered):
     overlay, docs = rendered
     kinds = {d["kind"] for d in docs}
     assert {"RayCluster", "RayJob", "Deployment", "StatefulSet", "Service", "PersistentVolumeClaim"} <= kinds
     for doc in docs:
-        key = (doc["apiVersion"], doc["kind"])
-        if key in crd_schemas:
-            jsonschema.validate(doc, crd_schemas[key])
-        else:
+        if not is_ray(doc):
             kubernetes_validate.validate(doc, KUBERNETES_VERSION, strict=True)
         assert doc["metadata"]["namespace"] == f"tagf-{overlay}"
 
 
-def test_a_misspelled_field_fails_validation(rendered, crd_schemas):
+def test_a_misspelled_core_field_fails_validation(rendered):
+    _, docs = rendered
+    deployment = next(d for d in docs if d["kind"] == "Deployment")
+    broken = {**deployment, "spec": {**deployment["spec"], "replica": 2}}
+    with pytest.raises(kubernetes_validate.ValidationError):
+        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)
+
+
+def test_ray_objects_validate_against_kuberay_crds(rendered, crd_schemas):
+    _, docs = rendered
+    for doc in filter(is_ray, docs):
+        jsonschema.validate(doc, crd_schemas[(doc["apiVersion"], doc["kind"])])
+
+
+def test_a_misspelled_ray_field_fails_validation(rendered, crd_schemas):
     _, docs = rendered
     cluster = next(d for d in docs if d["kind"] == "RayCluster")
     broken = {**cluster, "spec": {**cluster["spec"], "workerGroupSpec": []}}
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, crd_schemas[("ray.io/v1", "RayCluster")])
+
+
+def test_one_rayjob_runs_the_pipeline_on_the_one_cluster(rendered):
+    """Only the pipeline job exists, and it brings no cluster of its own: the RayCluster spec is written once."""
+    _, docs = rendered
+    job = pipeline_job(docs)
+    (cluster,) = [d for d in docs if d["kind"] == "RayCluster"]
+    assert job["spec"]["clusterSelector"] == {"ray.io/cluster": cluster["metadata"]["name"]}
+    assert "rayClusterSpec" not in job["spec"]
+
+
+def test_the_pipeline_job_runs_dvc_repro_on_the_shared_volume(rendered):
+    """`dvc repro` runs dvc.yaml's stages in dependency order; its project (lock, cache, outputs) is on /shared."""
+    _, docs = rendered
+    steps = [s.strip() for s in pipeline_script(docs).split("&&")]
+    assert steps[0] == "mkdir -p /shared/pipeline" and steps[1] == "cd /shared/pipeline"
+    assert steps[-1] == "dvc repro"  # no targets or flags: every stage, each after its inputs
+    assert "cp /etc/tagf/params.yaml params.yaml" in steps
+
+
+def test_the_pipeline_job_has_every_source_dvc_tracks(rendered):
+    """Each dvc.yaml dependency that no stage writes (code) is copied from the image, which the Dockerfile fills."""
+    _, docs = rendered
+    copied = set(re.findall(r"/opt/tagf/(\S+)", pipeline_script(docs)))
+    dockerfile = (K8S / "Dockerfile").read_text()
+    in_image = {src for line in re.findall(r"^COPY (.+) \S+$", dockerfile, re.M) for src in line.split()}
+    assert {"dvc.yaml", ".dvcignore"} <= copied <= in_image
+    outs = {
+        next(iter(o)) if isinstance(o, dict) else o
+        for stage in DVC.values()
+        for kind in ("outs", "metrics", "plots")
+        for o in stage.get(kind, [])
+    }
+    for stage in DVC.values():
+        for dep in stage.get("deps", []):
+            if not any(dep == out or dep.startswith(out + "/") for out in outs):
+                assert dep.split("/")[0] in copied, dep
+
+
+def test_cluster_params_have_every_section_dvc_tracks(rendered):
+    _, docs = rendered
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "tagf-params")
+    sections = set(yaml.safe_load(config["data"]["params.yaml"]))
+    for name, stage in DVC.items():
+        for param in stage.get("params", []):
+            assert param.split(".")[0] in sections, f"stage {name}: {param}"
+
+
+def test_cluster_params_are_valid(rendered):
+    from orchestration.params import validate
+
+    _, docs = rendered
+    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "tagf-params")
+    params = validate(yaml.safe_load(config["data"]["params.yaml"]), "tagf-params ConfigMap")
+    assert params.mlflow.tracking_uri == "http://mlflow:5000"
 
 
 def test_gpu_workers_request_gpus_and_head_has_none(rendered):
@@ -168,28 +277,3 @@ def test_services_are_cluster_internal(rendered):
     assert {s["metadata"]["name"] for s in services} >= {"mlflow", "postgres", "minio"}
     assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in services)
     assert not [d for d in docs if d["kind"] == "Ingress"]
-
-
-def test_jobs_run_the_sweep_and_the_ablation(rendered):
-    _, docs = rendered
-    jobs = {d["metadata"]["name"]: d["spec"] for d in docs if d["kind"] == "RayJob"}
-    assert "tagf sweep" in jobs["tagf-sweep"]["entrypoint"] and jobs["tagf-sweep"]["shutdownAfterJobFinishes"]
-    assert "tagf ablate" in jobs["tagf-ablate"]["entrypoint"]
-    assert jobs["tagf-ablate"]["clusterSelector"] == {"ray.io/cluster": "tagf"}
-
-
-def test_cluster_params_are_valid(rendered):
-    from orchestration.params import validate
-
-    _, docs = rendered
-    config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "tagf-params")
-    params = validate(yaml.safe_load(config["data"]["params.yaml"]), "tagf-params ConfigMap")
-    assert params.mlflow.tracking_uri == "http://mlflow:5000"
-
-
-def test_a_misspelled_core_field_fails_validation(rendered):
-    _, docs = rendered
-    deployment = next(d for d in docs if d["kind"] == "Deployment")
-    broken = {**deployment, "spec": {**deployment["spec"], "replica": 2}}
-    with pytest.raises(kubernetes_validate.ValidationError):
-        kubernetes_validate.validate(broken, KUBERNETES_VERSION, strict=True)

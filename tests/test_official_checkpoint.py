@@ -1,8 +1,9 @@
 import pytest
 import torch
-from reference_tagf import LFAN, randomise_buffers
 
+from tagf.errors import ModelFileError, UsageError
 from tagf.models import CheckpointImportError, from_official_state_dict, official_front_ends
+from tagf.reference.authors import LFAN, randomise_buffers
 
 WINDOW = 32
 
@@ -100,6 +101,15 @@ def test_a_swapped_gate_concatenation_is_caught(peaked_authors_model):
     assert errors["visual_alpha"] > 0.05 and errors["audio_alpha"] > 0.05, errors
 
 
+def test_modalities_tagf_does_not_read_are_skipped(authors_model):
+    """The authors' default run also builds TCNs and BatchNorms for `bert` and `vggish`, which TAGF never reads."""
+    sd = dict(authors_model.state_dict())
+    sd["temporal.bert.network.0.conv1.weight_v"] = torch.zeros(32, 768, 5)
+    sd["bn.vggish.running_mean"] = torch.zeros(32)
+    errors = _compare(authors_model, from_official_state_dict(sd))
+    assert max(errors.values()) <= 1e-5, errors
+
+
 def test_missing_and_unexpected_keys_are_listed(authors_model):
     sd = dict(authors_model.state_dict())
     del sd["TAGF.coattn.dcn_layers.1.dense_coattn.value1_linear.bias"]
@@ -125,9 +135,8 @@ def test_diverging_duplicate_conv_is_refused(authors_model):
 
 
 def test_front_ends_are_taken_from_the_checkpoint():
-    from reference_tagf import VisualBackbone
-
     from tagf.features.iresnet import IRResNet50
+    from tagf.reference.authors import VisualBackbone
 
     torch.manual_seed(0)
     authors = VisualBackbone().eval()
@@ -165,9 +174,9 @@ def test_import_checkpoint_cli_records_target_and_hop(authors_model, tmp_path):
         "import-checkpoint", str(tmp_path / "ours.pt"), str(tmp_path / "again.pt"), "--target", "valence",
         "--hop", "20", check=False,
     )
-    assert broken.returncode == 2 and "not an authors' TAGF state dict" in broken.stderr
+    assert broken.returncode == ModelFileError.exit_code and "not an authors' TAGF state dict" in broken.stderr
     no_target = run_cli("import-checkpoint", str(tmp_path / "authors.pth"), str(tmp_path / "x.pt"), check=False)
-    assert no_target.returncode == 2 and "--target" in no_target.stderr and not (tmp_path / "x.pt").exists()
+    assert no_target.returncode == UsageError.exit_code and "--target" in no_target.stderr and not (tmp_path / "x.pt").exists()
 
 
 def _authors_features(authors: LFAN, root, video: str, frames: int, fps: float):

@@ -6,6 +6,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -16,6 +17,8 @@ import requests
 import yaml
 from conftest import TAGF, run_cli
 from mlflow.tracking import MlflowClient
+
+from tagf.errors import ParamsError, TrackingError
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -100,7 +103,9 @@ def test_local_sweep_tracks_registers_and_serves(tiny_corpus, tmp_path, monkeypa
         history = client.get_metric_history(kid.info.run_id, "val_ccc_mean")
         assert [m.step for m in history] in ([1], [1, 2])  # ASHA may stop a trial after its grace period
         assert (
-            kid.data.tags["variant"] == "tagf"
+            # Named and tagged after what it trained: TAGF with the fc gate is GRJCA.
+            kid.data.tags["variant"] == {"step_bilstm": "tagf", "fc": "grjca"}[kid.data.params["model.gate"]]
+            and kid.info.run_name.startswith(kid.data.tags["variant"] + " ")
             and kid.data.tags["data_version"]
             and kid.data.tags["git_commit"]
         )
@@ -150,8 +155,8 @@ def test_local_sweep_tracks_registers_and_serves(tiny_corpus, tmp_path, monkeypa
 def test_promotion_moves_the_champion_only_when_better(tmp_path):
     import torch
 
+    from orchestration.model_registry import promote, register
     from orchestration.pyfunc_model import log_tagf_model
-    from orchestration.registry import promote, register
     from tagf.models import build_model, model_config
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
@@ -195,7 +200,7 @@ def test_unreachable_tracking_server_fails_before_training(tiny_corpus, tmp_path
     port = free_port()
     params = write_params(tmp_path / "params.yaml", mlflow__tracking_uri=f"http://127.0.0.1:{port}")
     proc = sweep_cli(params, tiny_corpus, tmp_path / "sweep", check=False)
-    assert proc.returncode == 2
+    assert proc.returncode == TrackingError.exit_code
     assert f"MLflow tracking server http://127.0.0.1:{port} is unreachable" in proc.stderr
     assert not (tmp_path / "ray_results").exists() and not (tmp_path / "sweep").exists()
 
@@ -203,7 +208,7 @@ def test_unreachable_tracking_server_fails_before_training(tiny_corpus, tmp_path
 def test_bad_params_name_the_key(tiny_corpus, tmp_path):
     params = write_params(tmp_path / "params.yaml", sweep__max_concurrent=0)
     proc = sweep_cli(params, tiny_corpus, tmp_path / "out", check=False)
-    assert proc.returncode == 2
+    assert proc.returncode == ParamsError.exit_code
     assert f"{params}: sweep.max_concurrent: Input should be greater than 0" in proc.stderr
 
 
@@ -412,3 +417,52 @@ def test_failing_trial_is_retried_from_its_checkpoint(tiny_corpus, tmp_path, mon
     assert kid.info.status == "FINISHED"
     steps = [m.step for m in MlflowClient(uri).get_metric_history(kid.info.run_id, "val_ccc_mean")]
     assert steps == [1, 2]  # the retry resumed after epoch 1 instead of starting over
+
+
+def test_failing_ablation_trial_resumes_and_keeps_its_child_run(tiny_corpus, tmp_path, monkeypatch):
+    import failing_callback
+    from ray import cloudpickle
+
+    from orchestration.ablation import run_ablation
+    from orchestration.params import load_params
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    cloudpickle.register_pickle_by_value(failing_callback)
+    params = load_params(
+        write_params(
+            tmp_path / "params.yaml",
+            sweep__max_concurrent=1,
+            ablate__variants=["jca"],
+            ablate__reference="jca",
+            ablate__seeds=[0],
+            evaluate__shifts=[0, 5],
+            evaluate__snr_db=[],
+            evaluate__dropout=[],
+        )
+    )
+    best = {
+        "variant": "tagf",
+        "model": params.build_model_config().model_dump(exclude={"outputs"}),
+        "train": params.build_train_config().model_dump(),
+    }
+    marker = tmp_path / "failed-once"
+    before = set(Path(tempfile.gettempdir()).glob("tagf-trial-*"))
+    table = run_ablation(
+        params,
+        str(tiny_corpus["store"]),
+        best,
+        str(tmp_path / "ablation"),
+        extra_callbacks=(failing_callback.FailOnce(str(marker)),),
+    )
+    assert marker.exists()  # it did fail once
+    assert [row["variant"] for row in table] == ["jca"]
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("tagf-test")
+    (parent,) = [r for r in client.search_runs([exp.experiment_id]) if r.data.tags.get("kind") == "ablation"]
+    (kid,) = children(uri, "tagf-test", parent.info.run_id)  # the retry reused the trial's child run
+    assert kid.data.tags["variant"] == "jca" and kid.info.status == "FINISHED"
+    steps = [m.step for m in client.get_metric_history(kid.info.run_id, "val_ccc_mean")]
+    assert steps == [1, 2]  # resumed after epoch 1 instead of starting over
+    assert "report_ccc_mean" in kid.data.metrics
+    assert set(Path(tempfile.gettempdir()).glob("tagf-trial-*")) == before  # its work directory was removed

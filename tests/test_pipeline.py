@@ -72,6 +72,7 @@ def sh(repo: Path, *cmd: str) -> subprocess.CompletedProcess:
 def test_dvc_repro_runs_every_stage_then_nothing(repo):
     sh(repo, "git", "init", "-q")
     sh(repo, str(BIN / "dvc"), "init", "-q")
+    shutil.copytree(ROOT / ".dvc" / "plots", repo / ".dvc" / "plots")
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "pipeline")
     first = sh(repo, str(BIN / "dvc"), "repro")
@@ -107,6 +108,15 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
     assert str(client.get_model_version_by_alias("tagf", "challenger").version) == str(registry["version"])
     assert str(client.get_model_version_by_alias("tagf", "champion").version) == str(registry["champion"])
 
+    # dvc plots: the robustness plot is one panel per perturbation with one line per model (the page itself loads
+    # Vega from a CDN, so the spec is what can be checked offline).
+    specs = json.loads(sh(repo, str(BIN / "dvc"), "plots", "show", "--json").stdout)["data"]
+    (robustness,) = [p for name, p in specs.items() if name.endswith("robustness.json")]
+    spec = robustness[0]["content"]
+    assert spec["facet"]["column"]["field"] == "perturbation"
+    assert spec["spec"]["encoding"]["color"]["field"] == "model"
+    assert {row["model"] for row in spec["data"]["values"]} == {"tagf", "audio_only"}
+
     shown = sh(repo, str(BIN / "dvc"), "metrics", "show", "--json")
     assert "best_tagf" in shown.stdout
     again = sh(repo, str(BIN / "dvc"), "repro")
@@ -125,15 +135,9 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
 def test_invalid_params_stop_the_first_stage(tmp_path):
     from conftest import run_cli
 
+    from tagf.errors import ParamsError
+
     (tmp_path / "params.yaml").write_text("data:\n  preset: huge\n")
-    proc = run_cli(
-        "stage",
-        "corpus",
-        "--params",
-        str(tmp_path / "params.yaml"),
-        "--output",
-        str(tmp_path / "corpus"),
-        check=False,
-    )
-    assert proc.returncode == 2 and "data.preset: Input should be 'tiny', 'default' or 'large'" in proc.stderr
+    proc = run_cli("corpus", str(tmp_path / "corpus"), "--params", str(tmp_path / "params.yaml"), check=False)
+    assert proc.returncode == ParamsError.exit_code and "data.preset: Input should be 'tiny', 'default', 'large', 'misaligned' or 'misaligned_tiny'" in proc.stderr
     assert not (tmp_path / "corpus").exists()

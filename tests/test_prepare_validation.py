@@ -7,8 +7,9 @@ import soundfile
 from conftest import run_cli
 
 from tagf.data import affwild2_layout as layout
+from tagf.data.frame_index import read_index
 from tagf.data.media import AUDIO_RATE, read_audio
-from tagf.data.prepare import CorpusError, prepare, read_index
+from tagf.data.prepare import CorpusError, prepare
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@
 import pytest
 import torch
 
-from orchestration.params import ParamsError, load_params
+from orchestration.params import load_params
+from tagf.errors import ParamsError
 from tagf.models import build_model
 from tagf.profiles import describe
 
@@ -79,6 +80,8 @@ def test_separate_targets_is_one_model_per_target():
     with torch.no_grad():
         alone = model.per_target[1](visual, audio).prediction[..., 0]
     torch.testing.assert_close(out.prediction[..., 1], alone)
+    first, second = (dict(m.named_parameters()) for m in model.per_target)
+    assert all(torch.equal(first[k], second[k]) for k in first)  # one seed, as the authors' two runs
     # The loss of one target gives no gradient to the other target's model.
     out.prediction[..., 0].sum().backward()
     assert all(p.grad is None or not p.grad.any() for p in model.per_target[1].parameters())

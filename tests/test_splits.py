@@ -2,8 +2,9 @@
 
 import pytest
 
-from orchestration.params import ParamsError, load_params
+from orchestration.params import load_params
 from tagf.data.splits import dev_videos, load_splits
+from tagf.errors import ParamsError
 
 
 def _params(tmp_path, text: str):

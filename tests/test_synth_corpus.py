@@ -3,7 +3,7 @@ import json
 import numpy as np
 
 from tagf.data import affwild2_layout as layout
-from tagf.data.prepare import read_index
+from tagf.data.frame_index import read_index
 from tagf.data.synth.corpus import PRESETS, SynthPreset, write_corpus
 
 MICRO = SynthPreset(videos={"train": 1, "validation": 1}, duration_s=(2, 3), face_px=16, max_lag_s=2.0)
@@ -76,3 +76,38 @@ def test_corpus_writes_through_memory_filesystem():
     fs = fsspec.filesystem("memory")
     assert fs.exists("/synth-test/corpus/videos/synth000.avi")
     assert not [p for p in fs.ls("/synth-test") if ".tmp-" in p["name"]]
+
+
+def test_presets_without_scenarios_write_what_they_wrote_before(tmp_path):
+    """The README's results come from the tiny/default/large corpora: the misalignment fields at their defaults
+    change none of their bytes. Hashes written by the generator as it was before those fields existed."""
+    import hashlib
+
+    from tagf.data.media import read_audio
+
+    write_corpus(str(tmp_path), MICRO, seed=0)
+    expected = {
+        "ground_truth/latent/synth000.csv": "b64be2d0cfc5dd5f69b5a9a43004fdb649ffb36596aef5f0cfcb40de73f65414",
+        "ground_truth/latent/synth001.csv": "21f797876d12e0e811c866af0df9272a8869e029080a11d010e8f1f6d83b23b2",
+        "ground_truth/lags.json": "8682ec958a9b58c4e1e32ec8e7f8db9226076a79bdbf11ef54cbca2306545209",
+        "VA_Estimation_Challenge/Train_Set/synth000.txt": "a4af761c69a410c9857695b27941bc87b5136f333be59b1e17897a6873746526",
+        "cropped_aligned/synth001/00002.jpg": "bd7ebc1d3be5c561393161f7bee84f9b96eb2993aa44a17bf9f3c5255d25d264",
+    }
+    for rel, digest in expected.items():
+        assert hashlib.sha256((tmp_path / rel).read_bytes()).hexdigest() == digest, rel
+    # The audio decoded: the container's own bytes are the FFmpeg version's.
+    audio = read_audio(str(tmp_path / "videos" / "synth001.avi"))
+    assert hashlib.sha256(audio.tobytes()).hexdigest() == (
+        "5b46f1184b969bb3cb80fe29c0a7efe3ee139693962d04d1db4436de43a4b7c1"
+    )
+
+
+def test_masks_of_a_constant_lag_corpus(tiny_corpus):
+    root = tiny_corpus["root"]
+    for video, lag_s in json.loads((root / "ground_truth" / "lags.json").read_text()).items():
+        masks = np.loadtxt(root / "ground_truth" / "masks" / f"{video}.csv", delimiter=",", skiprows=1)
+        assert np.allclose(masks[:, 6], lag_s, atol=1e-5)
+        assert not masks[:, 2].any() and not masks[:, 5].any()  # no audio outage, no desynchronised stretch
+        faces = [(root / layout.FACES_DIR / video / layout.face_name(int(t))).exists() for t in masks[:, 0]]
+        assert np.array_equal(masks[:, 3] > 0, faces)
+        assert 0.3 < masks[:, 1].mean() < 0.9  # speech with pauses

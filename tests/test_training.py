@@ -12,6 +12,7 @@ import torch
 from conftest import SMALL_TAGF, TAGF
 
 from tagf.data.feature_store import read_split
+from tagf.errors import DataError, ParamsError
 from tagf.evaluation.scoring import NonFiniteError
 from tagf.models import load_model, model_config
 from tagf.training.callbacks import TrainingCallback
@@ -183,7 +184,8 @@ def test_bad_setting_is_one_clear_line(tiny_corpus, tmp_path):
 
     proc = run_cli("train", str(tiny_corpus["store"]), str(tmp_path), "--set", "train.lr=-1", check=False)
     errors = [line for line in proc.stderr.splitlines() if line.startswith("tagf train: error:")]
-    assert proc.returncode == 2 and len(errors) == 1 and "lr" in errors[0] and "greater than 0" in errors[0]
+    assert proc.returncode == ParamsError.exit_code and len(errors) == 1
+    assert "lr" in errors[0] and "greater than 0" in errors[0]
 
 
 def test_diverging_run_stops_at_once_and_writes_nothing(tiny_corpus, tmp_path):
@@ -201,7 +203,7 @@ def test_diverging_run_stops_at_once_and_writes_nothing(tiny_corpus, tmp_path):
         "train.epochs=2",
         check=False,
     )
-    assert proc.returncode == 2 and "Traceback" not in proc.stderr
+    assert proc.returncode == DataError.exit_code and "Traceback" not in proc.stderr
     assert re.match(r"epoch 1, batch \d+ of \d+: the training loss is nan", cli_error(proc))
     assert "epoch   1" not in proc.stdout  # not even the first epoch finished with a NaN loss
     assert not (tmp_path / "model.pt").exists() and not (tmp_path / "history.json").exists()

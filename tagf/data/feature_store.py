@@ -24,6 +24,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tagf import storage
+from tagf.errors import DataError, StorageError
 
 SPLITS = ("train", "validation", "test")
 MANIFEST = "manifest.json"
@@ -67,7 +68,7 @@ class SplitArrays:
         """The given videos only, in the given order."""
         missing = [v for v in videos if v not in self.videos]
         if missing:
-            raise ValueError(f"videos not in this split: {', '.join(missing)}")
+            raise DataError(f"videos not in this split: {', '.join(missing)}")
         slices = [self.video_slice(self.videos.index(v)) for v in videos]
         rows = np.concatenate([np.arange(s.start, s.stop) for s in slices]) if slices else np.zeros(0, int)
         lengths = [s.stop - s.start for s in slices]
@@ -119,7 +120,7 @@ def check_finite(store: str, split: str, arrays: SplitArrays) -> None:
             row = start + int(np.flatnonzero(~np.isfinite(chunk).all(axis=1))[0])
             video = arrays.videos[int(np.searchsorted(arrays.offsets, row, side="right")) - 1]
             what = "NaN" if np.isnan(values[row]).any() else "infinite"
-            raise ValueError(
+            raise DataError(
                 f"{store}: split {split!r}, video {video} frame {int(arrays.frames[row])}: {name} is {what}"
             )
 
@@ -150,7 +151,7 @@ def write_store(
         check_finite(url, split, split_arrays)
         unknown = [v for v in split_arrays.videos if not fps.get(v, 0) > 0]
         if unknown:
-            raise ValueError(f"{url}: split {split!r}: no frame rate for video(s) {', '.join(unknown)}")
+            raise DataError(f"{url}: split {split!r}: no frame rate for video(s) {', '.join(unknown)}")
     manifest = dict(manifest)
     manifest["splits"] = {
         split: {"frames": t.num_rows, "videos": len(arrays[split].videos)} for split, t in tables.items()
@@ -175,11 +176,11 @@ def read_manifest(url: str) -> dict[str, Any]:
     try:
         return json.loads(storage.read_text(path))
     except FileNotFoundError:
-        raise FileNotFoundError(
+        raise StorageError(
             f"{url}: not a feature store (no {MANIFEST}); run `tagf features` first"
         ) from None
     except ValueError as err:  # JSON or UTF-8 errors
-        raise ValueError(f"{path}: not a readable manifest ({err}); re-run `tagf features`") from None
+        raise DataError(f"{path}: not a readable manifest ({err}); re-run `tagf features`") from None
 
 
 def read_split(url: str, split: str) -> SplitArrays:
@@ -187,10 +188,10 @@ def read_split(url: str, split: str) -> SplitArrays:
     file = storage.join(url, f"{split}.parquet")
     fs, path = storage.filesystem(file)
     if not fs.exists(path):
-        raise FileNotFoundError(f"{url}: feature store has no split {split!r}")
+        raise StorageError(f"{url}: feature store has no split {split!r}")
     manifest = read_manifest(url)
     if "sha256" not in manifest:
-        raise ValueError(
+        raise DataError(
             f"{url}: feature store written by an older tagf, without checksums; re-extract it with `tagf features`"
         )
     where = f"{file} (split {split!r})"
@@ -200,9 +201,9 @@ def read_split(url: str, split: str) -> SplitArrays:
     except (pa.ArrowException, OSError) as err:
         # pyarrow's first sentence, without its "Could not open Parquet input source '<Buffer>': " prefix
         reason = str(err).rsplit("': ", 1)[-1].split(". ")[0].strip().rstrip(".") or type(err).__name__
-        raise ValueError(f"{where}: not a readable Parquet file: {reason}; re-run `tagf features`") from None
+        raise DataError(f"{where}: not a readable Parquet file: {reason}; re-run `tagf features`") from None
     if hashlib.sha256(data).hexdigest() != manifest["sha256"].get(split):
-        raise ValueError(
+        raise DataError(
             f"{where}: sha256 differs from {MANIFEST}'s: the store is corrupted or was modified after it "
             "was written; re-run `tagf features`"
         )
@@ -210,9 +211,40 @@ def read_split(url: str, split: str) -> SplitArrays:
     check_finite(url, split, arrays)
     missing = [v for v in arrays.videos if v not in manifest.get("fps", {})]
     if missing:
-        raise ValueError(
+        raise DataError(
             f"{storage.join(url, MANIFEST)}: no fps for video(s) {', '.join(missing)} of split {split!r}; "
             "re-run `tagf features`"
         )
     arrays.fps = {v: float(manifest["fps"][v]) for v in arrays.videos}
     return arrays
+
+
+def videos_from_store(store: str, videos: list[str]) -> SplitArrays:
+    """The named videos, from whichever splits of the store hold them."""
+    manifest = read_manifest(store)
+    parts, found = [], set()
+    for split_name in [s for s in SPLITS if s in manifest.get("splits", {})]:
+        split = read_split(store, split_name)
+        here = [v for v in videos if v in split.videos]
+        if here:
+            parts.append(split.select(here))
+            found |= set(here)
+    missing = [v for v in videos if v not in found]
+    if missing:
+        raise DataError(f"{store}: no features for video(s) {', '.join(missing)}")
+    order = {v: i for i, v in enumerate(videos)}
+    merged = parts[0] if len(parts) == 1 else _concat(parts)
+    return merged.select(sorted(merged.videos, key=order.__getitem__))
+
+
+def _concat(parts: list[SplitArrays]) -> SplitArrays:
+    lengths = np.concatenate([np.diff(p.offsets) for p in parts])
+    return SplitArrays(
+        videos=[v for p in parts for v in p.videos],
+        offsets=np.r_[0, np.cumsum(lengths)].astype(np.int64),
+        **{
+            f: np.concatenate([getattr(p, f) for p in parts])
+            for f in ("visual", "audio", "labels", "label_valid", "visual_valid", "frames")
+        },
+        fps={video: rate for p in parts for video, rate in p.fps.items()},
+    )

@@ -13,11 +13,12 @@ import numpy as np
 import soundfile
 
 from tagf import storage
+from tagf.errors import DataError
 
 AUDIO_RATE = 16_000
 
 
-class MediaError(ValueError):
+class MediaError(DataError):
     """A media file that does not decode; the message says why, without the decoder's internals."""
 
 
@@ -90,7 +91,7 @@ def read_audio(url: str) -> np.ndarray:
             return librosa.resample(mono, orig_sr=rate, target_sr=AUDIO_RATE).astype(np.float32)
         with av.open(f) as container:
             if not container.streams.audio:
-                raise ValueError("no audio track")
+                raise MediaError("no audio track")
             resampler = av.AudioResampler(format="flt", layout="mono", rate=AUDIO_RATE)
             chunks = []
             for frame in container.decode(audio=0):

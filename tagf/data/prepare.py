@@ -26,6 +26,7 @@ from tqdm import tqdm
 from tagf import storage
 from tagf.data import affwild2_layout as layout
 from tagf.data.media import MediaError, probe_video, probe_wav
+from tagf.errors import DataError
 
 FRAME_TOLERANCE = 2
 FRAME_TOLERANCE_FRACTION = 0.005
@@ -45,7 +46,7 @@ INDEX_SCHEMA = pa.schema(
 )
 
 
-class CorpusError(ValueError):
+class CorpusError(DataError):
     """The corpus has problems; `problems` holds one line each."""
 
     def __init__(self, problems: list[str]):
@@ -197,9 +198,3 @@ def prepare(root: str, index_url: str) -> pa.Table:
     with storage.atomic_path(index_url) as (out_fs, tmp), out_fs.open(tmp, "wb") as f:
         pq.write_table(index, f)
     return index
-
-
-def read_index(index_url: str) -> pa.Table:
-    fs, path = storage.filesystem(index_url)
-    with fs.open(path, "rb") as f:
-        return pq.read_table(f)

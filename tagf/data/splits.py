@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 
 from tagf.data.feature_store import SplitArrays, read_split
+from tagf.errors import ParamsError
 
 SELECTABLE = Literal["dev", "validation", "test"]
 
@@ -22,7 +23,7 @@ def dev_videos(train_videos: list[str], fraction: float, seed: int) -> list[str]
     ordered = sorted(train_videos)
     count = max(1, round(fraction * len(ordered)))
     if count >= len(ordered):
-        raise ValueError(
+        raise ParamsError(
             f"splits.dev_fraction {fraction}: holding out {count} of {len(ordered)} training videos leaves none to "
             "train on"
         )
@@ -42,7 +43,7 @@ def load_splits(
             loaded["dev"] = train.select([v for v in train.videos if v in held_out])
             train = train.select([v for v in train.videos if v not in held_out])
         elif "dev" in names:
-            raise ValueError("split 'dev' needs splits.dev_fraction > 0")
+            raise ParamsError("split 'dev' needs splits.dev_fraction > 0")
         loaded["train"] = train
     for name in names:
         if name not in loaded:

@@ -17,6 +17,7 @@ import pyarrow.parquet as pq
 
 from tagf import storage
 from tagf.data.feature_store import SplitArrays, read_split
+from tagf.errors import ModelFileError, UsageError
 from tagf.evaluation.ground_truth import latent_labels
 from tagf.evaluation.prediction import predict_frames
 from tagf.evaluation.scoring import TARGETS, score
@@ -37,13 +38,13 @@ def load_for_evaluation(url: str) -> LoadedModel:
     train = extra.get("train", {})
     missing = [key for key in ("target", "window", "hop") if key not in train]
     if missing:
-        raise ValueError(
+        raise ModelFileError(
             f"{url}: the model file does not record its {', '.join(missing)}; "
             "re-import it with `tagf import-checkpoint --target ... --hop ...`"
         )
     targets = list(TARGETS) if train["target"] == "both" else [train["target"]]
     if model.cfg.outputs != len(targets):
-        raise ValueError(f"{url}: {model.cfg.outputs} outputs but trained for {train['target']}")
+        raise ModelFileError(f"{url}: {model.cfg.outputs} outputs but trained for {train['target']}")
     return LoadedModel(model, targets, train["window"], train["hop"])
 
 
@@ -56,7 +57,7 @@ def combined_predictions(
         predicted = predict_frames(loaded.model, split, loaded.window, loaded.hop, audio_shift=audio_shift)
         for k, target in enumerate(loaded.targets):
             if target in targets:
-                raise ValueError(f"two models predict {target}; give one model per target")
+                raise UsageError(f"two models predict {target}; give one model per target")
             targets.append(target)
             columns.append(predicted.values[:, k])
     order = sorted(range(len(targets)), key=lambda i: TARGETS.index(targets[i]))

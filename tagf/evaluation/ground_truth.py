@@ -14,6 +14,7 @@ import numpy as np
 
 from tagf import storage
 from tagf.data.feature_store import SplitArrays, read_manifest
+from tagf.errors import DataError
 
 
 def synthetic_root(store: str) -> str | None:
@@ -59,6 +60,6 @@ def audio_lags(store: str, split: SplitArrays) -> AudioLags | None:
     lags = json.loads(storage.read_text(storage.join(root, "ground_truth", "lags.json")))
     missing = [v for v in split.videos if v not in lags]
     if missing:
-        raise ValueError(f"{root}/ground_truth/lags.json: no lag for video(s) {', '.join(missing)}")
+        raise DataError(f"{root}/ground_truth/lags.json: no lag for video(s) {', '.join(missing)}")
     fps = np.array([split.fps[v] for v in split.videos])
     return AudioLags(list(split.videos), np.array([lags[v] for v in split.videos]), fps)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+from tagf.data.feature_store import videos_from_store
+from tagf.errors import UsageError
 from tagf.evaluation.evaluate import load_for_evaluation
 from tagf.evaluation.figures import gate_figure
-from tagf.evaluation.predict import videos_from_store
 from tagf.evaluation.prediction import predict_frames
 
 
 def plot_gates(model_url: str, store: str, video: str, png_url: str) -> None:
     loaded = load_for_evaluation(model_url)
     if not loaded.model.gated:
-        raise ValueError(f"{model_url}: a {loaded.model.cfg.fusion} model has no gate to plot")
+        raise UsageError(f"{model_url}: a {loaded.model.cfg.fusion} model has no gate to plot")
     split = videos_from_store(store, [video])
     predicted = predict_frames(loaded.model, split, loaded.window, loaded.hop)
     gate_figure(

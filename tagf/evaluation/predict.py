@@ -14,42 +14,12 @@ import numpy as np
 
 from tagf import storage
 from tagf.data import affwild2_layout as layout
-from tagf.data.feature_store import SPLITS, SplitArrays, read_manifest, read_split
+from tagf.data.feature_store import SplitArrays, videos_from_store
 from tagf.data.prepare import prepare
+from tagf.errors import DataError, UsageError
 from tagf.evaluation.evaluate import combined_predictions, load_for_evaluation
 from tagf.evaluation.figures import trace_figure
 from tagf.features.extract import ExtractorConfig, extract_features
-
-
-def videos_from_store(store: str, videos: list[str]) -> SplitArrays:
-    """The named videos, from whichever splits of the store hold them."""
-    manifest = read_manifest(store)
-    parts, found = [], set()
-    for split_name in [s for s in SPLITS if s in manifest.get("splits", {})]:
-        split = read_split(store, split_name)
-        here = [v for v in videos if v in split.videos]
-        if here:
-            parts.append(split.select(here))
-            found |= set(here)
-    missing = [v for v in videos if v not in found]
-    if missing:
-        raise ValueError(f"{store}: no features for video(s) {', '.join(missing)}")
-    order = {v: i for i, v in enumerate(videos)}
-    merged = parts[0] if len(parts) == 1 else _concat(parts)
-    return merged.select(sorted(merged.videos, key=order.__getitem__))
-
-
-def _concat(parts: list[SplitArrays]) -> SplitArrays:
-    lengths = np.concatenate([np.diff(p.offsets) for p in parts])
-    return SplitArrays(
-        videos=[v for p in parts for v in p.videos],
-        offsets=np.r_[0, np.cumsum(lengths)].astype(np.int64),
-        **{
-            f: np.concatenate([getattr(p, f) for p in parts])
-            for f in ("visual", "audio", "labels", "label_valid", "visual_valid", "frames")
-        },
-        fps={video: rate for p in parts for video, rate in p.fps.items()},
-    )
 
 
 def features_of_raw_video(
@@ -99,7 +69,7 @@ def write_outputs(
         storage.write_text(csv_url, text.getvalue())
     if submission_url:
         if targets != ["valence", "arousal"]:
-            raise ValueError(
+            raise UsageError(
                 "the ABAW submission needs valence and arousal: give one model per target or one for both"
             )
         text = io.StringIO()
@@ -110,7 +80,7 @@ def write_outputs(
             wanted = (listed_frames or {}).get(video) or sorted(by_frame)
             for frame in wanted:
                 if frame not in by_frame:
-                    raise ValueError(
+                    raise DataError(
                         f"test list asks for {video}/{layout.face_name(frame)}, beyond its frames"
                     )
                 valence, arousal = by_frame[frame]
@@ -150,7 +120,7 @@ def predict(
         text = storage.read_text(test_list)
         videos, listed = layout.parse_test_list(text), layout.parse_test_frames(text)
     if not store or not videos:
-        raise ValueError("predict: give --store with --videos or --test-list, or --video-file")
+        raise UsageError("predict: give --store with --videos or --test-list, or --video-file")
     split = videos_from_store(store, videos)
     models = [load_for_evaluation(url) for url in model_urls]
     values, targets = combined_predictions(models, split)

@@ -12,6 +12,8 @@ from tagf.data.windows import Windows
 from tagf.evaluation.stitching import stitch
 from tagf.models import FusionModel
 
+INFERENCE_BATCH = 32  # windows per forward pass when predicting (no gradients are kept)
+
 
 @dataclass
 class FramePredictions:
@@ -26,7 +28,7 @@ def predict_frames(
     split: SplitArrays,
     window: int,
     hop: int,
-    batch_size: int = 32,
+    batch_size: int = INFERENCE_BATCH,
     audio_shift: int = 0,
     device: torch.device | str = "cpu",
 ) -> FramePredictions:

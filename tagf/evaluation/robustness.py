@@ -21,13 +21,14 @@ import numpy as np
 from tagf import storage
 from tagf.data.feature_store import SplitArrays, read_split
 from tagf.data.windows import add_noise, audio_inside_video, drop_frames
+from tagf.errors import DataError
 from tagf.evaluation.evaluate import LoadedModel, combined_predictions, load_for_evaluation
 from tagf.evaluation.ground_truth import AudioLags, audio_lags
+from tagf.evaluation.robustness_defaults import DEFAULT_DROPOUT, DEFAULT_SHIFTS, DEFAULT_SNR_DB
 from tagf.evaluation.scoring import score
 
 FIELDS = ("model", "perturbation", "level", "ccc_valence", "ccc_arousal", "ccc_mean", "frames")
 LAG_FIELDS = ("effective_lag_s_mean", "effective_lag_s_min", "effective_lag_s_max")
-DEFAULT_SHIFTS = (0, 5, 15, 30, 60)
 
 
 def symmetric(shifts) -> list[int]:
@@ -49,8 +50,8 @@ def robustness_grid(
     models: dict[str, list[LoadedModel]],
     split: SplitArrays,
     shifts=DEFAULT_SHIFTS,
-    snrs_db=(20.0, 10.0, 0.0),
-    dropouts=(0.0, 0.25, 0.5),
+    snrs_db=DEFAULT_SNR_DB,
+    dropouts=DEFAULT_DROPOUT,
     seed: int = 0,
     split_name: str | None = None,
     lags: AudioLags | None = None,
@@ -76,7 +77,7 @@ def robustness_grid(
             scored = data.label_valid & audio_inside_video(data, shift)  # (N,)
             if data.label_valid.any() and not scored.any():
                 longest = int(np.diff(data.offsets).max())
-                raise ValueError(
+                raise DataError(
                     f"audio shift {shift:+d} frames: no labelled frame of {where} keeps its audio inside its "
                     f"video (longest video: {longest} frames), so there is nothing to score; use smaller --shifts"
                 )

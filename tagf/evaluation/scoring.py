@@ -11,12 +11,13 @@ from typing import Any
 import numpy as np
 
 from tagf.data.feature_store import SplitArrays
+from tagf.errors import DataError
 from tagf.metrics import ccc
 
 TARGETS = ("valence", "arousal")
 
 
-class NonFiniteError(ValueError):
+class NonFiniteError(DataError):
     """A model produced NaN or infinity (a prediction, or a training loss): there is no honest number to report."""
 
 
@@ -46,7 +47,7 @@ def score(
             f"(first: video {video} frame {int(split.frames[row])})"
         )
     if not valid.any():
-        raise ValueError(
+        raise DataError(
             f"{where} has no labelled frame to score, so it has no CCC "
             "(Aff-Wild2's test split is unlabelled: use `tagf predict` there)"
         )

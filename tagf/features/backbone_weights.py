@@ -8,13 +8,14 @@ import torch
 from torch import nn
 
 from tagf import storage
+from tagf.errors import ModelFileError, StorageError
 
 
 def load_weights(model: nn.Module, url: str, ignore_prefixes: tuple[str, ...] = ()) -> None:
     try:
         payload = torch.load(io.BytesIO(storage.read_bytes(url)), map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise FileNotFoundError(f"{url}: backbone weights not found") from None
+        raise StorageError(f"{url}: backbone weights not found") from None
     state = payload.get("state_dict", payload) if isinstance(payload, dict) else payload
     # Checkpoints saved from DataParallel prefix every key with "module.".
     state = {k.removeprefix("module."): v for k, v in state.items() if not k.startswith(ignore_prefixes)}
@@ -23,7 +24,7 @@ def load_weights(model: nn.Module, url: str, ignore_prefixes: tuple[str, ...] = 
     unexpected = sorted(set(state) - set(ours))
     wrong = [k for k in set(ours) & set(state) if tuple(ours[k].shape) != tuple(state[k].shape)]
     if missing or unexpected or wrong:
-        raise ValueError(
+        raise ModelFileError(
             f"{url}: not {type(model).__name__} weights: missing {missing[:5] or 'none'}, "
             f"unexpected {unexpected[:5] or 'none'}, wrong shape {sorted(wrong)[:5] or 'none'}"
         )

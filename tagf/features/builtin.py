@@ -20,6 +20,8 @@ GRID = 4
 
 
 class RandomFeatureFaceEncoder(nn.Module):
+    embedding_dim = FILTERS * GRID * GRID  # 512, as IR-50's
+
     def __init__(self, seed: int = 0):
         super().__init__()
         g = torch.Generator().manual_seed(seed)

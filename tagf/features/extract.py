@@ -20,8 +20,9 @@ from tqdm import tqdm
 from tagf import storage
 from tagf.data import affwild2_layout as layout
 from tagf.data.feature_store import schema, write_store
+from tagf.data.frame_index import read_index
 from tagf.data.media import read_audio
-from tagf.data.prepare import read_index
+from tagf.errors import DataError, ParamsError
 from tagf.features.builtin import LogMelStatistics, RandomFeatureFaceEncoder
 from tagf.features.iresnet import AUTHORS_CROP_PX, AUTHORS_FACE_PX, INPUT_PX, load_iresnet50
 from tagf.features.logmel import frame_patches, log_mel
@@ -53,7 +54,7 @@ def _backbones(cfg: ExtractorConfig, device: torch.device):
     """(visual model, audio model, face geometry (resize px, centre-crop px) or None to keep the faces as stored)."""
     if cfg.visual_backbone.startswith("ir50"):
         if not cfg.visual_weights:
-            raise ValueError(f"features.visual_weights: the {cfg.visual_backbone} backbone needs a state-dict path")
+            raise ParamsError(f"features.visual_weights: the {cfg.visual_backbone} backbone needs a state-dict path")
         authors = cfg.visual_backbone == "ir50_authors"
         visual = load_iresnet50(cfg.visual_weights, authors=authors)
         face_geometry = (AUTHORS_FACE_PX, AUTHORS_CROP_PX) if authors else (INPUT_PX, INPUT_PX)
@@ -61,7 +62,7 @@ def _backbones(cfg: ExtractorConfig, device: torch.device):
         visual, face_geometry = RandomFeatureFaceEncoder(cfg.seed), None
     if cfg.audio_backbone.startswith("vggish"):
         if not cfg.audio_weights:
-            raise ValueError(f"features.audio_weights: the {cfg.audio_backbone} backbone needs a state-dict path")
+            raise ParamsError(f"features.audio_weights: the {cfg.audio_backbone} backbone needs a state-dict path")
         audio = load_vggish(cfg.audio_weights, authors=cfg.audio_backbone == "vggish_authors")
     else:
         audio = LogMelStatistics()
@@ -104,7 +105,7 @@ def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> di
     index = read_index(index_url)
     root = (index.schema.metadata or {}).get(b"tagf.root", b"").decode()
     if not root:
-        raise ValueError(f"{index_url}: frame index has no corpus root; rebuild it with `tagf prepare`")
+        raise DataError(f"{index_url}: frame index has no corpus root; rebuild it with `tagf prepare`")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     visual_model, audio_model, face_geometry = _backbones(cfg, device)
     fs, root_path = storage.filesystem(root)
@@ -116,13 +117,13 @@ def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> di
         rows_of.setdefault(video, []).append(row)
     per_split: dict[str, list[pa.Table]] = {}
     fps_of: dict[str, float] = {}
-    visual_dim = audio_dim = None
+    visual_dim, audio_dim = visual_model.embedding_dim, None
     for video in tqdm(videos, desc="features", unit="video"):
         rows = np.asarray(rows_of[video])
         frames = np.asarray(columns["frame"])[rows]
         present = np.asarray(columns["face_present"])[rows]
         fps = fps_of[video] = float(columns["fps"][rows[0]])
-        visual = np.zeros((len(rows), 0), np.float32)
+        visual = np.zeros((len(rows), visual_dim), np.float32)  # frames without a face stay zero
         chunks = []
         for start in range(0, int(present.sum()), cfg.batch_size):
             chunk = frames[present][start : start + cfg.batch_size]
@@ -130,15 +131,10 @@ def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> di
                 _batched(visual_model, _faces(fs, root_path, video, chunk, face_geometry), cfg.batch_size, device)
             )
         if chunks:
-            found = np.concatenate(chunks)
-            visual = np.zeros((len(rows), found.shape[1]), np.float32)
-            visual[present] = found
+            visual[present] = np.concatenate(chunks)
         patches = frame_patches(log_mel(read_audio(columns["audio_path"][rows[0]])), fps, len(rows))
         audio = _batched(audio_model, patches, cfg.batch_size, device)
-        visual_dim = visual_dim or visual.shape[1] or None
         audio_dim = audio.shape[1]
-        if visual.shape[1] == 0:  # a video with no face at all
-            visual = np.zeros((len(rows), visual_dim or 512), np.float32)
         split = columns["split"][rows[0]]
         per_split.setdefault(split, []).append(
             pa.table(
@@ -158,10 +154,10 @@ def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> di
                 }
             )
         )
-    target = schema(visual_dim or 512, audio_dim, cfg.dtype)
+    target = schema(visual_dim, audio_dim, cfg.dtype)
     tables = {split: pa.concat_tables([t.cast(target) for t in parts]) for split, parts in per_split.items()}
     manifest = {
-        "dims": {"visual": visual_dim or 512, "audio": audio_dim},
+        "dims": {"visual": visual_dim, "audio": audio_dim},
         "dtype": cfg.dtype,
         "extractor": cfg.model_dump(),
         "weights_sha256": {"visual": _sha256(cfg.visual_weights), "audio": _sha256(cfg.audio_weights)},

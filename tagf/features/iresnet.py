@@ -46,6 +46,8 @@ class BottleneckIR(nn.Module):
 
 
 class IRResNet50(nn.Module):
+    embedding_dim = 512
+
     def __init__(self, authors: bool = False):
         super().__init__()
         self.l2_normalise = authors

@@ -10,7 +10,8 @@ from __future__ import annotations
 import librosa
 import numpy as np
 
-SAMPLE_RATE = 16_000
+from tagf.data.media import AUDIO_RATE as SAMPLE_RATE  # every file is decoded at VGGish's 16 kHz
+
 WINDOW = 400  # 25 ms
 HOP = 160  # 10 ms
 FFT = 512

@@ -8,7 +8,7 @@ from tagf.models.official_checkpoint import (
     from_official_state_dict,
     official_front_ends,
 )
-from tagf.models.registry import VARIANTS, build_model, model_config
+from tagf.models.variants import VARIANTS, build_model, model_config
 
 __all__ = [
     "VARIANTS",

@@ -42,7 +42,8 @@ class ModelConfig(BaseModel):
     init: Literal["pytorch", "authors"] = Field(
         "pytorch",
         description="authors: xavier-uniform Linear weights and zero biases in the fusion (co-attention and "
-        "gates), xavier-uniform initial BiLSTM-gate state, as the authors' TAGF.init_weights and LSTM do",
+        "gates), xavier-uniform initial BiLSTM-gate state and TCN 1×1 downsample weights (gain √2), as the "
+        "authors' TAGF.init_weights, LSTM and TemporalBlock.init_weights do",
     )
 
     @property

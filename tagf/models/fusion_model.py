@@ -8,6 +8,7 @@ are weighed. Everything else (encoders, normalisation, head) is identical across
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 import torch
@@ -46,7 +47,13 @@ class FusionModel(nn.Module):
             # One whole model per target, trained side by side: parameters are disjoint, so the summed loss
             # gives each the gradients (and Adam state) it would get alone.
             single = cfg.model_copy(update={"separate_targets": False, "outputs": 1})
-            self.per_target = nn.ModuleList(FusionModel(single) for _ in range(cfg.outputs))
+            # The same RNG state for each: the authors' per-target runs share a seed, so start from the same weights.
+            state = torch.get_rng_state()
+            models = []
+            for _ in range(cfg.outputs):
+                torch.set_rng_state(state)
+                models.append(FusionModel(single))
+            self.per_target = nn.ModuleList(models)
             return
         self.per_target = None
         uses_visual = cfg.fusion != "audio_only"
@@ -67,9 +74,15 @@ class FusionModel(nn.Module):
             self.audio_gate = GATES[cfg.gate](cfg.audio_dim, cfg)
         head_in = cfg.visual_dim * uses_visual + cfg.audio_dim * uses_audio
         self.head = RegressionHead(head_in, cfg.head_hidden, cfg.outputs)
-        if cfg.init == "authors" and self.coattention is not None:
-            for fusion in (self.coattention, self.visual_gate, self.audio_gate):
-                authors_init(fusion)
+        if cfg.init == "authors":
+            for encoder in (self.visual_encoder, self.audio_encoder):
+                for level in encoder.levels if encoder is not None else ():
+                    if level.downsample is not None:  # their TemporalBlock.init_weights; the weight-normed convs'
+                        # xavier there is overwritten by weight_norm's recomputation, so it has no effect
+                        nn.init.xavier_uniform_(level.downsample.weight, gain=math.sqrt(2))
+            if self.coattention is not None:
+                for fusion in (self.coattention, self.visual_gate, self.audio_gate):
+                    authors_init(fusion)
 
     @property
     def gated(self) -> bool:

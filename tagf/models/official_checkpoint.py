@@ -6,7 +6,8 @@ under `TAGF.` and the head `regressor1 → bn1 → regressor2`. Their TCN blocks
 `original1` is v — same tensors, same shapes, no transpose needed. Each block's convolutions are registered twice
 (`conv1` and `net.0`, `conv2` and `net.4`); the copies must be identical and are dropped. The frozen backbones
 (`spatial.*`) and modules the authors build but never call (`TAGF.vregressor`, `TAGF.aregressor`, `TAGF.Joint`)
-are skipped. Everything else must map one-to-one with matching shapes.
+are skipped, as are the TCNs and BatchNorms of modalities TAGF does not use (`bert`, `vggish` in their default
+`-modality` list). Everything else must map one-to-one with matching shapes.
 
 The gate's Linear(3·d_m → 2·d_m) is copied as it is: our StepBiLSTMGate concatenates [candidates, BiLSTM outputs]
 in the authors' order (their `LSTM.forward`: `cat([inputs, outputs])`).
@@ -23,10 +24,14 @@ from collections.abc import Mapping
 
 import torch
 
+from tagf.errors import ModelFileError
 from tagf.models.fusion_model import FusionModel
-from tagf.models.registry import build_model, model_config
+from tagf.models.variants import build_model, model_config
 
 _SKIPPED = ("spatial.", "TAGF.vregressor.", "TAGF.aregressor.", "TAGF.Joint.")
+# Their main.py's default modalities include `bert` and `vggish`, for which LFAN builds a TCN and a BatchNorm that
+# TAGF never reads: skipped too.
+_UNUSED_MODALITY = re.compile(r"(temporal|bn)\.(?!video\.|logmel\.)\w+\..+")
 # Front-end name (an ExtractorConfig backbone) -> the prefix of its weights in the authors' checkpoint.
 FRONT_ENDS = {"ir50_authors": "spatial.visual.backbone.", "vggish_authors": "spatial.audio.backbone."}
 _MODALITY = {"video": "visual", "logmel": "audio"}
@@ -51,13 +56,13 @@ _WEIGHT_NORM = {
 _HEAD = {"regressor1": "head.hidden", "bn1": "head.norm", "regressor2": "head.out"}
 
 
-class CheckpointImportError(ValueError):
+class CheckpointImportError(ModelFileError):
     """The state dict does not have the authors' TAGF layout."""
 
 
 def _our_key(key: str) -> str | None:
     """Our parameter name for one of the authors' keys; None for keys that are skipped."""
-    if key.startswith(_SKIPPED):
+    if key.startswith(_SKIPPED) or _UNUSED_MODALITY.fullmatch(key):
         return None
     if m := _TCN.fullmatch(key):
         modality, level, rest = _MODALITY[m[1]], m[2], m[3]

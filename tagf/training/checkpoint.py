@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from tagf import storage
+from tagf.errors import StorageError
 from tagf.models import FusionModel, ModelConfig, build_model
 from tagf.training.best_weights import BestWeights
 
@@ -52,7 +53,7 @@ def best_model_from_checkpoint(directory: str) -> tuple[FusionModel, dict[str, A
     """The best weights so far of the run whose checkpoint directory this is, with its configs and best metrics."""
     saved = load_checkpoint(directory)
     if saved is None:
-        raise FileNotFoundError(f"{directory}: no training checkpoint ({CHECKPOINT_FILE})")
+        raise StorageError(f"{directory}: no training checkpoint ({CHECKPOINT_FILE})")
     model = build_model(ModelConfig(**saved["model_config"]))
     best = BestWeights(model, saved["targets"])
     best.load_state_dict(saved["best_weights"])

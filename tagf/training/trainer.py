@@ -23,6 +23,7 @@ import torch
 from tagf import storage
 from tagf.data.feature_store import SplitArrays, read_manifest, read_split
 from tagf.data.windows import Windows
+from tagf.errors import DataError, ParamsError
 from tagf.evaluation.prediction import predict_frames
 from tagf.evaluation.scoring import TARGETS, NonFiniteError, score
 from tagf.metrics import ccc_loss
@@ -47,7 +48,7 @@ def resolve_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("train.device: cuda requested but no GPU is available")
+        raise ParamsError("train.device: cuda requested but no GPU is available")
     return torch.device(name)
 
 
@@ -56,9 +57,9 @@ def fit_model_config(model_cfg: ModelConfig, train_cfg: TrainConfig, split: Spli
     dims = {"visual_in": split.visual.shape[1], "audio_in": split.audio.shape[1]}
     for field, size in dims.items():
         if getattr(model_cfg, field) != size:
-            raise ValueError(f"model.{field} is {getattr(model_cfg, field)} but the feature store has {size}")
+            raise ParamsError(f"model.{field} is {getattr(model_cfg, field)} but the feature store has {size}")
     if model_cfg.key_mode == "faithful" and model_cfg.window != train_cfg.window:
-        raise ValueError(
+        raise ParamsError(
             f"model.window ({model_cfg.window}) != train.window ({train_cfg.window}): faithful TAGF is fixed to its "
             "window; use the same length or key_mode=length_agnostic"
         )
@@ -69,6 +70,7 @@ def _train_epoch(model, optimizer, schedule, windows, train_cfg, rng, device, ca
     """One pass over the training windows; (mean loss, frames per second)."""
     model.train()
     columns = train_cfg.target_columns
+    per_target = len(columns) if model.per_target is not None else 1
     autocast = torch.autocast(
         device.type, dtype=torch.bfloat16, enabled=train_cfg.amp and device.type == "cuda"
     )
@@ -82,7 +84,9 @@ def _train_epoch(model, optimizer, schedule, windows, train_cfg, rng, device, ca
         with autocast:
             prediction = model(batch.visual, batch.audio, batch.frame_mask).prediction
         loss = ccc_loss(prediction.float(), batch.labels[..., columns], batch.label_mask)
-        loss.backward()
+        # ccc_loss averages over targets; with one model per target, each must get its own loss's full gradient
+        # (Adam's weight decay is not scale-free), so the sum of the targets' losses is what is minimised.
+        (loss * per_target).backward()
         optimizer.step()
         schedule.after_batch()
         losses.append(loss.item())
@@ -131,7 +135,7 @@ def train(
         splits = {"train": read_split(store, "train"), "selection": read_split(store, selection)}
     train_split, selection_split = splits["train"], splits["selection"]
     if not train_split.label_valid.any():
-        raise ValueError("split 'train' has no labelled frame to train on")
+        raise DataError("split 'train' has no labelled frame to train on")
     model_cfg = fit_model_config(model_cfg, train_cfg, train_split)
     device = resolve_device(train_cfg.device)
     targets = [TARGETS[c] for c in train_cfg.target_columns]

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 
-SAMPLE_RATE = 16_000
+from tagf.data.media import AUDIO_RATE as SAMPLE_RATE  # written at the rate every reader decodes at
 
 
 def voiced_mask(rng: np.random.Generator, samples: int, sr: int) -> np.ndarray:
@@ -26,8 +26,10 @@ def voiced_mask(rng: np.random.Generator, samples: int, sr: int) -> np.ndarray:
 
 def synthesize(
     rng: np.random.Generator, va_at_samples: np.ndarray, snr_db: float, sr: int = SAMPLE_RATE
-) -> np.ndarray:
-    """Mono float32 waveform in [-1, 1]; va_at_samples: (samples, 2) latent VA at each sample time."""
+) -> tuple[np.ndarray, np.ndarray]:
+    """(samples,) mono float32 waveform in [-1, 1] and (samples,) voicing in [0, 1] (1: speech, 0: a pause).
+
+    va_at_samples: (samples, 2) latent VA at each sample time."""
     samples = len(va_at_samples)
     valence, arousal = va_at_samples[:, 0], va_at_samples[:, 1]
     base_f0 = rng.uniform(120, 160)
@@ -38,9 +40,10 @@ def synthesize(
     for h in range(1, 13):
         voice += np.sin(h * phase) * h ** (-tilt)
     loudness = 0.04 + 0.3 * (arousal + 1.0)
-    signal = voice * loudness * voiced_mask(rng, samples, sr)
+    voicing = voiced_mask(rng, samples, sr)
+    signal = voice * loudness * voicing
     noise = rng.normal(0, 1, samples)
     power = np.mean(signal**2) + 1e-12
     noise *= np.sqrt(power / 10 ** (snr_db / 10)) / noise.std()
     mixed = signal + noise
-    return (mixed / max(1.0, np.abs(mixed).max() * 1.05)).astype(np.float32)
+    return (mixed / max(1.0, np.abs(mixed).max() * 1.05)).astype(np.float32), voicing

@@ -1,4 +1,5 @@
-"""The TAGF authors' model, rewritten here from their public code as an oracle for our faithful model.
+"""The TAGF authors' model, rewritten here from their public code: the oracle our faithful model is tested against
+and the baseline of benchmarks/model_throughput.py. Nothing in tagf's own pipeline uses it.
 
 Sources, read line by line (github leeyubin10/9th-ABAW and the code it imports):
 - `models/model.py` `LFAN`: TCN per modality → BatchNorm1d → `TAGF` → regressor1 → bn1 → leaky_relu → regressor2

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tagf.errors import ParamsError
 from tagf.models.config import ModelConfig
 from tagf.models.fusion_model import FusionModel
 
@@ -26,9 +27,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
 def model_config(variant: str = "tagf", **overrides: Any) -> ModelConfig:
     """The config of a named variant; `overrides` set or change any ModelConfig field (e.g. steps=3)."""
     if variant not in VARIANTS:
-        raise ValueError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
+        raise ParamsError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
     return ModelConfig(**{**VARIANTS[variant], **overrides})
 
 
 def build_model(cfg: ModelConfig) -> FusionModel:
     return FusionModel(cfg)
+
+
+def variant_of(cfg: ModelConfig) -> str:
+    """The registered variant this config is (its fusion switches match the preset), else a description of it."""
+    for name, preset in VARIANTS.items():
+        if all(getattr(cfg, field) == value for field, value in preset.items()):
+            return name
+    return f"{cfg.fusion} (gate {cfg.gate}, {cfg.steps} steps)"

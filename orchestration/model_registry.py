@@ -7,6 +7,8 @@ from dataclasses import dataclass
 from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
+from tagf.errors import TrackingError
+
 CHALLENGER, CHAMPION = "challenger", "champion"
 SCORE_TAG = "val_ccc_mean"
 
@@ -47,7 +49,7 @@ def promote(client: MlflowClient, name: str, force: bool = False) -> Promotion:
     """Move `champion` to the challenger if its validation ccc_mean beats the champion's (or `force`)."""
     challenger = _aliased(client, name, CHALLENGER)
     if challenger is None:
-        raise ValueError(f"registered model {name!r} has no {CHALLENGER} version to promote")
+        raise TrackingError(f"registered model {name!r} has no {CHALLENGER} version to promote")
     champion = _aliased(client, name, CHAMPION)
     new = float(challenger.tags[SCORE_TAG])
     if champion is None:

@@ -1,0 +1,81 @@
+"""What a sweep and an ablation driver do before and around their trials: check the tracking store (before any
+training), connect to Ray, read the splits once, open the parent MLflow run, and build the Tune trainable and run
+configuration the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ray import tune
+
+from orchestration.mlflow_trials import MlflowTrialCloser
+from orchestration.params import Params
+from orchestration.provenance import provenance_tags
+from orchestration.ray_cluster import connect
+from orchestration.tracking import setup
+from orchestration.trial import TrialContext, run_trial
+from tagf.data.splits import load_splits
+
+
+@dataclass(frozen=True)
+class Driver:
+    params: Params
+    tracking_uri: str
+    experiment_id: str
+    tags: dict[str, str]  # provenance, on the parent and every child run
+    splits: dict[str, Any]  # by role: train, selection[, report]
+
+    def context(self, parent_run_id: str, **fields: Any) -> TrialContext:
+        """The trials' context under `parent_run_id`; `fields` override the params' (e.g. an ablation's bases)."""
+        params = self.params
+        base = {
+            "model": params.merged_model_fields(),
+            "train": params.build_train_config().model_dump(),
+            "profile": params.profile,
+            "selection_split": params.splits.selection,
+            "tracking_uri": self.tracking_uri,
+            "experiment_id": self.experiment_id,
+            "parent_run_id": parent_run_id,
+            "tags": self.tags,
+        }
+        return TrialContext(**{**base, **fields})
+
+    def trainable(self, context: TrialContext) -> Callable:
+        """run_trial with the splits put into the object store once, and each trial's CPU/GPU share."""
+        sweep = self.params.sweep
+        return tune.with_resources(
+            tune.with_parameters(run_trial, splits=self.splits, context=context),
+            {"cpu": sweep.cpus_per_trial, "gpu": sweep.gpus_per_trial},
+        )
+
+    def run_config(self, name: str, **options: Any) -> tune.RunConfig:
+        sweep = self.params.sweep
+        return tune.RunConfig(
+            name=name,
+            storage_path=storage_path(sweep.storage),
+            verbose=1,
+            failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
+            callbacks=[MlflowTrialCloser(self.tracking_uri, self.tags)],
+            **options,
+        )
+
+
+def storage_path(configured: str) -> str:
+    """Ray wants an absolute local path or a URL."""
+    return configured if "://" in configured else str(Path(configured).resolve())
+
+
+def start_driver(params: Params, store: str, address: str | None, report: bool = False) -> Driver:
+    uri, experiment_id = setup(params.mlflow.tracking_uri, params.mlflow.experiment)  # fails before any training
+    sweep = params.sweep
+    connect(address, sweep.address, num_cpus=max(1, int(sweep.max_concurrent * sweep.cpus_per_trial)))
+    roles = params.splits
+    names = ("train", roles.selection, *((roles.report,) if report else ()))
+    loaded = load_splits(store, names, roles.dev_fraction, roles.dev_seed)
+    splits = {"train": loaded["train"], "selection": loaded[roles.selection]}
+    if report:
+        splits["report"] = loaded[roles.report]
+    return Driver(params, uri, experiment_id, provenance_tags(store), splits)

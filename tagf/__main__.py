@@ -1,0 +1,5 @@
+import sys
+
+from tagf.cli import main
+
+sys.exit(main())

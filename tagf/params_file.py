@@ -1,0 +1,46 @@
+"""Reading params.yaml: the YAML mapping of sections, and pydantic errors as one ParamsError naming file and key.
+
+The whole file's schema is the platform's (orchestration/params.py); a science command that takes `--params` reads
+only its own section (`tagf features` reads `features:`).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, TypeVar
+
+import yaml
+from pydantic import BaseModel, ValidationError
+
+from tagf.errors import ParamsError
+
+Section = TypeVar("Section", bound=BaseModel)
+
+
+def read_params_file(path: str | Path) -> dict[str, Any]:
+    path = Path(path)
+    if not path.exists():
+        raise ParamsError(f"{path}: not found")
+    try:
+        raw = yaml.safe_load(path.read_text())
+    except yaml.YAMLError as err:
+        raise ParamsError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
+    if raw is not None and not isinstance(raw, dict):
+        raise ParamsError(f"{path}: expected a mapping of sections at the top level")
+    return raw or {}
+
+
+def invalid(err: ValidationError, where: str, section: str = "") -> ParamsError:
+    """`params.yaml: model.steps: Input should be ...`: the first error, naming the key (and how many more)."""
+    first = err.errors()[0]
+    key = section + ".".join(str(p) for p in first["loc"])
+    more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    return ParamsError(f"{where}: {key}: {first['msg']}{more}")
+
+
+def read_section(path: str | Path, name: str, schema: type[Section]) -> Section:
+    """One section of a params file, validated by its schema (absent: the schema's defaults)."""
+    try:
+        return schema(**(read_params_file(path).get(name) or {}))
+    except ValidationError as err:
+        raise invalid(err, str(path), f"{name}.") from None
