@@ -39,7 +39,8 @@ def _register(args):
     from orchestration.stages import register_stage
 
     summary = register_stage(_params(args), args.store, args.sweep, args.output)
-    print(f"registered {summary['name']} v{summary['version']} as challenger; {summary['message']}")
+    done = "registered" if summary["new_version"] else "already registered (same model file):"
+    print(f"{done} {summary['name']} v{summary['version']}; {summary['message']}")
 
 
 def _promote(args):

@@ -11,12 +11,22 @@ from tagf.errors import TrackingError
 
 CHALLENGER, CHAMPION = "challenger", "champion"
 SCORE_TAG = "val_ccc_mean"
+FINGERPRINT_TAG = "model_sha256"  # the model file's hash: the same model is never registered twice
 
 
 @dataclass
 class Promotion:
     promoted: bool
     message: str
+
+
+def registered_version(client: MlflowClient, name: str, fingerprint: str) -> str | None:
+    """The version of `name` already holding the model with this fingerprint, if any."""
+    try:
+        versions = client.search_model_versions(f"name='{name}'")
+    except MlflowException:
+        return None
+    return next((v.version for v in versions if v.tags.get(FINGERPRINT_TAG) == fingerprint), None)
 
 
 def register(

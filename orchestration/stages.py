@@ -6,21 +6,24 @@ Each reads the validated params.yaml first, so a bad key fails every stage befor
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 from typing import Any
 
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
-from orchestration.model_registry import promote, register
+from orchestration.model_registry import FINGERPRINT_TAG, promote, register, registered_version
 from orchestration.params import Params
 from orchestration.provenance import provenance_tags
+from orchestration.pyfunc_model import log_tagf_model
 from orchestration.tracking import setup
 from tagf import storage
 from tagf.data.corpus_source import write_pointer
 from tagf.data.splits import load_splits
 from tagf.data.synth.corpus import write_corpus
-from tagf.errors import StorageError, TrackingError
+from tagf.errors import StorageError
 from tagf.evaluation.evaluate import evaluate
 from tagf.evaluation.figures import history_figure
 from tagf.evaluation.interpretability import plot_gates
@@ -72,35 +75,49 @@ def report(
     return metrics
 
 
+def _logged_model(client: MlflowClient, experiment_id: str, run_id: str | None, model_path: str, tags: dict):
+    """(model URI, run id) of the sweep's best model in MLflow: the best trial's logged model, or — when this store
+    lacks that run (another machine, a deleted mlflow.db, a cached `dvc repro`) — the DVC-tracked model file,
+    logged to a new run."""
+    try:
+        run = client.get_run(run_id) if run_id else None
+    except MlflowException:
+        run = None
+    if run is not None:
+        logged = client.search_logged_models(experiment_ids=[run.info.experiment_id])
+        found = [m for m in logged if m.source_run_id == run_id]
+        if found:
+            return found[0].model_uri, run_id
+    model, extra = load_model(model_path)
+    new = client.create_run(experiment_id, run_name="register: results/sweep/best", tags={"kind": "registration", **tags})
+    model_uri = log_tagf_model(model, extra, new.info.run_id)
+    client.set_terminated(new.info.run_id, "FINISHED")
+    return model_uri, new.info.run_id
+
+
 def register_stage(params: Params, store: str, sweep_dir: str, output: str) -> dict[str, Any]:
-    """Register the sweep's best model as `challenger`, then promote it to `champion` if it is better."""
-    uri, _ = setup(params.mlflow.tracking_uri, params.mlflow.experiment)
+    """Register the sweep's best model (from the DVC-tracked results/sweep alone) as `challenger`, unless this very
+    model file is registered already, then promote the challenger to `champion` if it is better."""
+    uri, experiment_id = setup(params.mlflow.tracking_uri, params.mlflow.experiment)
     best = json.loads((Path(sweep_dir) / "best_config.json").read_text())
     client = MlflowClient(uri)
-    run_id = best["mlflow_run_id"]
-    logged = [
-        m
-        for m in client.search_logged_models(experiment_ids=[client.get_run(run_id).info.experiment_id])
-        if m.source_run_id == run_id
-    ]
-    if not logged:
-        raise TrackingError(f"MLflow run {run_id} (best trial) has no logged model")
-    _, extra = load_model(str(Path(sweep_dir) / "best" / "model.pt"))
+    model_path = str(Path(sweep_dir) / "best" / "model.pt")
+    fingerprint = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
+    _, extra = load_model(model_path)
     score = float(extra["best"]["val_ccc_mean"])
     name = params.mlflow.registered_model
-    version = register(
-        client,
-        name,
-        logged[0].model_uri,
-        run_id,
-        score,
-        {**provenance_tags(store), "variant": best["variant"], "gate": best["model"]["gate"]},
-    )
+    tags = {**provenance_tags(store), "variant": best["variant"], "gate": best["model"]["gate"]}
+    version = registered_version(client, name, fingerprint)
+    new = version is None
+    if new:
+        model_uri, run_id = _logged_model(client, experiment_id, best.get("mlflow_run_id"), model_path, tags)
+        version = register(client, name, model_uri, run_id, score, {**tags, FINGERPRINT_TAG: fingerprint})
     outcome = promote(client, name)
     champion = client.get_model_version_by_alias(name, "champion").version
     summary = {
         "name": name,
         "version": version,
+        "new_version": new,
         "val_ccc_mean": score,
         "champion": champion,
         "promoted": outcome.promoted,

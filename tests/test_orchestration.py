@@ -129,6 +129,16 @@ def test_local_sweep_tracks_registers_and_serves(tiny_corpus, tmp_path, monkeypa
     )
     summary = json.loads((tmp_path / "registry.json").read_text())
     assert str(summary["version"]) == "1" and str(summary["champion"]) == "1" and summary["promoted"]
+    register = ["register", "--params", str(params), "--store", store, "--sweep", str(tmp_path / "sweep")]
+    again = run_cli(*register, "--output", str(tmp_path / "again.json"))
+    assert "already registered (same model file): tagf v1" in again.stdout  # no duplicate version
+    # From the DVC-tracked outputs alone: a tracking store without the sweep's runs logs the model file itself.
+    (tmp_path / "elsewhere").mkdir()
+    other = write_params(tmp_path / "elsewhere" / "params.yaml")
+    elsewhere = run_cli(*register[:1], "--params", str(other), *register[3:], "--output", str(tmp_path / "e.json"))
+    assert "registered tagf v1" in elsewhere.stdout
+    fresh = MlflowClient(f"sqlite:///{tmp_path / 'elsewhere' / 'mlflow.db'}")
+    assert str(fresh.get_model_version_by_alias("tagf", "champion").version) == "1"
     mlflow.set_tracking_uri(uri)
     served = mlflow.pyfunc.load_model("models:/tagf@champion")
     out = served.predict(
