@@ -31,6 +31,7 @@ run: setup
 	@echo; echo "== plots =="; echo "results/ablation/robustness.png  results/evaluate/gates.png  results/evaluate/val_ccc.png"
 	@echo "interactive: $(BIN)/dvc plots show  (writes dvc_plots/index.html)"
 	@echo; echo "== MLflow UI =="; echo "$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db   # then open http://127.0.0.1:5000"
+	@echo; echo "== next =="; echo "source $(VENV)/bin/activate   # then tagf, dvc and mlflow work as the README writes them"
 
 test: setup
 	$(BIN)/ruff check tagf orchestration tests benchmarks
