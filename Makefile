@@ -4,12 +4,14 @@
 VENV ?= .venv
 PYTHON ?= python3
 BIN = $(VENV)/bin
+SHELL := /bin/bash
+.SHELLFLAGS := -o pipefail -c
 
 export DVC_NO_ANALYTICS = 1
 export RAY_AUTH_MODE = disabled
 export PYTHONUNBUFFERED = 1
 
-.PHONY: setup run test
+.PHONY: setup run test lock
 
 setup: $(VENV)/.installed $(BIN)/kubectl
 
@@ -23,17 +25,22 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 $(BIN)/kubectl: $(VENV)/.installed
 	$(BIN)/python tools/install_kubectl.py
 
-# The whole DVC pipeline on the embedded synthetic corpus, then where to look.
+# The whole DVC pipeline on the embedded synthetic corpus (then wall time per stage and the metrics), then where
+# to look.
 run: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro
-	@echo; echo "== metrics (dvc metrics show) =="; $(BIN)/dvc metrics show
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro | $(BIN)/python tools/run_summary.py results/evaluate/metrics.json
 	@echo; echo "== ablation: test CCC per variant and CCC drop under audio shift =="; cat results/ablation/ablation.md
 	@echo; echo "== plots =="; echo "results/ablation/robustness.png  results/evaluate/gates.png  results/evaluate/val_ccc.png"
 	@echo "interactive: $(BIN)/dvc plots show  (writes dvc_plots/index.html)"
 	@echo; echo "== MLflow UI =="; echo "$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db   # then open http://127.0.0.1:5000"
 	@echo; echo "== next =="; echo "source $(VENV)/bin/activate   # then tagf, dvc and mlflow work as the README writes them"
 
+# constraints.txt: every version the README's install resolved (for maintainers, after changing dependencies).
+lock: setup
+	{ sed -n '/^#/p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.txt.new
+	mv constraints.txt.new constraints.txt
+
 test: setup
-	$(BIN)/ruff check tagf orchestration tests benchmarks
+	$(BIN)/ruff check tagf orchestration tests benchmarks tools
 	$(BIN)/lint-imports  # tagf/ must not import orchestration, Ray or MLflow (pyproject [tool.importlinter])
 	$(BIN)/python -m pytest

@@ -1,86 +1,123 @@
-"""Training-step throughput (forward + backward + optimizer step) per fusion variant at the paper's shape.
+"""Training-step speed (forward + backward + Adam) of our faithful TAGF against the authors' code.
 
-    python benchmarks/model_throughput.py [--steps 5] [--variants tagf,rjcma] [--compile]
+    python benchmarks/model_throughput.py [--rounds 7] [--shapes 3x300,12x300] [--threads 1,2] [--bf16]
+                                          [--variants rjcma,concat] [--compile]
 
-Prints frames/s per variant and, for TAGF, the ratio against a straightforward eager implementation laid out like
-the authors' code (tagf.reference.authors), measured in the same process. On a GPU it uses bf16 autocast.
+The baseline is tagf.reference.authors.LFAN, a line-by-line rewrite of the authors' model; ours is converted from
+its weights (so both compute the same function) and trained on the same batch. For every thread count and
+batch×window shape, the models take turns, one step each, for `--rounds` rounds after a warm-up; the speed-up
+printed is the median over rounds of (authors' step time / ours), in wall-clock and in CPU time, so that load
+from other processes hits both alike. `--bf16` adds our model under bf16 autocast (train.precision=bf16), still
+against the authors' fp32 step. `--variants` adds other fusion variants (fresh weights) against the same
+baseline; `--compile` adds torch.compile of our TAGF. On a GPU every row runs under bf16 autocast, as training
+does there.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 import warnings
 
 import torch
 
 from tagf.metrics import ccc_loss
-from tagf.models import VARIANTS, build_model, model_config
+from tagf.models import build_model, from_official_state_dict, model_config
 from tagf.reference.authors import LFAN
+from tagf.training.precision import autocast, cpu_supports_bf16
 
 warnings.filterwarnings("ignore", message=".*weight_norm.*")  # the baseline uses the old API on purpose
 
 
-def steps_per_second(model, forward, batch, steps: int, device: torch.device) -> float:
+def train_step(model, forward, batch, precision: str, device: torch.device):
+    """One step's closure: zero grads, forward under `precision`, CCC loss, backward, Adam."""
     visual, audio, target, mask = batch
-    optimizer = torch.optim.AdamW(model.parameters(), lr=1e-4)  # a compiled model shares its parameters
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-4, weight_decay=1e-3)  # the trainer's, the paper's
     model.train()
-    autocast = torch.autocast(device.type, dtype=torch.bfloat16, enabled=device.type == "cuda")
 
     def step():
         optimizer.zero_grad(set_to_none=True)
-        with autocast:
+        with autocast(precision, device):
             prediction = forward(model, visual, audio)
         ccc_loss(prediction.float(), target, mask).backward()
         optimizer.step()
 
-    for _ in range(2):  # warm-up (and compilation)
-        step()
+    return step
+
+
+def timed(step, device: torch.device) -> tuple[float, float]:
+    """(wall-clock, CPU) seconds of one step; CPU time is what other processes' load disturbs least."""
     if device.type == "cuda":
         torch.cuda.synchronize()
-    start = time.perf_counter()
-    for _ in range(steps):
-        step()
+    wall, cpu = time.perf_counter(), time.process_time()
+    step()
     if device.type == "cuda":
         torch.cuda.synchronize()
-    return steps / (time.perf_counter() - start)
+    return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--steps", type=int, default=5)
-    parser.add_argument("--batch", type=int, default=12)
-    parser.add_argument("--window", type=int, default=300)
-    parser.add_argument("--variants", default=",".join(VARIANTS))
-    parser.add_argument("--compile", action="store_true", help="also time torch.compile of our TAGF")
-    args = parser.parse_args()
-
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+def compare(b: int, length: int, args, device: torch.device) -> None:
     torch.manual_seed(0)
-    b, length = args.batch, args.window
     batch = (
         torch.randn(b, length, 512, device=device),
         torch.randn(b, length, 128, device=device),
         torch.rand(b, length, 1, device=device) * 2 - 1,
         torch.ones(b, length, dtype=torch.bool, device=device),
     )
-    frames = b * length
-    print(f"device={device} torch={torch.__version__} threads={torch.get_num_threads()} B={b} L={length}")
-
-    baseline = LFAN(window=length, outputs=1).to(device)
-    base_rate = steps_per_second(baseline, lambda m, v, a: m(v, a), batch, args.steps, device)
-    print(f"{'authors-style eager TAGF (baseline)':<38} {base_rate * frames:>10.0f} frames/s   1.00x")
-
-    rows = [(name, model_config(name, outputs=1, window=length), False) for name in args.variants.split(",")]
+    gpu_precision = "auto" if device.type == "cuda" else "fp32"
+    authors = LFAN(window=length, outputs=1).to(device)
+    ours = from_official_state_dict(authors.state_dict()).to(device)
+    steps = {"authors' code (baseline)": train_step(authors, lambda m, v, a: m(v, a), batch, gpu_precision, device)}
+    prediction = lambda m, v, a: m(v, a).prediction  # noqa: E731
+    steps["ours, faithful TAGF"] = train_step(ours, prediction, batch, gpu_precision, device)
+    if args.bf16:
+        steps["ours, bf16 autocast"] = train_step(
+            from_official_state_dict(authors.state_dict()).to(device), prediction, batch, "bf16", device
+        )
+    for name in filter(None, args.variants.split(",")):
+        model = build_model(model_config(name, outputs=1, window=length)).to(device)
+        steps[name] = train_step(model, prediction, batch, gpu_precision, device)
     if args.compile:
-        rows.append(("tagf + torch.compile", model_config("tagf", outputs=1, window=length), True))
-    for name, cfg, compiled in rows:
-        model = build_model(cfg).to(device)
-        forward_model = torch.compile(model) if compiled else model
-        rate = steps_per_second(forward_model, lambda m, v, a: m(v, a).prediction, batch, args.steps, device)
-        print(f"{name:<38} {rate * frames:>10.0f} frames/s   {rate / base_rate:.2f}x")
+        compiled = torch.compile(from_official_state_dict(authors.state_dict()).to(device))
+        steps["ours + torch.compile"] = train_step(compiled, prediction, batch, gpu_precision, device)
+
+    for _ in range(2):  # warm-up (and compilation)
+        for step in steps.values():
+            step()
+    times = {name: [] for name in steps}
+    for _ in range(args.rounds):
+        for name, step in steps.items():
+            times[name].append(timed(step, device))
+    base = times["authors' code (baseline)"]
+    print(f"threads={torch.get_num_threads()} B×L={b}×{length} ({args.rounds} rounds, medians; speed-up vs baseline)")
+    for name, ts in times.items():
+        wall, cpu = (statistics.median(t0[i] / t[i] for t0, t in zip(base, ts)) for i in (0, 1))
+        ms = statistics.median(t[0] for t in ts) * 1e3
+        print(f"  {name:<28} {ms:>8.0f} ms/step {b * length / ms * 1e3:>8.0f} frames/s   wall {wall:.2f}x   cpu {cpu:.2f}x")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=7, help="timed steps per model (alternating)")
+    parser.add_argument("--shapes", default="3x300,12x300", help="batch×window pairs")
+    parser.add_argument("--threads", default="1,2", help="torch thread counts (CPU)")
+    parser.add_argument("--bf16", action="store_true", help="also time ours under bf16 autocast")
+    parser.add_argument("--variants", default="", help="other fusion variants to time, e.g. rjcma,concat")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile of our TAGF")
+    args = parser.parse_args()
+
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    if args.bf16 and device.type == "cpu" and not cpu_supports_bf16():
+        print("this CPU has no native bf16 (AVX512-BF16 or AMX): the bf16 row is left out")
+        args.bf16 = False
+    print(f"device={device} torch={torch.__version__} cpu={torch.backends.cpu.get_cpu_capability()}")
+    threads = [int(t) for t in args.threads.split(",")] if device.type == "cpu" else [torch.get_num_threads()]
+    for count in threads:
+        torch.set_num_threads(count)
+        for shape in args.shapes.split(","):
+            b, length = (int(x) for x in shape.split("x"))
+            compare(b, length, args, device)
 
 
 if __name__ == "__main__":

@@ -1,35 +1,57 @@
-"""`tagf ablate`: every registered variant × N seeds with the sweep's best settings, as Ray Tune trials.
+"""`tagf ablate`: every registered variant × training seeds × shift augmentations × key modes, as Ray Tune trials.
 
 Each trial (orchestration.trial, the same runner as the sweep's) trains a variant — the variant's preset (fusion,
-gate, steps) over the best config's other fields, so only the fusion differs — then scores it on the report split
-and on the robustness grid. The driver aggregates (orchestration.ablation_summary): CCC and CCC drop under each
-audio shift per variant with intervals over runs, and the paired per-video comparison with the reference variant,
-as JSON and Markdown; the per-video scores of every run as Parquet; the robustness figure with one line per variant
-(averaged over runs). MLflow: one parent run, one child per trial, holding its robustness rows and per-video scores.
+gate, steps) over the base settings, so only the fusion differs — then scores it on the report split, on the
+robustness grid (audio shifts in seconds), within each frame category of the corpus masks, and reads its gates per
+category. The base settings are params.yaml's model/train sections (`ablate.tuning: none`), or, with
+`ablate.tuning: {trials: N}`, each variant's own Optuna study of N trials on the selection split (the same sweep.space
+less what defines a variant or a level of the grid), so that no variant inherits another's tuning.
+
+The driver aggregates (orchestration.ablation_summary): per variant and condition, intervals over runs and the paired
+per-video comparison with the reference variant, as JSON and Markdown; the per-video scores of every run as Parquet;
+the robustness figure (averaged over runs); the gate analysis as gates.json and gates.png. MLflow: one parent run,
+one child per trial holding its artifacts; a tuning study is a nested run with its trials under it.
 """
 
 from __future__ import annotations
 
 import json
 import tempfile
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import mlflow
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 from mlflow.tracking import MlflowClient
 from ray import tune
 
-from orchestration.ablation_summary import SCORES, markdown, summarize
-from orchestration.driver import start_driver
+from orchestration.ablation_summary import SCORES, gate_summary, markdown, summarize
+from orchestration.driver import Driver, start_driver
 from orchestration.params import Params
-from orchestration.trial import PER_VIDEO_ARTIFACT, ROBUSTNESS_ARTIFACT, Report
+from orchestration.provenance import log_environment
+from orchestration.sweep import METRIC, MODE, search_config, search_space
+from orchestration.trial import (
+    CATEGORY_ARTIFACT,
+    GATES_ARTIFACT,
+    PER_VIDEO_ARTIFACT,
+    ROBUSTNESS_ARTIFACT,
+    Report,
+    TrialContext,
+)
 from tagf import storage
-from tagf.errors import RunError
-from tagf.evaluation.figures import robustness_figure
+from tagf.errors import ParamsError, RunError
+from tagf.evaluation.figures import gate_category_figure, history_figure, robustness_figure
+from tagf.evaluation.gate_analysis import NO_MASKS, frame_categories
 from tagf.evaluation.ground_truth import audio_lags
 from tagf.evaluation.robustness import write_table
+from tagf.models import VARIANTS
+
+# Never tuned per variant: what defines a variant, and what the ablation's grid sets.
+FIXED = {"model.variant", *(f"model.{k}" for preset in VARIANTS.values() for k in preset)}
+FIXED |= {"train.seed", "train.max_audio_shift", "model.key_mode"}
 
 
 def _artifact(client: MlflowClient, run_id: str, name: str) -> Any:
@@ -39,45 +61,189 @@ def _artifact(client: MlflowClient, run_id: str, name: str) -> Any:
 
 def _per_video_table(trials: list[dict[str, Any]]) -> pa.Table:
     rows = [
-        {"variant": t["variant"], "seed": t["seed"], "video": video, **scores}
+        {
+            **{k: t[k] for k in ("variant", "augment_shift_s", "key_mode", "seed")},
+            "video": video,
+            **scores,
+        }
         for t in trials
         for video, scores in t["per_video"].items()
     ]
     return pa.Table.from_pylist(rows)
 
 
+def augment_frames(params: Params, fps: dict[str, float]) -> dict[int, float]:
+    """{train.max_audio_shift in frames: ablate.augment_shift_s level}, at the median fps of the training videos
+    (one width for every video: the augmentation draws shifts per window in frames)."""
+    rate = float(np.median(list(fps.values())))
+    frames = {round(s * rate): s for s in params.ablate.augment_shift_s}
+    if len(frames) < len(params.ablate.augment_shift_s):
+        raise ParamsError(
+            f"ablate.augment_shift_s: {params.ablate.augment_shift_s} give the same frames at {rate:g} fps"
+        )
+    return frames
+
+
+def key_modes(params: Params) -> list[str]:
+    return params.ablate.key_modes or [params.build_model_config().key_mode]
+
+
+def plan(params: Params) -> str:
+    """How many trials the ablation runs, said up front: `90 trials = 9 variants × 5 seeds × 2 augmentations × ...`."""
+    ablate = params.ablate
+    factors = [
+        (len(ablate.variants), "variants"),
+        (len(ablate.seeds), "seeds"),
+        (len(ablate.augment_shift_s), "augmentations"),
+        (len(key_modes(params)), "key modes"),
+    ]
+    total = int(np.prod([n for n, _ in factors]))
+    text = f"{total} trials = " + " × ".join(f"{n} {name}" for n, name in factors)
+    if ablate.tuning != "none":
+        tuning = len(ablate.variants) * ablate.tuning.trials
+        text += f", after {tuning} tuning trials = {len(ablate.variants)} variants × {ablate.tuning.trials}"
+    return text
+
+
+def tuning_space(params: Params) -> dict[str, Any]:
+    """The per-variant search: sweep.space less the settings FIXED by the variant or the grid."""
+    space = {key: dist for key, dist in params.sweep.space.items() if key not in FIXED}
+    if not space:
+        raise ParamsError(
+            "ablate.tuning: sweep.space has nothing left to tune per variant once the variant's own settings and "
+            f"the grid's ({', '.join(sorted(FIXED))}) are left out"
+        )
+    return space
+
+
+def _tune_variants(
+    driver: Driver, context: TrialContext, space: dict[str, Any], grid: dict[str, Any]
+) -> dict[str, dict[str, Any]]:
+    """{variant: its best values of `space`}: one Optuna study (with ASHA) per variant, on the selection split, at
+    the first level of each grid factor. Each study is a nested MLflow run with its trials under it."""
+    params = driver.params
+    trials = params.ablate.tuning.trials
+    best = {}
+    for variant in params.ablate.variants:
+        with mlflow.start_run(
+            experiment_id=driver.experiment_id,
+            nested=True,
+            run_name=f"tuning {variant}",
+            tags={"kind": "ablation-tuning", **driver.tags},
+        ) as study:
+            tuner = tune.Tuner(
+                driver.trainable(replace(context, parent_run_id=study.info.run_id)),
+                param_space={"model.variant": variant, **grid, **space},
+                tune_config=search_config(driver, trials, context.train["epochs"]),
+                run_config=driver.run_config(f"tagf-ablation-tuning-{variant}"),
+            )
+            results = tuner.fit()
+            if all(r.error is not None or METRIC not in r.metrics for r in results):
+                first = next((r.error for r in results if r.error is not None), "no trial reported a result")
+                raise RunError(f"ablation tuning of {variant}: every trial failed; first error: {first}")
+            config = results.get_best_result(METRIC, MODE, scope="all").config
+            best[variant] = {key: config[key] for key in space}
+            mlflow.log_dict(best[variant], "best_values.json")
+    return best
+
+
+def _history(result: Any) -> list[dict[str, float]]:
+    """The trial's validation CCC per epoch, as it reported them to Tune (the last report, the scores, has none)."""
+    frame = result.metrics_dataframe
+    frame = frame[frame["epoch"].notna()] if "epoch" in frame else frame.iloc[:0]
+    return [
+        {"epoch": int(row.epoch), "val_ccc_mean": float(row.val_ccc_mean)}
+        for row in frame[["epoch", "val_ccc_mean"]].itertuples()
+    ]
+
+
+def _histories(trials: list[dict[str, Any]], table: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Rows model (the table's label), seed, epoch, val_ccc_mean: the `dvc plots` data of training per variant."""
+    labels = {(r["variant"], r["augment_shift_s"], r["key_mode"]): r["label"] for r in table}
+    return [
+        {"model": labels[(t["variant"], t["augment_shift_s"], t["key_mode"])], "seed": t["seed"], **epoch}
+        for t in trials
+        for epoch in t["history"]
+    ]
+
+
+def _mean_curves(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, float]]]:
+    """Per model, the validation CCC per epoch averaged over the runs that reached that epoch."""
+    by_model: dict[str, dict[int, list[float]]] = {}
+    for row in rows:
+        by_model.setdefault(row["model"], {}).setdefault(row["epoch"], []).append(row["val_ccc_mean"])
+    return {
+        model: [{"epoch": e, "val_ccc_mean": float(np.mean(v))} for e, v in sorted(epochs.items())]
+        for model, epochs in by_model.items()
+    }
+
+
+def _tuned(best: dict[str, dict[str, Any]], key: str) -> Any:
+    """A grid value that depends on the trial's variant: its own study's best value of `key`."""
+    return tune.sample_from(lambda spec: best[spec.config["model.variant"]][key])
+
+
 def run_ablation(
     params: Params,
     store: str,
-    best_config: dict[str, Any],
     out_dir: str,
     address: str | None = None,
     extra_callbacks: tuple = (),
 ) -> list[dict[str, Any]]:
+    print(plan(params), flush=True)
+    space = None if params.ablate.tuning == "none" else search_space(tuning_space(params))  # fails before Ray
     driver = start_driver(params, store, address, report=True)
-    variants, seeds, grid = params.ablate.variants, params.ablate.seeds, params.evaluate
+    ablate, grid = params.ablate, params.evaluate
+    report_split = driver.splits["report"]
     report = Report(
         split=params.splits.report,
-        shifts=tuple(grid.shifts),
+        shifts_s=tuple(grid.shifts_s),
         snr_db=tuple(grid.snr_db),
         dropout=tuple(grid.dropout),
-        lags=audio_lags(store, driver.splits["report"]),
+        lags=audio_lags(store, report_split),
+        categories=frame_categories(store, report_split),
     )
+    if report.categories is None:
+        print(NO_MASKS, flush=True)
+    augment = augment_frames(params, driver.splits["train"].fps)
+    modes = key_modes(params)
     with mlflow.start_run(
         experiment_id=driver.experiment_id, run_name="ablation", tags={"kind": "ablation", **driver.tags}
     ) as parent:
-        mlflow.log_params({"variants": ",".join(variants), "seeds": ",".join(map(str, seeds))})
-        context = driver.context(
-            parent.info.run_id,
-            model={"variant": best_config["variant"], **best_config["model"]},
-            train=best_config["train"],
-            report=report,
-            callbacks=tuple(extra_callbacks),
+        log_environment()
+        mlflow.log_params(
+            {
+                "variants": ",".join(ablate.variants),
+                "seeds": ",".join(map(str, ablate.seeds)),
+                "augment_shift_s": ",".join(map(str, ablate.augment_shift_s)),
+                "key_modes": ",".join(modes),
+                "tuning": "none" if ablate.tuning == "none" else f"optuna {ablate.tuning.trials} trials",
+            }
         )
+        # The bases are params.yaml's model/train sections (with the profile); tuning puts each variant's own
+        # best values over them.
+        context = driver.context(parent.info.run_id, callbacks=tuple(extra_callbacks))
+        tuned: dict[str, Any] = {}
+        tuning = "none: every variant trains with the model/train settings of the params file"
+        if space is not None:
+            first = {"train.max_audio_shift": next(iter(augment)), "model.key_mode": modes[0]}
+            best = _tune_variants(driver, context, space, first)
+            tuned = {key: _tuned(best, key) for key in next(iter(best.values()))}
+            tuning = (
+                f"each variant's own Optuna study of {ablate.tuning.trials} trials on split "
+                f"`{params.splits.selection}` (at augmentation ±{augment[first['train.max_audio_shift']]:g} s, "
+                f"{modes[0]} key; its best values used in every condition)"
+            )
         tuner = tune.Tuner(
-            driver.trainable(context),
-            param_space={"model.variant": tune.grid_search(variants), "train.seed": tune.grid_search(seeds)},
-            tune_config=tune.TuneConfig(max_concurrent_trials=params.sweep.max_concurrent),
+            driver.trainable(replace(context, report=report)),
+            param_space={
+                "model.variant": tune.grid_search(ablate.variants),
+                "train.seed": tune.grid_search(ablate.seeds),
+                "train.max_audio_shift": tune.grid_search(list(augment)),
+                "model.key_mode": tune.grid_search(modes),
+                **tuned,
+            },
+            tune_config=driver.tune_config(ablate.max_concurrent),
             run_config=driver.run_config("tagf-ablation"),
         )
         results = tuner.fit()
@@ -85,27 +251,39 @@ def run_ablation(
         if errors:
             raise RunError(f"{len(errors)} ablation trial(s) failed, first: {errors[0].error}")
         client = MlflowClient(driver.tracking_uri)
-        trials = [
-            {
-                "variant": r.config["model.variant"],
-                "seed": r.config["train.seed"],
-                "profile": r.metrics["profile"],
-                "report_split": report.split,
-                **{f"report_{k}": r.metrics[f"report_{k}"] for k in SCORES},
-                "robustness": _artifact(client, r.metrics["mlflow_run_id"], ROBUSTNESS_ARTIFACT),
-                "per_video": _artifact(client, r.metrics["mlflow_run_id"], PER_VIDEO_ARTIFACT),
-            }
-            for r in results
-        ]
-        reference = params.ablate.reference
-        table, curves = summarize(trials, variants, reference)
+        trials = []
+        for r in results:
+            run_id = r.metrics["mlflow_run_id"]
+            trials.append(
+                {
+                    "variant": r.config["model.variant"],
+                    "seed": r.config["train.seed"],
+                    "augment_shift_s": augment[r.config["train.max_audio_shift"]],
+                    "key_mode": r.config["model.key_mode"],
+                    "profile": r.metrics["profile"],
+                    "report_split": report.split,
+                    **{f"report_{k}": r.metrics[f"report_{k}"] for k in SCORES},
+                    "robustness": _artifact(client, run_id, ROBUSTNESS_ARTIFACT),
+                    "per_video": _artifact(client, run_id, PER_VIDEO_ARTIFACT),
+                    "by_category": _artifact(client, run_id, CATEGORY_ARTIFACT),
+                    "gates": _artifact(client, run_id, GATES_ARTIFACT),
+                    "history": _history(r),
+                }
+            )
+        table, curves = summarize(trials, ablate.variants, ablate.reference, tuning)
+        gates = gate_summary(trials)
         out = Path(out_dir)
         with storage.atomic_path(str(out / "per_video.parquet")) as (fs, tmp), fs.open(tmp, "wb") as f:
             pq.write_table(_per_video_table(trials), f)
         storage.write_text(str(out / "ablation.json"), json.dumps(table, indent=1, allow_nan=False))
-        storage.write_text(str(out / "ablation.md"), markdown(table, reference))
+        storage.write_text(str(out / "gates.json"), json.dumps(gates, indent=1, allow_nan=False))
+        storage.write_text(str(out / "ablation.md"), markdown(table, ablate.reference, gates))
         write_table(curves, str(out / "robustness.json"), str(out / "robustness.csv"))
         robustness_figure(curves, str(out / "robustness.png"))
-        for name in ("ablation.md", "ablation.json", "robustness.png"):
+        histories = _histories(trials, table)
+        storage.write_text(str(out / "history.json"), json.dumps(histories, indent=1, allow_nan=False))
+        history_figure(_mean_curves(histories), str(out / "val_ccc.png"))
+        gate_category_figure(gates, str(out / "gates.png"))
+        for name in ("ablation.md", "ablation.json", "gates.json", "robustness.png", "gates.png", "val_ccc.png"):
             mlflow.log_artifact(str(out / name))
     return table

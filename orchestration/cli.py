@@ -1,4 +1,4 @@
-"""The platform's `tagf` commands (corpus, sweep, ablate, report, register, promote), added to tagf.cli through
+"""The platform's `tagf` commands (source, sweep, ablate, report, register, promote), added to tagf.cli through
 the `tagf.commands` entry point, and the resolver of `models:/` and `runs:/` model URIs (`tagf.model_uris`)."""
 
 from __future__ import annotations
@@ -26,12 +26,14 @@ def _sweep(args):
 
 
 def _ablate(args):
-    from orchestration.ablation import run_ablation
+    from orchestration.ablation import plan, run_ablation
     from orchestration.ablation_summary import markdown
 
     params = _params(args)
-    best = json.loads(open(args.best).read())
-    table = run_ablation(params, args.store, best, args.output, address=args.address)
+    if args.plan:
+        print(plan(params))
+        return
+    table = run_ablation(params, args.store, args.output, address=args.address)
     print(markdown(table, params.ablate.reference))
 
 
@@ -54,13 +56,12 @@ def _promote(args):
     print(promote(MlflowClient(uri), args.name or params.mlflow.registered_model, force=args.force).message)
 
 
-def _corpus(args):
-    from orchestration.stages import corpus
+def _source(args):
+    from orchestration.stages import source
 
-    params = _params(args)
-    corpus(params, args.output, args.params)
-    what = f"synthetic corpus ({params.data.preset})" if params.data.source == "synthetic" else "corpus pointer"
-    print(f"wrote {what} to {args.output}")
+    described = source(_params(args), args.output, args.params)
+    what = f"{described['files']} files" if "files" in described else f"preset {described['preset']}"
+    print(f"{described['source']} corpus source ({what}) -> {args.output}")
 
 
 def _report(args):
@@ -86,11 +87,13 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, params, else local)")
     p.set_defaults(run=_sweep)
 
-    p = with_params(sub.add_parser("ablate", help="every variant x seeds with the best config, on Ray"))
+    p = with_params(
+        sub.add_parser("ablate", help="every variant x seeds x augmentations x key modes (params ablate:), on Ray")
+    )
     p.add_argument("--store", required=True)
-    p.add_argument("--best", required=True, help="best_config.json of a sweep")
     p.add_argument("--output", required=True, help="directory for ablation.{json,csv,md} and robustness.*")
     p.add_argument("--address", help="Ray cluster address")
+    p.add_argument("--plan", action="store_true", help="only say how many trials it would run, and exit")
     p.set_defaults(run=_ablate)
 
     p = with_params(
@@ -109,12 +112,10 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_promote)
 
     p = with_params(
-        sub.add_parser("corpus", help="the corpus params.yaml's data: section names (synthetic, or Aff-Wild2)")
+        sub.add_parser("source", help="fingerprint the corpus params.yaml's data: section names (DVC: every run)")
     )
-    p.add_argument(
-        "output", help="corpus directory: the synthetic corpus, or a SOURCE.json pointing at data.root"
-    )
-    p.set_defaults(run=_corpus)
+    p.add_argument("output", help="JSON that changes exactly when the corpus would")
+    p.set_defaults(run=_source)
 
     p = with_params(
         sub.add_parser("report", help="metrics and plots of a sweep's best model and an ablation (DVC metrics)")

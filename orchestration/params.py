@@ -20,9 +20,10 @@ from pydantic import (
 )
 
 from tagf.data.splits import SELECTABLE
-from tagf.evaluation.robustness_defaults import DEFAULT_DROPOUT, DEFAULT_SHIFTS, DEFAULT_SNR_DB
+from tagf.evaluation.robustness_defaults import DEFAULT_DROPOUT, DEFAULT_SNR_DB
 from tagf.features.extract import ExtractorConfig
 from tagf.models import VARIANTS, ModelConfig, model_config
+from tagf.models.config import KeyMode
 from tagf.params_file import invalid, read_params_file
 from tagf.profiles import PROFILES, profile_settings
 from tagf.training.config import TrainConfig
@@ -37,7 +38,7 @@ class DataParams(BaseModel):
     )
     preset: Literal["tiny", "default", "large", "misaligned", "misaligned_tiny"] = "default"
     seed: int = 0
-    max_lag_s: float = Field(0.5, ge=0)
+    max_lag_s: float | None = Field(None, ge=0)  # None: the preset's own
 
 
 # Every ModelConfig field, optional: unset fields take the variant's preset or the default.
@@ -155,12 +156,36 @@ class SweepParams(BaseModel):
         return value
 
 
+class TuningParams(BaseModel):
+    """Each variant's own search: an Optuna study of `trials` over sweep.space on the selection split."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    trials: int = Field(gt=0, description="Optuna trials per variant")
+
+
 class AblateParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     variants: list[str] = Field(default_factory=lambda: list(VARIANTS))
     seeds: list[int] = Field(default_factory=lambda: [0, 1], description="training seeds; each is one run")
     reference: str = Field("tagf", description="the variant every other one is compared with, per video")
+    augment_shift_s: list[float] = Field(
+        default_factory=lambda: [0.0],
+        min_length=1,
+        description="training audio-shift augmentation within ±seconds; each value is a level of the grid",
+    )
+    key_modes: list[KeyMode] | None = Field(
+        None, description="co-attention key modes as a level of the grid; null: the model section's"
+    )
+    max_concurrent: int | None = Field(
+        None, gt=0, description="grid trials at once (they are independent); null: sweep.max_concurrent"
+    )
+    tuning: Literal["none"] | TuningParams = Field(
+        "none",
+        description="none: every variant trains with the model/train sections as they are; "
+        "{trials: N}: each variant's own Optuna study first (equal budget)",
+    )
 
     @model_validator(mode="after")
     def _reference_is_run(self):
@@ -168,17 +193,49 @@ class AblateParams(BaseModel):
             raise ValueError(f"reference {self.reference!r} is not among the variants {self.variants}")
         return self
 
+    @field_validator("augment_shift_s")
+    @classmethod
+    def _shifts(cls, value: list[float]) -> list[float]:
+        return _distinct_non_negative(value)
+
+    @field_validator("key_modes")
+    @classmethod
+    def _modes(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and (not value or len(set(value)) < len(value)):
+            raise ValueError("give each key mode once, at least one")
+        return value
+
     _variants = field_validator("variants")(_known("variant(s)", VARIANTS))
+
+
+def _distinct_non_negative(seconds: list[float]) -> list[float]:
+    if any(s < 0 for s in seconds) or len(set(seconds)) < len(seconds):
+        raise ValueError(f"expected distinct seconds >= 0 (each is used as ±), got {seconds}")
+    return seconds
 
 
 class EvaluateParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    shifts: list[int] = Field(
-        default_factory=lambda: list(DEFAULT_SHIFTS), description="frames, each used as ±"
+    shifts_s: list[float] = Field(
+        default_factory=lambda: [0.5, 1.0, 2.0],
+        description="audio shifts in seconds, each used as ± and turned into frames with each video's fps; "
+        "0 (clean) is always scored",
     )
     snr_db: list[float] = Field(default_factory=lambda: list(DEFAULT_SNR_DB))
     dropout: list[float] = Field(default_factory=lambda: list(DEFAULT_DROPOUT))
+
+    @field_validator("shifts_s")
+    @classmethod
+    def _shifts(cls, value: list[float]) -> list[float]:
+        return _distinct_non_negative(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _renamed(cls, values: Any) -> Any:
+        if isinstance(values, dict) and "shifts" in values:  # older params files: say what replaced it
+            raise ValueError("shifts (frames) is now shifts_s: seconds, each used as ±, e.g. [0.5, 1, 2]")
+        return values
 
 
 class MlflowParams(BaseModel):

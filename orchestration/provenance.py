@@ -1,10 +1,15 @@
-"""What every run is tagged with: the code's commit and the data it saw (the feature store's content version and
-the frame index it was extracted from)."""
+"""What every run is tagged with: the code's commit, the environment (Python, torch, a digest of every installed
+package's version) and the data it saw (the feature store's content version and the frame index it was extracted
+from)."""
 
 from __future__ import annotations
 
+import mlflow
+
 from tagf.data.feature_store import read_manifest
-from tagf.provenance import git_commit
+from tagf.provenance import environment, git_commit, package_versions
+
+ENVIRONMENT_ARTIFACT = "environment.json"
 
 
 def provenance_tags(store: str) -> dict[str, str]:
@@ -13,4 +18,10 @@ def provenance_tags(store: str) -> dict[str, str]:
         "git_commit": git_commit() or "unknown",
         "data_version": manifest.get("version", "unknown"),
         "corpus_index": manifest.get("corpus", {}).get("index_sha256", "unknown"),
+        **{f"env_{key}": value for key, value in environment().items()},
     }
+
+
+def log_environment() -> None:
+    """The active run's full package list ({name: version}), which the `env_packages_sha256` tag digests."""
+    mlflow.log_dict(package_versions(), ENVIRONMENT_ARTIFACT)

@@ -3,11 +3,19 @@
 Input: {"visual": (B, L, Dv) float32, "audio": (B, L, Da) float32}; output: (B, L, targets) in [-1, 1].
 We wrap our own model file rather than mlflow.pytorch's pickled module: tracing would freeze L, and a pickle would
 tie the registry to Python class paths; the model file holds the config + weights only.
+
+The logged model carries its code (the `tagf` and `orchestration` packages, as `code_paths`) and pins what loading
+it imports to the versions installed here, so `mlflow models serve` can rebuild its environment anywhere; tagf
+itself is never looked up in a package index.
 """
 
 from __future__ import annotations
 
+import logging
+import os
 import tempfile
+import warnings
+from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
@@ -16,19 +24,42 @@ import torch
 from mlflow.models import ModelSignature
 from mlflow.types import Schema, TensorSpec
 
+import orchestration
+import tagf
 from tagf.errors import ModelFileError
 from tagf.models import FusionModel, load_model, save_model
 
 
-class TagfPyfunc(mlflow.pyfunc.PythonModel):
-    def load_context(self, context):
-        self.model, self.extra = load_model(context.artifacts["model"])
+class _DropPickleNotice(logging.Filter):
+    """MLflow logs, for every model it pickles, that unpickling runs code: true of any pickle, and the model is
+    ours, so the line carries nothing for the user; its other messages pass."""
 
-    def predict(self, context, model_input, params=None):
-        visual = torch.as_tensor(np.asarray(model_input["visual"], dtype=np.float32))
-        audio = torch.as_tensor(np.asarray(model_input["audio"], dtype=np.float32))
-        with torch.inference_mode():
-            return self.model(visual, audio).prediction.numpy()
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "serialized using CloudPickle" not in record.getMessage()
+
+
+logging.getLogger("mlflow.pyfunc").addFilter(_DropPickleNotice())
+
+# What loading and serving import (tagf.models, this module, MLflow's scoring server): mlflow-skinny, not the
+# tracking server's dependencies.
+SERVING_PACKAGES = ("mlflow-skinny", "pandas", "torch", "numpy", "pydantic", "fsspec", "cloudpickle")
+CODE_PATHS = (str(Path(tagf.__file__).parent), str(Path(orchestration.__file__).parent))
+
+
+# MLflow asks every PythonModel subclass for type hints to infer a signature; ours is explicit (signature_for), and
+# a hint on the dict input would switch on MLflow's own input conversion. Its check resets the warning filters
+# ("once"), so the request is recorded here and dropped rather than filtered.
+with warnings.catch_warnings(record=True):
+
+    class TagfPyfunc(mlflow.pyfunc.PythonModel):
+        def load_context(self, context):
+            self.model, self.extra = load_model(context.artifacts["model"])
+
+        def predict(self, context, model_input, params=None):
+            visual = torch.as_tensor(np.asarray(model_input["visual"], dtype=np.float32))
+            audio = torch.as_tensor(np.asarray(model_input["audio"], dtype=np.float32))
+            with torch.inference_mode():
+                return self.model(visual, audio).prediction.numpy()
 
 
 def signature_for(model: FusionModel) -> tuple[ModelSignature, dict[str, np.ndarray]]:
@@ -51,9 +82,25 @@ def signature_for(model: FusionModel) -> tuple[ModelSignature, dict[str, np.ndar
     return signature, example
 
 
+def pip_requirements() -> list[str]:
+    """The serving packages pinned to the installed versions, without local labels (`2.13.0+cpu` -> `2.13.0`):
+    the index that serves the model picks its own build of torch."""
+    return [f"{name}=={version(name).split('+')[0]}" for name in SERVING_PACKAGES]
+
+
+def _ensure_working_directory() -> None:
+    """MLflow's log_model reads the working directory (uv project detection). Under `ray job submit --working-dir`,
+    Ray can delete the job's copy of that directory while the driver still runs; carry on from the temp dir."""
+    try:
+        os.getcwd()
+    except FileNotFoundError:
+        os.chdir(tempfile.gettempdir())
+
+
 def log_tagf_model(model: FusionModel, extra: dict, run_id: str) -> str:
     """Log the model to `run_id` under the name "model"; returns its model URI."""
     signature, example = signature_for(model)
+    _ensure_working_directory()
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "model.pt")
         save_model(model, path, extra)
@@ -64,7 +111,8 @@ def log_tagf_model(model: FusionModel, extra: dict, run_id: str) -> str:
                 artifacts={"model": path},
                 signature=signature,
                 input_example=example,
-                pip_requirements=["tagf"],
+                code_paths=list(CODE_PATHS),
+                pip_requirements=pip_requirements(),
             )
     return info.model_uri
 

@@ -15,6 +15,9 @@ def cluster_address(flag: str | None = None, configured: str | None = None) -> s
 
 def connect(flag: str | None = None, configured: str | None = None, num_cpus: int | None = None) -> str:
     """Returns what it connected to (the address from cluster_address, or "local")."""
+    # Every epoch checkpoints (retries resume from it), and Tune snapshots its state with each; its warning that
+    # snapshots are frequent would repeat every few seconds and asks for nothing the user should change.
+    os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if ray.is_initialized():
         return "already connected"
     target = cluster_address(flag, configured)

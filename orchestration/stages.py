@@ -1,5 +1,6 @@
-"""The platform's DVC stages: the corpus a params.yaml asks for, the report of a sweep and an ablation, the
-registration of a sweep's best model. (prepare, features, sweep and ablate are commands of their own.)
+"""The platform's DVC stages: the description of the corpus a params.yaml asks for (its source), the report of a
+sweep and an ablation, the registration of a sweep's best model. (corpus, prepare, features, sweep and ablate are
+commands of their own.)
 
 Each reads the validated params.yaml first, so a bad key fails every stage before it does any work.
 """
@@ -20,9 +21,8 @@ from orchestration.provenance import provenance_tags
 from orchestration.pyfunc_model import log_tagf_model
 from orchestration.tracking import setup
 from tagf import storage
-from tagf.data.corpus_source import write_pointer
+from tagf.data.corpus_source import fingerprint
 from tagf.data.splits import load_splits
-from tagf.data.synth.corpus import write_corpus
 from tagf.errors import StorageError
 from tagf.evaluation.evaluate import evaluate
 from tagf.evaluation.figures import history_figure
@@ -30,15 +30,20 @@ from tagf.evaluation.interpretability import plot_gates
 from tagf.models import load_model
 
 
-def corpus(params: Params, output: str, where: str = "params.yaml") -> None:
-    """synthetic: write the corpus into `output`; affwild2: a pointer to the user's tree (tagf.data.corpus_source)."""
-    if params.data.source == "synthetic":
-        write_corpus(output, params.data.preset, seed=params.data.seed, max_lag_s=params.data.max_lag_s)
-        return
-    try:
-        write_pointer(params.data.root, output)
-    except StorageError as err:
-        raise StorageError(f"{where}: data.root: {err}") from None
+def source(params: Params, output: str, where: str = "params.yaml") -> dict[str, Any]:
+    """What the corpus will be made from, as JSON that changes exactly when the corpus would: the synthetic preset
+    and seed, or the listing fingerprint of the Aff-Wild2 tree (DVC reruns this stage every time, since the tree
+    can change under the same params; the data stages rerun only when the file it writes changes)."""
+    data = params.data
+    if data.source == "synthetic":
+        described = {"source": "synthetic", "preset": data.preset, "seed": data.seed, "max_lag_s": data.max_lag_s}
+    else:
+        try:
+            described = fingerprint(data.root)
+        except StorageError as err:
+            raise StorageError(f"{where}: data.root: {err}") from None
+    storage.write_text(output, json.dumps(described, indent=1, allow_nan=False))
+    return described
 
 
 def report(
@@ -55,7 +60,7 @@ def report(
     metrics = {
         "best_tagf": {k: round(best[k], 5) for k in ("ccc_valence", "ccc_arousal", "ccc_mean")},
         "best_tagf_latent_ccc_mean": round(best["latent"]["ccc_mean"], 5) if "latent" in best else None,
-        "variant_ccc_mean": {row["variant"]: round(row["ccc_mean"]["mean"], 5) for row in ablation},
+        "variant_ccc_mean": {row["label"]: round(row["ccc_mean"]["mean"], 5) for row in ablation},
     }
     storage.write_text(str(out / "metrics.json"), json.dumps(metrics, indent=1, allow_nan=False))
     _, extra = load_model(model_path)

@@ -19,8 +19,9 @@ from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from orchestration.driver import start_driver, storage_path
+from orchestration.driver import Driver, start_driver, storage_path
 from orchestration.params import Distribution, Params
+from orchestration.provenance import log_environment
 from orchestration.trial import trial_configs
 from tagf import storage
 from tagf.errors import RunError
@@ -51,6 +52,23 @@ def search_space(space: dict[str, Distribution]) -> dict[str, Any]:
     return dims
 
 
+def search_config(driver: Driver, num_samples: int, max_epochs: int) -> tune.TuneConfig:
+    """`num_samples` trials suggested by Optuna's TPE (seeded), stopped early by ASHA, on val ccc_mean."""
+    sweep = driver.params.sweep
+    return driver.tune_config(
+        metric=METRIC,
+        mode=MODE,
+        num_samples=num_samples,
+        search_alg=OptunaSearch(metric=METRIC, mode=MODE, seed=sweep.seed),
+        scheduler=ASHAScheduler(
+            time_attr="training_iteration",
+            max_t=max_epochs,
+            grace_period=sweep.grace_period,
+            reduction_factor=sweep.reduction_factor,
+        ),
+    )
+
+
 def run_sweep(
     params: Params,
     store: str,
@@ -69,6 +87,7 @@ def run_sweep(
         parent = mlflow.start_run(
             experiment_id=driver.experiment_id, run_name=sweep.name, tags={"kind": "sweep", **driver.tags}
         )
+        log_environment()
         Path(out_dir).mkdir(parents=True, exist_ok=True)
         parent_file.write_text(parent.info.run_id)
     with parent:
@@ -84,22 +103,8 @@ def run_sweep(
             tuner = tune.Tuner(
                 trainable,
                 param_space=search_space(sweep.space),
-                tune_config=tune.TuneConfig(
-                    metric=METRIC,
-                    mode=MODE,
-                    num_samples=sweep.num_samples,
-                    max_concurrent_trials=sweep.max_concurrent,
-                    search_alg=OptunaSearch(metric=METRIC, mode=MODE, seed=sweep.seed),
-                    scheduler=ASHAScheduler(
-                        time_attr="training_iteration",
-                        max_t=context.train["epochs"],
-                        grace_period=sweep.grace_period,
-                        reduction_factor=sweep.reduction_factor,
-                    ),
-                ),
-                run_config=driver.run_config(
-                    sweep.name, checkpoint_config=tune.CheckpointConfig(num_to_keep=1)
-                ),
+                tune_config=search_config(driver, sweep.num_samples, context.train["epochs"]),
+                run_config=driver.run_config(sweep.name),
             )
         results = tuner.fit()
         finished = results.num_terminated + results.num_errors

@@ -17,13 +17,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+from mlflow.entities import Param
 from mlflow.tracking import MlflowClient
 from ray import tune
 
 from orchestration.tracking import MlflowEpochLogger, log_json
+from tagf.data.feature_store import SplitArrays
+from tagf.data.windows import audio_inside_video
+from tagf.errors import DataError
 from tagf.evaluation.evaluate import LoadedModel, combined_predictions
+from tagf.evaluation.gate_analysis import CATEGORIES, FrameCategories, gate_means
 from tagf.evaluation.ground_truth import AudioLags
-from tagf.evaluation.robustness import robustness_grid
+from tagf.evaluation.prediction import predict_frames
+from tagf.evaluation.robustness import effective_lag, robustness_grid
 from tagf.evaluation.scoring import TARGETS, score
 from tagf.models import VARIANTS, ModelConfig, model_config
 from tagf.models.variants import variant_of
@@ -36,18 +43,22 @@ from tagf.training.trainer import TrainResult, train
 RUN_ID_FILE = "mlflow_run_id"
 ROBUSTNESS_ARTIFACT = "robustness.json"
 PER_VIDEO_ARTIFACT = "per_video.json"
+CATEGORY_ARTIFACT = "by_category.json"
+GATES_ARTIFACT = "gates.json"
 SCORES = ("ccc_valence", "ccc_arousal", "ccc_mean")
 
 
 @dataclass(frozen=True)
 class Report:
-    """What an ablation trial scores after training: the report split, plain and under the robustness grid."""
+    """What an ablation trial scores after training: the report split, plain, under the robustness grid, and (with
+    frame categories) per category of frames and the gates' weights per category."""
 
     split: str
-    shifts: tuple[int, ...]
+    shifts_s: tuple[float, ...]  # audio shifts in seconds, each used as ±; each video shifts by its own frames
     snr_db: tuple[float, ...]
     dropout: tuple[float, ...]
     lags: AudioLags | None  # synthetic corpus: each report video's built-in lag, for the effective lag
+    categories: FrameCategories | None  # synthetic corpus with masks: each report row's category
 
 
 @dataclass(frozen=True)
@@ -113,38 +124,107 @@ def trial_name(variant: str, config: dict[str, Any]) -> str:
     return " ".join([variant, *values])
 
 
-def _child_run(context: TrialContext, restored: Path | None, name: str, variant: str, params: dict, profile: str):
+def _child_run(
+    client: MlflowClient,
+    context: TrialContext,
+    restored: Path | None,
+    name: str,
+    variant: str,
+    params: dict,
+    profile: str,
+) -> str:
     """The trial's MLflow run under the parent: reused when Tune retries or restores the trial."""
     if restored is not None and (restored / RUN_ID_FILE).exists():
         return (restored / RUN_ID_FILE).read_text().strip()
-    client = MlflowClient(context.tracking_uri)
     run = client.create_run(
         context.experiment_id,
         run_name=name,
         tags={"mlflow.parentRunId": context.parent_run_id, "variant": variant, "profile": profile, **context.tags},
     )
-    for key, value in params.items():
-        client.log_param(run.info.run_id, key, value)
+    # One request for every param: one log_param each costs about a second per trial on SQLite.
+    client.log_batch(run.info.run_id, params=[Param(key, str(value)) for key, value in params.items()])
     return run.info.run_id
 
 
-def _score_report(result: TrainResult, train_cfg: TrainConfig, variant: str, splits: dict, report: Report, seed: int):
-    """(report-split scores, robustness rows) of the trained model."""
-    loaded = [LoadedModel(result.model, [TARGETS[c] for c in train_cfg.target_columns], train_cfg.window, train_cfg.hop)]
+def _shift_rows(loaded: list[LoadedModel], data: SplitArrays, report: Report, variant: str) -> list[dict[str, Any]]:
+    """Robustness rows under audio shifts of ±s seconds: video v's audio moves by round(s·fps_v) frames, and the
+    frames whose audio would come from outside their video are not scored."""
+    fps = np.array([data.fps[video] for video in data.videos])  # (V,)
+    lengths = np.diff(data.offsets)  # (V,)
+    rows = []
+    for shift_s in sorted({0.0, *(s for k in report.shifts_s for s in (-k, k))}):
+        shift = np.rint(shift_s * fps).astype(int)  # (V,) frames
+        values = np.zeros((len(data.frames), sum(len(m.targets) for m in loaded)), np.float32)  # (N, targets)
+        # Videos sharing a frame rate share a shift in frames: predict each such group at once.
+        for frames in np.unique(shift):
+            group = np.flatnonzero(shift == frames)  # video indices
+            rows_of = np.concatenate([np.arange(data.offsets[v], data.offsets[v + 1]) for v in group])
+            part = data.select([data.videos[v] for v in group])
+            values[rows_of], targets = combined_predictions(loaded, part, audio_shift=int(frames))
+        scored = data.label_valid & audio_inside_video(data, np.repeat(shift, lengths))  # (N,)
+        if not scored.any():
+            raise DataError(
+                f"audio shift {shift_s:+g} s: no labelled frame of split {report.split!r} keeps its audio inside "
+                "its video, so there is nothing to score; use smaller evaluate.shifts_s"
+            )
+        result = score(values, data, targets, valid=scored, split_name=report.split)
+        rows.append(
+            {
+                "model": variant,
+                "perturbation": "shift_s",
+                "level": shift_s,
+                **{k: result[k] for k in (*SCORES, "frames")},
+                **(effective_lag(report.lags, shift) if report.lags is not None else {}),
+            }
+        )
+    return rows
+
+
+def _score_report(
+    result: TrainResult, train_cfg: TrainConfig, variant: str, splits: dict, report: Report, seed: int
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(report-split scores, {artifact name: content}) of the trained model.
+
+    Artifacts: the robustness rows, the per-video scores, and — with frame categories, else None — the scores
+    within each category of frames and the gates' mean weights per video, category and step (gated models).
+    """
+    targets = [TARGETS[c] for c in train_cfg.target_columns]
+    loaded = [LoadedModel(result.model, targets, train_cfg.window, train_cfg.hop)]
     data = splits["report"]
     values, targets = combined_predictions(loaded, data)
     scored = score(values, data, targets, split_name=report.split)
-    rows = robustness_grid(
+    rows = _shift_rows(loaded, data, report, variant) + robustness_grid(
         {variant: loaded},
         data,
-        shifts=report.shifts,
+        shifts=(),
         snrs_db=report.snr_db,
         dropouts=report.dropout,
         seed=seed,
         split_name=report.split,
         lags=report.lags,
     )
-    return scored, rows
+    categories, by_category, gates = report.categories, None, None
+    if categories is not None:
+        by_category = {}
+        for name in CATEGORIES:
+            labelled = data.label_valid & categories.rows(name)  # (N,)
+            # A category without a labelled frame has no CCC: None, not 0.
+            by_category[name] = (
+                score(values, data, targets, valid=labelled, split_name=report.split) if labelled.any() else None
+            )
+        if result.model.gated:  # the gates are not part of the (target-ordered) values: predict them once more
+            predicted = predict_frames(result.model, data, train_cfg.window, train_cfg.hop)
+            gates = {
+                "visual": gate_means(predicted.visual_gate, categories),
+                "audio": gate_means(predicted.audio_gate, categories),
+            }
+    artifacts = {
+        ROBUSTNESS_ARTIFACT: rows,
+        PER_VIDEO_ARTIFACT: scored["per_video"],
+        CATEGORY_ARTIFACT: by_category,
+        GATES_ARTIFACT: gates,
+    }
+    return scored, artifacts
 
 
 def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> None:
@@ -160,7 +240,8 @@ def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> No
             **{f"model.{k}": v for k, v in model_cfg.model_dump().items()},
             **{f"train.{k}": v for k, v in train_cfg.model_dump().items()},
         }
-        run_id = _child_run(context, restored, trial_name(variant, config), variant, params, profile)
+        client = MlflowClient(context.tracking_uri)
+        run_id = _child_run(client, context, restored, trial_name(variant, config), variant, params, profile)
         (work / CHECKPOINT_DIR).mkdir(exist_ok=True)
         (work / CHECKPOINT_DIR / RUN_ID_FILE).write_text(run_id)
         result = train(
@@ -168,17 +249,16 @@ def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> No
             train_cfg,
             splits={"train": splits["train"], "selection": splits["selection"]},
             out_dir=str(work),
-            callbacks=[MlflowEpochLogger(context.tracking_uri, run_id), TuneReporter(run_id), *context.callbacks],
+            callbacks=[MlflowEpochLogger(client, run_id), TuneReporter(run_id), *context.callbacks],
             profile=context.profile,
             selection=context.selection_split,
         )
         if context.report is not None:
-            scored, rows = _score_report(result, train_cfg, variant, splits, context.report, train_cfg.seed)
-            client = MlflowClient(context.tracking_uri)
+            scored, artifacts = _score_report(result, train_cfg, variant, splits, context.report, train_cfg.seed)
             for key in SCORES:
                 client.log_metric(run_id, f"report_{key}", scored[key])
-            log_json(client, run_id, ROBUSTNESS_ARTIFACT, rows)
-            log_json(client, run_id, PER_VIDEO_ARTIFACT, scored["per_video"])
+            for name, content in artifacts.items():
+                log_json(client, run_id, name, content)
             tune.report({**{f"report_{k}": scored[k] for k in SCORES}, "mlflow_run_id": run_id, "profile": profile})
     finally:
         shutil.rmtree(work, ignore_errors=True)

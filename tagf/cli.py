@@ -63,6 +63,14 @@ def _synth(args: argparse.Namespace) -> None:
     print(f"wrote synthetic corpus ({args.preset}, seed {args.seed}) to {args.output}")
 
 
+def _corpus(args: argparse.Namespace) -> None:
+    from tagf.data.corpus_source import write_corpus_from
+
+    described = write_corpus_from(args.source, args.output)
+    what = f"synthetic corpus ({described['preset']})" if described["source"] == "synthetic" else "corpus pointer"
+    print(f"wrote {what} to {args.output}")
+
+
 def _prepare(args: argparse.Namespace) -> None:
     from tagf.data.corpus_source import corpus_root
     from tagf.data.prepare import prepare
@@ -249,6 +257,11 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--max-lag-s", type=float, default=None, help="per-video audio lag spread (seconds)")
     p.set_defaults(run=_synth)
 
+    p = sub.add_parser("corpus", help="the corpus a source description names (written by `tagf source`)")
+    p.add_argument("source", help="source description JSON: a synthetic preset and seed, or an Aff-Wild2 tree")
+    p.add_argument("output", help="corpus directory: the synthetic corpus, or a SOURCE.json pointing at the tree")
+    p.set_defaults(run=_corpus)
+
     p = sub.add_parser("prepare", help="validate an Aff-Wild2-layout corpus and write its frame index")
     p.add_argument(
         "root", help="corpus root, or a directory whose SOURCE.json points at one (`tagf corpus`); path or URL"
@@ -300,7 +313,7 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("evaluate", help="ABAW-protocol CCC of a model on a split")
     p.add_argument(
-        "--model", action="append", required=True, help="model file; repeat for one model per target"
+        "--model", action="append", required=True, help="model file, or models:/NAME@ALIAS or runs:/ID/model (MLflow); repeat for one model per target"
     )
     p.add_argument("--store", required=True)
     p.add_argument("--split", default="validation", choices=("train", "validation", "test"))
@@ -314,8 +327,8 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
         "--model",
         action="append",
         required=True,
-        metavar="NAME=MODEL_FILE",
-        help="a model to compare (repeat; the same NAME twice = one model per target)",
+        metavar="NAME=MODEL",
+        help="a model to compare: file, models:/ or runs:/ URI (repeat; the same NAME twice = one model per target)",
     )
     p.add_argument("--store", required=True)
     p.add_argument("--split", default="test", choices=("train", "validation", "test"))
@@ -335,7 +348,7 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "plot-gates", help="heatmap of a gated model's per-frame step weights over the VA trace"
     )
-    p.add_argument("--model", required=True)
+    p.add_argument("--model", required=True, help="model file, or models:/NAME@ALIAS or runs:/ID/model (MLflow)")
     p.add_argument("--store", required=True)
     p.add_argument("--video", required=True)
     p.add_argument("--output", required=True, help="PNG to write")
@@ -344,7 +357,7 @@ def add_science_commands(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser("predict", help="per-frame valence/arousal as CSV and ABAW submission file")
     p.add_argument(
-        "--model", action="append", required=True, help="model file; repeat for one model per target"
+        "--model", action="append", required=True, help="model file, or models:/NAME@ALIAS or runs:/ID/model (MLflow); repeat for one model per target"
     )
     p.add_argument("--store", help="feature store holding the videos")
     p.add_argument("--videos", help="comma-separated video names in the store")

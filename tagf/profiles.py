@@ -65,7 +65,7 @@ PROFILES: dict[str, dict[str, dict[str, Any]]] = {
             early_stop_patience=50,
             reload_best_each_epoch=True,
             target="both",
-            amp=False,  # they train in fp32; bf16 moves the near-uniform gate weights by half their spread
+            precision="fp32",  # they train in fp32; bf16 moves the near-uniform gate weights by half their spread
         ),
     },
     "small": {

@@ -1,7 +1,11 @@
-"""What a run records about where it came from: the code's git commit."""
+"""What a run records about where it came from: the code's git commit and the environment it ran in (the version
+of every installed distribution; `constraints.txt` is the lock the README's install uses)."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import platform
 import subprocess
 from pathlib import Path
 
@@ -22,3 +26,20 @@ def git_commit(path: str | Path = ".") -> str | None:
     except (OSError, subprocess.CalledProcessError):
         return None
     return head.stdout.strip() + ("-dirty" if dirty.stdout.strip() else "")
+
+
+def package_versions() -> dict[str, str]:
+    """{distribution: version} of everything installed, by name: the same set `pip freeze` lists."""
+    found = {dist.metadata["Name"].lower(): dist.version for dist in importlib.metadata.distributions()}
+    return dict(sorted(found.items()))
+
+
+def environment() -> dict[str, str]:
+    """The short form a model file and a run's tags carry; the full list is `package_versions()`."""
+    versions = package_versions()
+    frozen = "\n".join(f"{name}=={version}" for name, version in versions.items())
+    return {
+        "python": platform.python_version(),
+        "torch": versions.get("torch", "absent"),
+        "packages_sha256": hashlib.sha256(frozen.encode()).hexdigest(),
+    }

@@ -1,4 +1,5 @@
 import os
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -9,6 +10,31 @@ import pytest
 sys.path.insert(0, str(Path(__file__).parent))
 
 TAGF = [sys.executable, "-m", "tagf"]  # the `tagf` console script
+BIN = Path(sys.executable).parent
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def mlflow_server_command(port: int, store: Path, artifacts: Path) -> list[str]:
+    """A real `mlflow server` on 127.0.0.1:port, one worker, SQLite store."""
+    return [
+        str(BIN / "mlflow"),
+        "server",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--workers",
+        "1",
+        "--backend-store-uri",
+        f"sqlite:///{store}",
+        "--artifacts-destination",
+        str(artifacts),
+    ]
 
 
 @pytest.fixture(autouse=True)

@@ -22,7 +22,7 @@ from tagf.errors import (
 README = Path(__file__).parents[1] / "README.md"
 EXPECTED = {
     *("synth", "prepare", "features", "train", "evaluate", "robustness", "plot-gates", "predict"),
-    *("import-checkpoint", "corpus", "sweep", "ablate", "report", "register", "promote"),
+    *("import-checkpoint", "corpus", "source", "sweep", "ablate", "report", "register", "promote"),
 }
 
 
@@ -49,7 +49,7 @@ def test_readme_mentions_every_command():
 
 def test_params_error_exit_status(tmp_path):
     (tmp_path / "params.yaml").write_text("data:\n  preset: huge\n")
-    proc = run_cli("corpus", str(tmp_path / "c"), "--params", str(tmp_path / "params.yaml"), check=False)
+    proc = run_cli("source", str(tmp_path / "s.json"), "--params", str(tmp_path / "params.yaml"), check=False)
     assert proc.returncode == ParamsError.exit_code
     assert cli_error(proc).startswith(f"{tmp_path / 'params.yaml'}: data.preset: Input should be")
     assert "Traceback" not in proc.stderr
@@ -132,13 +132,18 @@ def test_models_uri_resolves_in_the_params_tracking_store(tiny_corpus, tmp_path,
 def test_prepare_follows_the_corpus_pointer_of_tagf_corpus(micro_corpus, tmp_path):
     splits = "splits: {selection: dev, report: validation, dev_fraction: 0.5}\n"
     (tmp_path / "params.yaml").write_text(f"data:\n  source: affwild2\n  root: {micro_corpus}\n{splits}")
-    run_cli("corpus", str(tmp_path / "corpus"), "--params", str(tmp_path / "params.yaml"))
+    source = str(tmp_path / "source.json")
+    run_cli("source", source, "--params", str(tmp_path / "params.yaml"))
+    run_cli("corpus", source, str(tmp_path / "corpus"))
     assert [p.name for p in (tmp_path / "corpus").iterdir()] == ["SOURCE.json"]
     proc = run_cli("prepare", str(tmp_path / "corpus"), str(tmp_path / "index.parquet"))
     assert "of 4 videos" in proc.stdout
     (tmp_path / "params.yaml").write_text(f"data:\n  source: affwild2\n  root: {tmp_path / 'nowhere'}\n{splits}")
-    proc = run_cli("corpus", str(tmp_path / "c2"), "--params", str(tmp_path / "params.yaml"), check=False)
+    proc = run_cli("source", str(tmp_path / "s2.json"), "--params", str(tmp_path / "params.yaml"), check=False)
     assert proc.returncode == StorageError.exit_code and "data.root: " in cli_error(proc)
+    (tmp_path / "garbage.json").write_text("[1, 2]")
+    proc = run_cli("corpus", str(tmp_path / "garbage.json"), str(tmp_path / "c3"), check=False)
+    assert proc.returncode == DataError.exit_code and "garbage.json: not a corpus source" in cli_error(proc)
 
 
 def test_features_take_the_params_features_section(tiny_corpus, tmp_path):
@@ -147,3 +152,12 @@ def test_features_take_the_params_features_section(tiny_corpus, tmp_path):
     proc = run_cli("features", *args, check=False)
     assert proc.returncode == ParamsError.exit_code
     assert cli_error(proc).startswith(f"{tmp_path / 'params.yaml'}: features.batch_size: Input should be")
+
+
+def test_the_study_says_up_front_how_many_trials_it_runs(tmp_path):
+    study = str(Path(__file__).parents[1] / "params.study.yaml")
+    proc = run_cli("ablate", "--params", study, "--store", str(tmp_path / "s"), "--output", str(tmp_path), "--plan")
+    assert proc.stdout.strip() == (
+        "180 trials = 9 variants × 5 seeds × 2 augmentations × 2 key modes, after 72 tuning trials = 9 variants × 8"
+    )
+    assert list(tmp_path.iterdir()) == []  # it ran nothing

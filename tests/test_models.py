@@ -102,3 +102,57 @@ def test_gates_differ_only_in_fusion():
 def test_unknown_variant_is_named():
     with pytest.raises(ValueError, match="unknown model variant 'tagff'"):
         model_config("tagff")
+
+
+def test_faithful_training_step_equals_the_authors_code_with_gradients():
+    """Train mode without dropout (BatchNorm on batch statistics): prediction and every parameter's gradient of the
+    converted model equal the authors' (tagf.reference.authors), through our TCN padding, the unrolled step BiLSTM
+    with its hand-written backward, and the gate's score."""
+    from torch import nn
+
+    from tagf.models import from_official_state_dict
+    from tagf.reference.authors import LFAN
+
+    torch.manual_seed(0)
+    authors = LFAN(window=16, visual_channels=(32, 16), audio_channels=(8, 8), visual_in=24, audio_in=12)
+    with torch.no_grad():  # a peaked gate, so that the step weights α (and their gradients) matter
+        for encoder in (authors.TAGF.video_temporal_encoder, authors.TAGF.audio_temporal_encoder):
+            encoder.linear.weight.mul_(30.0)
+            encoder.init_hidden.normal_()
+    ours = from_official_state_dict(authors.state_dict())
+    for model in (authors, ours):
+        model.train()
+        for module in model.modules():
+            if isinstance(module, nn.Dropout):
+                module.p = 0.0
+    visual, audio = inputs(3, 16)
+    weights = torch.randn(3, 16, 1, generator=torch.Generator().manual_seed(1))
+    expected = authors(visual, audio)
+    got = ours(visual, audio).prediction
+    torch.testing.assert_close(got, expected, rtol=1e-5, atol=1e-6)
+    (expected * weights).sum().backward()
+    (got * weights).sum().backward()
+    # The authors' gradients, renamed to ours by the checkpoint import itself (weight_g/weight_v, duplicates, ...).
+    authors_grads = from_official_state_dict(
+        {
+            k: (v.grad if v.grad is not None else torch.zeros_like(v)) if isinstance(v, nn.Parameter) else v
+            for k, v in authors.state_dict(keep_vars=True).items()
+        }
+    ).state_dict()
+    errors = {
+        name: float((parameter.grad - authors_grads[name]).abs().max() / authors_grads[name].abs().max())
+        for name, parameter in ours.named_parameters()
+        if name != "head.hidden.bias"  # followed by BatchNorm on batch statistics: its gradient is 0 ± rounding
+    }
+    assert max(errors.values()) <= 1e-5, errors
+
+
+def test_step_gate_bilstm_gradients_match_torch_lstm_in_double():
+    """The hand-written backward of the step BiLSTM against autograd's numerical check."""
+    from tagf.models.gates import _StepBiLSTM
+
+    g = torch.Generator().manual_seed(0)
+    n, m, d = 4, 3, 3
+    shapes = [(n, m, d), (2, d), (2, d), (8 * d, d), (2, 4 * d, d), (8 * d,)]
+    args = [torch.randn(s, generator=g, dtype=torch.float64, requires_grad=True) for s in shapes]
+    assert torch.autograd.gradcheck(_StepBiLSTM.apply, args)

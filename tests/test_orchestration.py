@@ -1,13 +1,14 @@
-"""The platform against real services: local Ray, a real MLflow store and server, a two-node Ray cluster."""
+"""The platform against real services: local Ray, a real MLflow store and server (the two-node cluster: test_flows)."""
 
+import csv
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
@@ -15,19 +16,13 @@ import numpy as np
 import pytest
 import requests
 import yaml
-from conftest import TAGF, run_cli
+from conftest import TAGF, free_port, mlflow_server_command, run_cli
 from mlflow.tracking import MlflowClient
 
 from tagf.errors import ParamsError, TrackingError
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def write_params(path: Path, **changes) -> Path:
@@ -93,6 +88,8 @@ def test_local_sweep_tracks_registers_and_serves(tiny_corpus, tmp_path, monkeypa
     assert best["model"]["gate"] in ("step_bilstm", "fc") and best["mlflow_run_id"]
     trials = (tmp_path / "sweep" / "trials.csv").read_text().splitlines()
     assert len(trials) == 1 + 3
+    pids = {row["pid"] for row in csv.DictReader(trials)}
+    assert len(pids) <= 2  # two trials at a time: the third ran on an actor reused from one of the first two
 
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     parent_id = (tmp_path / "sweep" / "parent_run_id").read_text().strip()
@@ -115,6 +112,11 @@ def test_local_sweep_tracks_registers_and_serves(tiny_corpus, tmp_path, monkeypa
     assert parent.data.metrics["best_val_ccc_mean"] == pytest.approx(
         max(k.data.metrics["best_val_ccc_mean"] for k in kids)
     )
+    # The environment it ran in: the digest on every run, the full package list on the parent.
+    assert parent.data.tags["env_torch"] == kids[0].data.tags["env_torch"] == version("torch")
+    with tempfile.TemporaryDirectory() as tmp:
+        listed = json.loads(Path(client.download_artifacts(parent_id, "environment.json", tmp)).read_text())
+    assert listed["torch"] == version("torch") and listed["mlflow"] == version("mlflow")
 
     run_cli(
         "register",
@@ -226,20 +228,7 @@ def test_bad_params_name_the_key(tiny_corpus, tmp_path):
 def mlflow_server(tmp_path):
     port = free_port()
     proc = subprocess.Popen(
-        [
-            str(BIN / "mlflow"),
-            "server",
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-            "--workers",
-            "1",
-            "--backend-store-uri",
-            f"sqlite:///{tmp_path / 'server.db'}",
-            "--artifacts-destination",
-            str(tmp_path / "artifacts"),
-        ],
+        mlflow_server_command(port, tmp_path / "server.db", tmp_path / "artifacts"),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
         start_new_session=True,
@@ -287,75 +276,6 @@ def test_sweep_against_a_real_mlflow_server(mlflow_server, tiny_corpus, tmp_path
     assert str(client.get_model_version_by_alias("tagf", "champion").version) == "1"
     proc = run_cli("promote", "--params", str(params), check=False)
     assert proc.returncode == 0 and "already the champion" in proc.stdout
-
-
-def test_two_node_cluster_runs_a_sweep_submitted_as_a_job(tiny_corpus, tmp_path):
-    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PATH": f"{BIN}:{os.environ['PATH']}"}
-    port, dashboard = free_port(), free_port()
-    ray = str(BIN / "ray")
-    params = write_params(tmp_path / "params.yaml", sweep__num_samples=2, sweep__max_concurrent=2)
-    try:
-        subprocess.run(
-            [
-                ray,
-                "start",
-                "--head",
-                "--port",
-                str(port),
-                "--num-cpus",
-                "1",
-                "--include-dashboard",
-                "true",
-                "--dashboard-host",
-                "127.0.0.1",
-                "--dashboard-port",
-                str(dashboard),
-                "--disable-usage-stats",
-            ],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
-        subprocess.run(
-            [ray, "start", "--address", f"127.0.0.1:{port}", "--num-cpus", "1"],
-            check=True,
-            env=env,
-            capture_output=True,
-        )
-        job = subprocess.run(
-            [
-                ray,
-                "job",
-                "submit",
-                "--address",
-                f"http://127.0.0.1:{dashboard}",
-                "--",
-                str(BIN / "tagf"),
-                "sweep",
-                "--params",
-                str(params),
-                "--store",
-                str(tiny_corpus["store"]),
-                "--output",
-                str(tmp_path / "sweep"),
-            ],
-            env=env,
-            capture_output=True,
-            text=True,
-            timeout=600,
-        )
-        assert job.returncode == 0, job.stdout[-3000:] + job.stderr[-3000:]
-        assert "succeeded" in job.stdout
-        status = subprocess.run(
-            [ray, "status", "--address", f"127.0.0.1:{port}"], env=env, capture_output=True, text=True
-        )
-        assert status.stdout.count("node_") >= 2  # head and worker both alive
-    finally:
-        subprocess.run([ray, "stop", "--force"], env=env, capture_output=True)
-    trials = (tmp_path / "sweep" / "trials.csv").read_text().splitlines()
-    assert len(trials) == 1 + 2
-    hosts = {line.split(",")[0] for line in trials[1:]}
-    assert hosts  # both trials reported
 
 
 def test_interrupted_sweep_resumes_and_keeps_finished_trials(tiny_corpus, tmp_path):
@@ -427,6 +347,8 @@ def test_failing_trial_is_retried_from_its_checkpoint(tiny_corpus, tmp_path, mon
     assert kid.info.status == "FINISHED"
     steps = [m.step for m in MlflowClient(uri).get_metric_history(kid.info.run_id, "val_ccc_mean")]
     assert steps == [1, 2]  # the retry resumed after epoch 1 instead of starting over
+    (trial_dir,) = (tmp_path / "ray_results" / "tagf-sweep").glob("run_trial_*")
+    assert len(list(trial_dir.glob("checkpoint_*"))) == 1  # only the latest checkpoint is kept
 
 
 def test_failing_ablation_trial_resumes_and_keeps_its_child_run(tiny_corpus, tmp_path, monkeypatch):
@@ -445,27 +367,28 @@ def test_failing_ablation_trial_resumes_and_keeps_its_child_run(tiny_corpus, tmp
             ablate__variants=["jca"],
             ablate__reference="jca",
             ablate__seeds=[0],
-            evaluate__shifts=[0, 5],
+            evaluate__shifts_s=[0.2],
             evaluate__snr_db=[],
             evaluate__dropout=[],
         )
     )
-    best = {
-        "variant": "tagf",
-        "model": params.build_model_config().model_dump(exclude={"outputs"}),
-        "train": params.build_train_config().model_dump(),
-    }
     marker = tmp_path / "failed-once"
     before = set(Path(tempfile.gettempdir()).glob("tagf-trial-*"))
     table = run_ablation(
         params,
         str(tiny_corpus["store"]),
-        best,
         str(tmp_path / "ablation"),
         extra_callbacks=(failing_callback.FailOnce(str(marker)),),
     )
     assert marker.exists()  # it did fail once
     assert [row["variant"] for row in table] == ["jca"]
+    assert set(table[0]["drop_shift_s"]) == {"-0.2", "+0.2"}
+    # The tiny corpus has masks: scores within its frame categories, and the gate of jca (its last step) per category
+    assert "synchronised" in table[0]["by_category"]
+    gates = json.loads((tmp_path / "ablation" / "gates.json").read_text())
+    (row,) = gates["rows"]
+    assert row["variant"] == "jca" and row["visual"]["synchronised"][-1]["mean"] == 1.0
+    assert (tmp_path / "ablation" / "gates.png").exists()
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("tagf-test")
@@ -476,3 +399,43 @@ def test_failing_ablation_trial_resumes_and_keeps_its_child_run(tiny_corpus, tmp
     assert steps == [1, 2]  # resumed after epoch 1 instead of starting over
     assert "report_ccc_mean" in kid.data.metrics
     assert set(Path(tempfile.gettempdir()).glob("tagf-trial-*")) == before  # its work directory was removed
+
+
+def test_ablation_tunes_each_variant_with_its_own_study(tiny_corpus, tmp_path, monkeypatch):
+    from orchestration.ablation import run_ablation
+    from orchestration.params import load_params
+
+    monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
+    params = load_params(
+        write_params(
+            tmp_path / "params.yaml",
+            train__epochs=1,
+            ablate__variants=["jca", "concat"],
+            ablate__reference="jca",
+            ablate__seeds=[0],
+            ablate__tuning={"trials": 2},
+            evaluate__shifts_s=[0.2],
+            evaluate__snr_db=[],
+            evaluate__dropout=[],
+        )
+    )
+    table = run_ablation(params, str(tiny_corpus["store"]), str(tmp_path / "ablation"))
+    assert all("Optuna study of 2 trials" in row["tuning"] for row in table)
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name("tagf-test")
+    runs = client.search_runs([exp.experiment_id])
+    studies = {r.info.run_name: r for r in runs if r.data.tags.get("kind") == "ablation-tuning"}
+    assert set(studies) == {"tuning jca", "tuning concat"}
+    for variant, study in studies.items():
+        best_file = client.download_artifacts(study.info.run_id, "best_values.json", str(tmp_path))
+        best = json.loads(Path(best_file).read_text())
+        assert set(best) == {"train.lr"}  # model.gate defines a variant: not tuned per variant
+        assert len(children(uri, "tagf-test", study.info.run_id)) == 2
+        # the final run of the variant trained with its own study's best value
+        (final,) = [
+            r for r in runs
+            if r.data.tags.get("variant") == variant.split()[1] and r.data.params.get("train.seed") == "0"
+            and "report_ccc_mean" in r.data.metrics
+        ]
+        assert float(final.data.params["train.lr"]) == pytest.approx(best["train.lr"])

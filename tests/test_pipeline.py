@@ -14,6 +14,7 @@ from mlflow.tracking import MlflowClient
 pytestmark = pytest.mark.slow
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
+RECORDER = Path(__file__).parent / "import_recorder"  # its sitecustomize logs each tagf command's imports
 
 # The paper's set-up (profile `paper`: full-size faithful TAGF, window 300, one model per target) on the tiny
 # corpus, shortened to one epoch, one sweep trial and two ablation variants so that it runs in CI.
@@ -28,7 +29,7 @@ TINY = {
         "space": {"model.gate": {"choice": ["step_bilstm"]}},
     },
     "ablate": {"variants": ["tagf", "audio_only"], "seeds": [0]},
-    "evaluate": {"shifts": [0, 15], "snr_db": [10], "dropout": [0.5]},
+    "evaluate": {"shifts_s": [0.5], "snr_db": [10], "dropout": [0.5]},
 }
 
 
@@ -39,22 +40,29 @@ def merged(base: dict, override: dict) -> dict:
     return out
 
 
-@pytest.fixture(scope="module")
-def repo(tmp_path_factory):
-    repo = tmp_path_factory.mktemp("pipeline")
+def project(repo: Path, override: dict) -> Path:
+    """This project's code, pipeline and params (with `override` over them) in `repo`."""
     for name in ("tagf", "orchestration"):
         shutil.copytree(ROOT / name, repo / name, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "dvc.yaml", repo)
     shutil.copy(ROOT / ".gitignore", repo)
-    params = merged(yaml.safe_load((ROOT / "params.yaml").read_text()), TINY)
+    shutil.copy(ROOT / ".dvcignore", repo)  # __pycache__ is not a code change
+    params = merged(yaml.safe_load((ROOT / "params.yaml").read_text()), override)
     (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     return repo
+
+
+@pytest.fixture(scope="module")
+def repo(tmp_path_factory):
+    return project(tmp_path_factory.mktemp("pipeline"), TINY)
 
 
 def sh(repo: Path, *cmd: str) -> subprocess.CompletedProcess:
     env = {
         **os.environ,
         "PATH": f"{BIN}:{os.environ['PATH']}",
+        "PYTHONPATH": f"{RECORDER}:{repo}",  # the repo's copy of the code, not the installed checkout
+        "TAGF_IMPORT_LOG": str(repo.parent / "imports"),
         "RAY_AUTH_MODE": "disabled",
         "DVC_NO_ANALYTICS": "1",
         "PYTHONWARNINGS": "ignore",
@@ -69,15 +77,34 @@ def sh(repo: Path, *cmd: str) -> subprocess.CompletedProcess:
     return proc
 
 
+def uncovered_imports(repo: Path, log: Path) -> dict[str, list[str]]:
+    """Per stage, the modules of this repo its command imported that none of its dependencies covers."""
+    found = {}
+    for name, stage in yaml.safe_load((repo / "dvc.yaml").read_text())["stages"].items():
+        if stage.get("always_changed"):
+            continue
+        record = json.loads((log / f"{stage['cmd'].split()[1]}.json").read_text())
+        files = [Path(f).relative_to(repo).as_posix() for f in record["files"] if Path(f).is_relative_to(repo)]
+        assert "tagf/cli.py" in files, f"{name}: the command did not run the repo's code"
+        deps = [d if isinstance(d, str) else next(iter(d)) for d in stage.get("deps", [])]
+        missing = [f for f in files if not any(f == d or f.startswith(d.rstrip("/") + "/") for d in deps)]
+        if missing:
+            found[name] = missing
+    return found
+
+
 def test_dvc_repro_runs_every_stage_then_nothing(repo):
+    (repo.parent / "imports").mkdir()
     sh(repo, "git", "init", "-q")
     sh(repo, str(BIN / "dvc"), "init", "-q")
     shutil.copytree(ROOT / ".dvc" / "plots", repo / ".dvc" / "plots")
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "pipeline")
     first = sh(repo, str(BIN / "dvc"), "repro")
-    for stage in ("corpus", "prepare", "features", "sweep", "ablate", "evaluate", "register"):
+    for stage in ("source", "corpus", "prepare", "features", "sweep", "ablate", "evaluate", "register"):
         assert f"Running stage '{stage}'" in first.stdout
+    # Every module a stage imports is one of its dependencies, so editing it makes the stage stale.
+    assert uncovered_imports(repo, repo.parent / "imports") == {}
 
     metrics = json.loads((repo / "results/evaluate/metrics.json").read_text())
     assert set(metrics) == {"best_tagf", "best_tagf_latent_ccc_mean", "variant_ccc_mean"}
@@ -89,6 +116,8 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
         "results/sweep/best/model.pt",
         "results/ablation/ablation.md",
         "results/ablation/robustness.png",
+        "results/ablation/gates.json",
+        "results/ablation/gates.png",
         "results/evaluate/gates.png",
         "results/evaluate/val_ccc.png",
         "results/evaluate/history.json",
@@ -116,12 +145,23 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
     assert spec["facet"]["column"]["field"] == "perturbation"
     assert spec["spec"]["encoding"]["color"]["field"] == "model"
     assert {row["model"] for row in spec["data"]["values"]} == {"tagf", "audio_only"}
+    (history,) = [p for name, p in specs.items() if name.endswith("ablation/history.json")]
+    assert history[0]["content"]["encoding"]["color"]["field"] == "model"  # a line per variant
+    assert {row["model"] for row in history[0]["content"]["data"]["values"]} == {"tagf", "audio_only"}
 
     shown = sh(repo, str(BIN / "dvc"), "metrics", "show", "--json")
     assert "best_tagf" in shown.stdout
     again = sh(repo, str(BIN / "dvc"), "repro")
-    assert "Running stage" not in again.stdout
-    assert "up to date" in again.stdout
+    # Only the source fingerprint runs (always); its output is unchanged, so nothing else does.
+    assert again.stdout.count("Running stage") == 1 and "Running stage 'source'" in again.stdout
+
+    # Editing the loss (a module training imports) makes the training side stale, not the data stages.
+    with (repo / "tagf" / "metrics.py").open("a") as f:
+        f.write("\n# edited\n")
+    status = json.loads(sh(repo, str(BIN / "dvc"), "status", "--json").stdout)
+    assert {"sweep", "ablate", "evaluate", "register"} <= set(status)
+    assert not {"corpus", "prepare", "features"} & set(status)
+    sh(repo, "git", "checkout", "tagf/metrics.py")
 
     # A training-only change invalidates the training side, never the data stages.
     params = yaml.safe_load((repo / "params.yaml").read_text())
@@ -132,12 +172,41 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
     assert not {"corpus", "prepare", "features"} & set(status)
 
 
+def test_a_changed_affwild2_tree_reruns_exactly_the_data_stages(tmp_path):
+    from tagf.data.synth.corpus import write_corpus
+
+    tree = tmp_path / "Aff-Wild2"  # the synthetic corpus is in Aff-Wild2's layout
+    write_corpus(str(tree), "tiny", seed=1)
+    aff_wild2 = {
+        "data": {"source": "affwild2", "root": str(tree)},
+        "splits": {"selection": "dev", "report": "validation", "dev_fraction": 0.25},
+    }
+    repo = project(tmp_path / "repo", aff_wild2)
+    (repo.parent / "imports").mkdir()
+    sh(repo, "git", "init", "-q")
+    sh(repo, str(BIN / "dvc"), "init", "-q")
+    sh(repo, "git", "add", "-A")
+    sh(repo, "git", "commit", "-qm", "pipeline")
+    first = sh(repo, str(BIN / "dvc"), "repro", "prepare")
+    assert all(f"Running stage '{s}'" in first.stdout for s in ("source", "corpus", "prepare"))
+    again = sh(repo, str(BIN / "dvc"), "repro", "prepare")
+    assert again.stdout.count("Running stage") == 1  # the fingerprint, which finds the same tree
+
+    labels = next((tree / "VA_Estimation_Challenge" / "Train_Set").glob("*.txt"))  # same params, one label corrected
+    header, first_row, *rest = labels.read_text().splitlines()
+    labels.write_text("\n".join([header, "0.125,0.125", *rest]) + "\n")
+    changed = sh(repo, str(BIN / "dvc"), "repro", "prepare")
+    assert all(f"Running stage '{s}'" in changed.stdout for s in ("source", "corpus", "prepare"))
+    status = json.loads(sh(repo, str(BIN / "dvc"), "status", "--json").stdout)
+    assert "data/index.parquet" in status["features"][0]["changed deps"]  # downstream of the index, in turn
+
+
 def test_invalid_params_stop_the_first_stage(tmp_path):
     from conftest import run_cli
 
     from tagf.errors import ParamsError
 
     (tmp_path / "params.yaml").write_text("data:\n  preset: huge\n")
-    proc = run_cli("corpus", str(tmp_path / "corpus"), "--params", str(tmp_path / "params.yaml"), check=False)
+    proc = run_cli("source", str(tmp_path / "source.json"), "--params", str(tmp_path / "params.yaml"), check=False)
     assert proc.returncode == ParamsError.exit_code and "data.preset: Input should be 'tiny', 'default', 'large', 'misaligned' or 'misaligned_tiny'" in proc.stderr
-    assert not (tmp_path / "corpus").exists()
+    assert not (tmp_path / "source.json").exists()

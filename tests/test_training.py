@@ -294,3 +294,43 @@ def test_train_cli_records_the_profile(tiny_corpus, tmp_path):
     _, extra = load_model(str(tmp_path / "run" / "model.pt"))
     assert extra["profile"].startswith("small, modified: model.window=64, model.visual_channels=(64, 32)")
     assert "train.epochs=1" in extra["profile"] and extra["selection_split"] == "validation"
+
+
+def test_bf16_precision_trains_under_cpu_autocast(tiny_corpus, monkeypatch):
+    """train.precision=bf16 runs the step under bf16 autocast (emulated where the CPU lacks bf16: the detector is
+    patched so the test runs on any CPU); weights stay fp32 and the run learns something finite."""
+    from tagf.training import precision, trainer
+
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: True)
+    seen = set()
+
+    def recording_build_model(cfg):
+        model = build_model(cfg)
+        model.register_forward_pre_hook(
+            lambda module, args: seen.add(
+                (module.training, torch.is_autocast_enabled("cpu"), torch.get_autocast_dtype("cpu"))
+            )
+        )
+        return model
+
+    build_model = trainer.build_model
+    monkeypatch.setattr(trainer, "build_model", recording_build_model)
+    cfg = TrainConfig(lr=1e-3, window=64, hop=32, epochs=1, batch_size=8, device="cpu", precision="bf16")
+    result = train(model_config("tagf", **SMALL), cfg, store=str(tiny_corpus["store"]), callbacks=[])
+    assert (True, True, torch.bfloat16) in seen and (False, True, torch.bfloat16) not in seen  # train only
+    assert np.isfinite(result.history[0]["train_loss"]) and np.isfinite(result.best["val_ccc_mean"])
+    assert all(p.dtype == torch.float32 for p in result.model.parameters())
+
+
+def test_bf16_on_a_cpu_without_it_is_an_error_and_auto_stays_fp32(monkeypatch):
+    from tagf.training import precision
+
+    monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: False)
+    cpu = torch.device("cpu")
+    with pytest.raises(ParamsError, match=r"train.precision: bf16 needs native bf16 support.*AVX512-BF16 or AMX"):
+        precision.autocast("bf16", cpu)
+    for name in ("auto", "fp32"):
+        with precision.autocast(name, cpu):
+            assert not torch.is_autocast_enabled("cpu")
+    with pytest.raises(ValueError, match="precision"):
+        TrainConfig(precision="fp16")

@@ -20,7 +20,9 @@ class CausalConv1d(nn.Module):
         self.conv = weight_norm(nn.Conv1d(channels_in, channels_out, kernel, dilation=dilation))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:  # (B, C_in, L) -> (B, C_out, L)
-        return self.conv(F.pad(x, (self.left_pad, 0)))
+        # cat writes the input once; F.pad fills the whole padded tensor first, then copies the input over it
+        zeros = x.new_zeros(x.shape[0], x.shape[1], self.left_pad)
+        return self.conv(torch.cat((zeros, x), dim=2))  # conv over (B, C_in, pad + L)
 
 
 class TemporalBlock(nn.Module):

@@ -6,6 +6,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tagf.training.precision import Precision
+
 Target = Literal["both", "valence", "arousal"]
 
 
@@ -35,7 +37,11 @@ class TrainConfig(BaseModel):
     target: Target = Field("both", description="both in one model, or one model per target as the authors do")
     seed: int = Field(0)
     device: Literal["auto", "cpu", "cuda"] = Field("auto", description="auto: the GPU when there is one")
-    amp: bool = Field(True, description="bf16 autocast on GPU (ignored on CPU)")
+    precision: Precision = Field(
+        "auto",
+        description="fp32; bf16: bf16 autocast (on a CPU only with native bf16, else an error); auto: bf16 on a "
+        "GPU, fp32 on a CPU",
+    )
 
     @property
     def target_columns(self) -> list[int]:

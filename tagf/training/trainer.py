@@ -29,7 +29,8 @@ from tagf.evaluation.scoring import TARGETS, NonFiniteError, score
 from tagf.metrics import ccc_loss
 from tagf.models import FusionModel, ModelConfig, build_model, save_model
 from tagf.profiles import describe
-from tagf.provenance import git_commit
+from tagf.provenance import environment, git_commit
+from tagf.training import precision
 from tagf.training.best_weights import BestWeights
 from tagf.training.callbacks import PrintProgress, TrainingCallback
 from tagf.training.checkpoint import CHECKPOINT_DIR, load_checkpoint, restore_rng, rng_state, save_checkpoint
@@ -71,9 +72,7 @@ def _train_epoch(model, optimizer, schedule, windows, train_cfg, rng, device, ca
     model.train()
     columns = train_cfg.target_columns
     per_target = len(columns) if model.per_target is not None else 1
-    autocast = torch.autocast(
-        device.type, dtype=torch.bfloat16, enabled=train_cfg.amp and device.type == "cuda"
-    )
+    autocast = precision.autocast(train_cfg.precision, device)
     started, losses, frames = time.perf_counter(), [], 0
     batches = windows.batches(train_cfg.batch_size, rng, max_audio_shift=train_cfg.max_audio_shift)
     for progress in callbacks:
@@ -214,6 +213,7 @@ def train(
             "selection_split": selection,
             "data_version": manifest.get("version"),
             "git_commit": git_commit(Path(__file__).parent),
+            "environment": environment(),
         }
         save_model(model, storage.join(out_dir, "model.pt"), extra)
         storage.write_text(

@@ -1,0 +1,66 @@
+"""What bf16 autocast costs in accuracy: the same training in fp32 and in bf16, seed by seed.
+
+    tagf synth /tmp/c --preset default && tagf prepare /tmp/c /tmp/i && tagf features /tmp/i /tmp/store
+    python benchmarks/bf16_accuracy.py /tmp/store [--profile small] [--seeds 0,1,2] [--set train.epochs=3 ...]
+
+For every seed it trains the profile's TAGF twice (train.precision fp32, then bf16; best epoch on `validation`)
+and scores both on `test`. It prints each run's CCC, the mean CCC of each precision with a 95 % t-interval over
+seeds, and the mean paired difference bf16 − fp32 with its interval (n = number of seeds). It needs a CPU with
+native bf16 (AVX512-BF16 or AMX) or a GPU.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import torch
+
+from tagf.cli import parse_settings
+from tagf.data.feature_store import read_split
+from tagf.evaluation.prediction import predict_frames
+from tagf.evaluation.scoring import TARGETS, score
+from tagf.evaluation.statistics import mean_interval
+from tagf.models import model_config
+from tagf.profiles import profile_settings
+from tagf.training.config import TrainConfig
+from tagf.training.trainer import resolve_device, train
+
+
+def test_ccc(model_cfg, train_settings: dict, splits: dict) -> float:
+    """Train with `train_settings`, then the CCC (mean over targets) of the best weights on `test`."""
+    train_cfg = TrainConfig(**train_settings)
+    result = train(model_cfg, train_cfg, splits=splits, callbacks=[])
+    device = resolve_device(train_cfg.device)
+    predicted = predict_frames(result.model, splits["test"], train_cfg.window, train_cfg.hop, device=device).values
+    return score(predicted, splits["test"], [TARGETS[c] for c in train_cfg.target_columns])["ccc_mean"]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("store", help="feature store with train, validation and test splits")
+    parser.add_argument("--profile", default="small")
+    parser.add_argument("--seeds", default="0,1,2")
+    parser.add_argument("--set", action="append", default=[], metavar="SECTION.FIELD=VALUE")
+    args = parser.parse_args()
+
+    splits = {name: read_split(args.store, name) for name in ("train", "validation", "test")}
+    splits["selection"] = splits["validation"]
+    settings = parse_settings(args.set)
+    model_settings = {**profile_settings(args.profile, "model"), **settings["model"]}
+    model_cfg = model_config(model_settings.pop("variant", "tagf"), **model_settings)
+    train_settings = {**profile_settings(args.profile, "train"), **settings["train"]}
+    ccc: dict[str, list[float]] = {"fp32": [], "bf16": []}
+    for seed in (int(s) for s in args.seeds.split(",")):
+        for precision in ccc:
+            value = test_ccc(model_cfg, {**train_settings, "seed": seed, "precision": precision}, splits)
+            ccc[precision].append(value)
+            print(f"seed {seed} {precision}: test CCC {value:.4f}", flush=True)
+    print(f"torch {torch.__version__}, profile {args.profile}, settings {args.set or 'none'}")
+    for precision, values in ccc.items():
+        print(f"{precision} mean test CCC: {mean_interval(values).text()}")
+    difference = mean_interval([b - f for b, f in zip(ccc["bf16"], ccc["fp32"])])
+    print(f"bf16 - fp32 (paired by seed): {difference.text()}")
+
+
+if __name__ == "__main__":
+    main()
