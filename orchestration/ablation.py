@@ -1,4 +1,5 @@
-"""`tagf ablate`: every registered variant × training seeds × shift augmentations × key modes, as Ray Tune trials.
+"""`tagf ablate`: every registered variant × training seeds × corpus seeds × shift augmentations × key modes, as Ray
+Tune trials.
 
 Each trial (orchestration.trial, the same runner as the sweep's) trains a variant — the variant's preset (fusion,
 gate, steps) over the base settings, so only the fusion differs — then scores it on the report split, on the
@@ -29,12 +30,14 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 
 from orchestration.ablation_summary import SCORES, gate_summary, markdown, summarize
-from orchestration.driver import Driver, start_driver
+from orchestration.driver import Driver, load_roles, start_driver
 from orchestration.params import Params
-from orchestration.provenance import log_environment
+from orchestration.provenance import data_tags, log_environment
+from orchestration.replicas import corpus_stores
 from orchestration.sweep import METRIC, MODE, search_config, search_space
 from orchestration.trial import (
     CATEGORY_ARTIFACT,
+    CORPUS_SEED,
     GATES_ARTIFACT,
     PER_VIDEO_ARTIFACT,
     ROBUSTNESS_ARTIFACT,
@@ -42,7 +45,7 @@ from orchestration.trial import (
     TrialContext,
 )
 from tagf import storage
-from tagf.errors import ParamsError, RunError
+from tagf.errors import DataError, ParamsError, RunError
 from tagf.evaluation.figures import gate_category_figure, history_figure, robustness_figure
 from tagf.evaluation.gate_analysis import NO_MASKS, frame_categories
 from tagf.evaluation.ground_truth import audio_lags
@@ -60,16 +63,41 @@ def _artifact(client: MlflowClient, run_id: str, name: str) -> Any:
 
 
 def _per_video_table(trials: list[dict[str, Any]]) -> pa.Table:
+    """A row per run, audio shift (0: the plain report scores) and video: the scores every comparison pairs."""
     rows = [
         {
-            **{k: t[k] for k in ("variant", "augment_shift_s", "key_mode", "seed")},
+            **{k: t[k] for k in ("variant", "augment_shift_s", "key_mode", "seed", "corpus_seed")},
+            "shift_s": row["level"],
             "video": video,
             **scores,
         }
         for t in trials
-        for video, scores in t["per_video"].items()
+        for row in t["robustness"]
+        if row["perturbation"] == "shift_s"
+        for video, scores in row["per_video"].items()
     ]
     return pa.Table.from_pylist(rows)
+
+
+def _videos_apart(trial: dict[str, Any]) -> dict[str, Any]:
+    """The run with its videos named by corpus (`c1/video_003`): videos of different corpus seeds are different
+    videos, never paired with each other."""
+
+    def named(per_video: dict[str, Any]) -> dict[str, Any]:
+        return {f"c{trial['corpus_seed']}/{video}": value for video, value in per_video.items()}
+
+    by_category = trial["by_category"]
+    return {
+        **trial,
+        "per_video": named(trial["per_video"]),
+        "robustness": [
+            {**row, "per_video": named(row["per_video"])} if "per_video" in row else row for row in trial["robustness"]
+        ],
+        "by_category": None
+        if by_category is None
+        else {c: None if s is None else {**s, "per_video": named(s["per_video"])} for c, s in by_category.items()},
+        "gates": None if trial["gates"] is None else {g: named(v) for g, v in trial["gates"].items()},
+    }
 
 
 def augment_frames(params: Params, fps: dict[str, float]) -> dict[int, float]:
@@ -94,6 +122,7 @@ def plan(params: Params) -> str:
     factors = [
         (len(ablate.variants), "variants"),
         (len(ablate.seeds), "seeds"),
+        (len(params.corpus_seeds()), "corpora" if len(params.corpus_seeds()) > 1 else "corpus"),
         (len(ablate.augment_shift_s), "augmentations"),
         (len(key_modes(params)), "key modes"),
     ]
@@ -158,10 +187,15 @@ def _history(result: Any) -> list[dict[str, float]]:
 
 
 def _histories(trials: list[dict[str, Any]], table: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows model (the table's label), seed, epoch, val_ccc_mean: the `dvc plots` data of training per variant."""
+    """Rows model (the table's label), seed, corpus_seed, epoch, val_ccc_mean: the `dvc plots` data of training."""
     labels = {(r["variant"], r["augment_shift_s"], r["key_mode"]): r["label"] for r in table}
     return [
-        {"model": labels[(t["variant"], t["augment_shift_s"], t["key_mode"])], "seed": t["seed"], **epoch}
+        {
+            "model": labels[(t["variant"], t["augment_shift_s"], t["key_mode"])],
+            "seed": t["seed"],
+            "corpus_seed": t["corpus_seed"],
+            **epoch,
+        }
         for t in trials
         for epoch in t["history"]
     ]
@@ -189,20 +223,35 @@ def run_ablation(
     out_dir: str,
     address: str | None = None,
     extra_callbacks: tuple = (),
+    replicas: str | None = None,
 ) -> list[dict[str, Any]]:
+    """`store`: data.seed's corpus; `replicas` (`tagf replicas`): the other corpora of ablate.corpus_seeds."""
     print(plan(params), flush=True)
     space = None if params.ablate.tuning == "none" else search_space(tuning_space(params))  # fails before Ray
+    stores = corpus_stores(params, store, replicas)
     driver = start_driver(params, store, address, report=True)
     ablate, grid = params.ablate, params.evaluate
-    report_split = driver.splits["report"]
-    report = Report(
-        split=params.splits.report,
-        shifts_s=tuple(grid.shifts_s),
-        snr_db=tuple(grid.snr_db),
-        dropout=tuple(grid.dropout),
-        lags=audio_lags(store, report_split),
-        categories=frame_categories(store, report_split),
-    )
+    corpora = {
+        seed: driver.splits if path == store else load_roles(params, path, report=True) for seed, path in stores.items()
+    }
+    reports = {
+        seed: Report(
+            split=params.splits.report,
+            data_tags=data_tags(stores[seed]),
+            shifts_s=tuple(grid.shifts_s),
+            snr_db=tuple(grid.snr_db),
+            dropout=tuple(grid.dropout),
+            lags=audio_lags(stores[seed], splits["report"]),
+            categories=frame_categories(stores[seed], splits["report"]),
+        )
+        for seed, splits in corpora.items()
+    }
+    report = next(iter(reports.values()))
+    for what in ("lags", "categories"):  # a statistic over the corpora needs the same ground truth from each
+        have = {seed for seed, r in reports.items() if getattr(r, what) is not None}
+        if have and have != set(reports):
+            missing = ", ".join(stores[seed] for seed in reports if seed not in have)
+            raise DataError(f"{missing}: no synthetic ground truth ({what}) found from the store, unlike the others")
     if report.categories is None:
         print(NO_MASKS, flush=True)
     augment = augment_frames(params, driver.splits["train"].fps)
@@ -215,6 +264,8 @@ def run_ablation(
             {
                 "variants": ",".join(ablate.variants),
                 "seeds": ",".join(map(str, ablate.seeds)),
+                "corpus_seeds": ",".join(map(str, stores)),
+                **{f"corpus_{seed}_data_version": data_tags(path)["data_version"] for seed, path in stores.items()},
                 "augment_shift_s": ",".join(map(str, ablate.augment_shift_s)),
                 "key_modes": ",".join(modes),
                 "tuning": "none" if ablate.tuning == "none" else f"optuna {ablate.tuning.trials} trials",
@@ -235,10 +286,11 @@ def run_ablation(
                 f"{modes[0]} key; its best values used in every condition)"
             )
         tuner = tune.Tuner(
-            driver.trainable(replace(context, report=report)),
+            driver.trainable(replace(context, report=reports), splits=corpora),
             param_space={
                 "model.variant": tune.grid_search(ablate.variants),
                 "train.seed": tune.grid_search(ablate.seeds),
+                CORPUS_SEED: tune.grid_search(list(stores)),
                 "train.max_audio_shift": tune.grid_search(list(augment)),
                 "model.key_mode": tune.grid_search(modes),
                 **tuned,
@@ -258,6 +310,7 @@ def run_ablation(
                 {
                     "variant": r.config["model.variant"],
                     "seed": r.config["train.seed"],
+                    "corpus_seed": r.config[CORPUS_SEED],
                     "augment_shift_s": augment[r.config["train.max_audio_shift"]],
                     "key_mode": r.config["model.key_mode"],
                     "profile": r.metrics["profile"],
@@ -270,8 +323,9 @@ def run_ablation(
                     "history": _history(r),
                 }
             )
-        table, curves = summarize(trials, ablate.variants, ablate.reference, tuning)
-        gates = gate_summary(trials)
+        apart = [_videos_apart(t) for t in trials] if len(stores) > 1 else trials
+        table, curves = summarize(apart, ablate.variants, ablate.reference, tuning)
+        gates = gate_summary(apart)
         out = Path(out_dir)
         with storage.atomic_path(str(out / "per_video.parquet")) as (fs, tmp), fs.open(tmp, "wb") as f:
             pq.write_table(_per_video_table(trials), f)

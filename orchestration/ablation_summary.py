@@ -1,7 +1,11 @@
 """The ablation's tables: per variant and condition (training augmentation, key mode), CCC, CCC within each frame
-category and CCC drop under audio shift as means over runs (training seeds) with a 95 % t interval, and the paired
-per-video bootstrap of ΔCCC against the reference variant in the same condition, Holm-corrected across the table's
-comparisons of each measure (tagf.evaluation.statistics). One run gives `n=1` and no interval, never `± 0.000`.
+category and CCC drop (clean minus perturbed) at each level of each perturbation — audio shift, modality noise,
+modality dropout — as means over runs (training seeds × corpus seeds) with a 95 % t interval, and the paired
+per-video bootstrap against the reference variant in the same condition of ΔCCC, of ΔCCC per frame category and of
+the difference in drop at each level, Holm-corrected across the table's comparisons of each measure
+(tagf.evaluation.statistics). Videos of different corpus seeds are different videos (run_ablation names them
+apart).
+One run gives `n=1` and no interval, never `± 0.000`.
 
 The gate summary: per gated variant and condition, mean α per step and frame category (tagf.evaluation.gate_analysis)
 with intervals over runs, and `tagf` against `mean_gate` paired per video on α of step 0 in desynchronised minus
@@ -14,6 +18,8 @@ from typing import Any
 
 import numpy as np
 
+from tagf.errors import RunError
+from tagf.evaluation.figures import PANELS
 from tagf.evaluation.gate_analysis import CATEGORIES, NO_MASKS, step0_contrast
 from tagf.evaluation.statistics import holm, mean_interval, paired_bootstrap
 
@@ -37,12 +43,44 @@ def _label(variant: str, condition: tuple, several: list[str]) -> str:
     return " ".join(parts)
 
 
-def _shift_drops(trial: dict[str, Any]) -> dict[float, float]:
-    """CCC mean at shift 0 minus at each other shift (seconds), for one run."""
-    shifts = {r["level"]: r["ccc_mean"] for r in trial["robustness"] if r["perturbation"] == "shift_s"}
-    if 0 not in shifts:
-        return {}
-    return {level: shifts[0] - value for level, value in shifts.items() if level != 0}
+def drop_key(perturbation: str, level: float) -> str:
+    """The key of a level in a row's `drop_<perturbation>`: `+0.5` (seconds of shift), `10` (dB), `0.25` (fraction)."""
+    return f"{level:+g}" if perturbation == "shift_s" else f"{level:g}"
+
+
+def _perturbed(trial: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(the clean row — audio shift 0, the plain report scores —, the rows that perturb: every other shift, every
+    noise level, every dropout fraction above 0)."""
+    rows = trial["robustness"]
+    clean = next((r for r in rows if r["perturbation"] == "shift_s" and r["level"] == 0), None)
+    if clean is None or any("per_video" not in r for r in rows):
+        raise RunError(
+            f"ablation run {trial['variant']} seed {trial['seed']}: its robustness rows lack the clean (shift 0) row or "
+            "per-video scores; rerun the ablation"
+        )
+    identity = {"shift_s", "audio_dropout", "visual_dropout"}  # at level 0 these change nothing
+    return clean, [r for r in rows if not (r["level"] == 0 and r["perturbation"] in identity)]
+
+
+def _drops(trial: dict[str, Any]) -> dict[tuple[str, float], float]:
+    """{(perturbation, level): clean CCC mean minus perturbed CCC mean}, for one run."""
+    clean, perturbed = _perturbed(trial)
+    return {(r["perturbation"], r["level"]): clean["ccc_mean"] - r["ccc_mean"] for r in perturbed}
+
+
+def _video_drops(trial: dict[str, Any]) -> dict[tuple[str, float], dict[str, float | None]]:
+    """{(perturbation, level): {video: its clean CCC mean minus its perturbed one}}, for one run; None where either
+    has no score."""
+    clean, perturbed = _perturbed(trial)
+    before = {video: _video_mean(scores) for video, scores in clean["per_video"].items()}
+    drops = {}
+    for row in perturbed:
+        after = {video: _video_mean(scores) for video, scores in row["per_video"].items()}
+        drops[(row["perturbation"], row["level"])] = {
+            video: None if before.get(video) is None or value is None else before[video] - value
+            for video, value in after.items()
+        }
+    return drops
 
 
 def _video_mean(row: dict[str, Any]) -> float | None:
@@ -95,6 +133,7 @@ def summarize(
     for condition in conditions:
         runs = {v: [t for t in trials if t["variant"] == v and _condition(t) == condition] for v in variants}
         ref_videos = per_video_means([_overall_videos(t) for t in runs[reference]])
+        reference_drops = [_video_drops(t) for t in runs[reference]]
         for variant in variants:
             mine = runs[variant]
             row: dict[str, Any] = {
@@ -107,15 +146,23 @@ def summarize(
                 "report_split": mine[0]["report_split"],
                 **{key: mean_interval([t[f"report_{key}"] for t in mine]).as_dict() for key in SCORES},
             }
-            drops = [_shift_drops(t) for t in mine]
-            row["drop_shift_s"] = {
-                f"{level:+g}": mean_interval([d[level] for d in drops]).as_dict()
-                for level in sorted(drops[0])
-            }
             if variant != reference:
                 own = per_video_means([_overall_videos(t) for t in mine])
                 row["vs_reference"] = {"reference": reference, **_compare(own, ref_videos)}
                 families.setdefault("ccc_mean", []).append(row["vs_reference"])
+            drops = [_drops(t) for t in mine]
+            own_drops = [_video_drops(t) for t in mine] if variant != reference else []
+            for perturbation, level in drops[0]:
+                cell = mean_interval([d[(perturbation, level)] for d in drops]).as_dict()
+                row.setdefault(f"drop_{perturbation}", {})[drop_key(perturbation, level)] = cell
+                if variant == reference:
+                    continue
+                # paired per video with the reference's drop on that video
+                own = per_video_means([d[(perturbation, level)] for d in own_drops])
+                theirs = per_video_means([d[(perturbation, level)] for d in reference_drops])
+                if (compared := _compare(own, theirs)) is not None:
+                    cell["vs_reference"] = {"reference": reference, **compared}
+                    families.setdefault(f"drop {perturbation} {level:g}", []).append(cell["vs_reference"])
             row["by_category"] = {}
             for category in CATEGORIES:
                 scored = [(t.get("by_category") or {}).get(category) for t in mine]
@@ -141,7 +188,8 @@ def summarize(
                 ]
                 curves.append(
                     {
-                        **cell,
+                        # what every run has in common (lags and frames: not across corpora); scores: their mean
+                        **{k: v for k, v in cell.items() if k != "per_video" and all(r.get(k) == v for r in same)},
                         "model": row["label"],
                         **{k: float(np.mean([r[k] for r in same])) for k in SCORES},
                     }
@@ -225,6 +273,10 @@ def _comparison(found: dict[str, Any] | None) -> str:
     )
 
 
+def _drop_cell(cell: dict[str, Any], reference: bool) -> str:
+    return _cell(cell) + ("" if reference else f"; Δ {_comparison(cell.get('vs_reference'))}")
+
+
 def _table(head: list[str], lines: list[list[str]]) -> list[str]:
     return [
         "| " + " | ".join(head) + " |",
@@ -236,11 +288,11 @@ def _table(head: list[str], lines: list[list[str]]) -> list[str]:
 def markdown(table: list[dict[str, Any]], reference: str, gates: dict[str, Any] | None = None) -> str:
     if not table:
         return "No runs.\n"
-    levels = list(table[0]["drop_shift_s"])
+    levels = list(table[0].get("drop_shift_s", {}))
     first = table[0]
     # Every table says what produced it: the profile (and what differs from it), the split, tuning, statistics.
     out = [
-        f"Scored on split `{first['report_split']}`. Tuning: {first['tuning']}. Means over n runs (training seeds) "
+        f"Scored on split `{first['report_split']}`. Tuning: {first['tuning']}. Means over n runs (training seeds × corpus seeds) "
         "with 95 % t intervals (none for n=1); Δ: paired bootstrap over the report videos against the reference in "
         "the same condition, Holm-corrected p. Drops: CCC mean at shift 0 minus at an audio shift of ±s seconds "
         "(each video shifted by its own frames; frames whose audio would leave the video are not scored).",
@@ -262,6 +314,37 @@ def markdown(table: list[dict[str, Any]], reference: str, gates: dict[str, Any] 
             for row in table
         ],
     )
+    compared = [row for row in table if any("vs_reference" in d for d in row.get("drop_shift_s", {}).values())]
+    if compared:
+        out += [
+            "",
+            f"Δ drop vs {reference}: a model's drop minus {reference}'s on the same videos (per-video CCC mean), "
+            "paired bootstrap over videos, Holm-corrected across the table's comparisons at each shift (positive: it "
+            "loses more under the shift):",
+            "",
+        ]
+        out += _table(
+            ["model", *[f"Δ drop @{level} s" for level in levels]],
+            [
+                [row["label"], *[_comparison(row["drop_shift_s"][level].get("vs_reference")) for level in levels]]
+                for row in compared
+            ],
+        )
+    for perturbation, label in PANELS:
+        key = f"drop_{perturbation}"
+        if perturbation == "shift_s" or key not in first:
+            continue
+        out += [
+            "",
+            f"Drop under {label}: CCC mean clean minus perturbed (all frames pooled), and Δ: the drop minus "
+            f"{reference}'s, per video (per-video CCC), paired bootstrap, Holm-corrected across the table's "
+            "comparisons at each level:",
+            "",
+        ]
+        out += _table(
+            ["model", *first[key]],
+            [[row["label"], *[_drop_cell(cell, row["variant"] == reference) for cell in row[key].values()]] for row in table],
+        )
     categories = [c for c in CATEGORIES if any(c in row["by_category"] for row in table)]
     if categories:
         out += [

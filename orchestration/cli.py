@@ -1,4 +1,4 @@
-"""The platform's `tagf` commands (source, sweep, ablate, report, register, promote), added to tagf.cli through
+"""The platform's `tagf` commands (source, replicas, sweep, ablate, report, register, promote), added to tagf.cli through
 the `tagf.commands` entry point, and the resolver of `models:/` and `runs:/` model URIs (`tagf.model_uris`)."""
 
 from __future__ import annotations
@@ -33,8 +33,16 @@ def _ablate(args):
     if args.plan:
         print(plan(params))
         return
-    table = run_ablation(params, args.store, args.output, address=args.address)
+    table = run_ablation(params, args.store, args.output, address=args.address, replicas=args.replicas)
     print(markdown(table, params.ablate.reference))
+
+
+def _replicas(args):
+    from orchestration.replicas import write_replicas
+
+    stores = write_replicas(_params(args), args.output)
+    made = f"the corpora of seeds {sorted(stores)}" if stores else "no corpus (ablate.corpus_seeds: data.seed's only)"
+    print(f"{made} -> {args.output}")
 
 
 def _register(args):
@@ -93,8 +101,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", required=True)
     p.add_argument("--output", required=True, help="directory for ablation.{json,csv,md} and robustness.*")
     p.add_argument("--address", help="Ray cluster address")
+    p.add_argument(
+        "--replicas", help="directory written by `tagf replicas`: the corpora of ablate.corpus_seeds but data.seed"
+    )
     p.add_argument("--plan", action="store_true", help="only say how many trials it would run, and exit")
     p.set_defaults(run=_ablate)
+
+    p = with_params(
+        sub.add_parser("replicas", help="the synthetic corpora of ablate.corpus_seeds but data.seed, with features")
+    )
+    p.add_argument("output", help="directory for seed-<n>/{corpus,index.parquet,features} and replicas.json")
+    p.set_defaults(run=_replicas)
 
     p = with_params(
         sub.add_parser("register", help="register a sweep's best model (challenger), promote if better")

@@ -43,13 +43,13 @@ class Driver:
         }
         return TrialContext(**{**base, **fields})
 
-    def trainable(self, context: TrialContext) -> Callable:
-        """run_trial with the splits put into the object store once, and each trial's CPU/GPU share. A trial's
-        ray.get of the splits maps the node's shared memory without a copy (under a millisecond again on a reused
-        actor), so the data crosses to each node once."""
+    def trainable(self, context: TrialContext, splits: dict[Any, Any] | None = None) -> Callable:
+        """run_trial with the splits (default: the driver's; an ablation's: by corpus seed) put into the object store
+        once, and each trial's CPU/GPU share. A trial's ray.get of the splits maps the node's shared memory without a
+        copy (under a millisecond again on a reused actor), so the data crosses to each node once."""
         sweep = self.params.sweep
         return tune.with_resources(
-            tune.with_parameters(run_trial, splits=self.splits, context=context),
+            tune.with_parameters(run_trial, splits=self.splits if splits is None else splits, context=context),
             {"cpu": sweep.cpus_per_trial, "gpu": sweep.gpus_per_trial},
         )
 
@@ -84,10 +84,15 @@ def start_driver(params: Params, store: str, address: str | None, report: bool =
     sweep = params.sweep
     concurrent = max(sweep.max_concurrent, params.ablate.max_concurrent or 0)
     connect(address, sweep.address, num_cpus=max(1, int(concurrent * sweep.cpus_per_trial)))
+    return Driver(params, uri, experiment_id, provenance_tags(store), load_roles(params, store, report))
+
+
+def load_roles(params: Params, store: str, report: bool = False) -> dict[str, Any]:
+    """A store's splits by role: train, selection[, report]."""
     roles = params.splits
     names = ("train", roles.selection, *((roles.report,) if report else ()))
     loaded = load_splits(store, names, roles.dev_fraction, roles.dev_seed)
     splits = {"train": loaded["train"], "selection": loaded[roles.selection]}
     if report:
         splits["report"] = loaded[roles.report]
-    return Driver(params, uri, experiment_id, provenance_tags(store), splits)
+    return splits

@@ -169,6 +169,12 @@ class AblateParams(BaseModel):
 
     variants: list[str] = Field(default_factory=lambda: list(VARIANTS))
     seeds: list[int] = Field(default_factory=lambda: [0, 1], description="training seeds; each is one run")
+    corpus_seeds: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="synthetic corpus seeds, each a corpus of its own (`tagf replicas`); every training seed runs "
+        "on each; null: data.seed only",
+    )
     reference: str = Field("tagf", description="the variant every other one is compared with, per video")
     augment_shift_s: list[float] = Field(
         default_factory=lambda: [0.0],
@@ -197,6 +203,13 @@ class AblateParams(BaseModel):
     @classmethod
     def _shifts(cls, value: list[float]) -> list[float]:
         return _distinct_non_negative(value)
+
+    @field_validator("corpus_seeds")
+    @classmethod
+    def _distinct_corpora(cls, value: list[int] | None) -> list[int] | None:
+        if value is not None and len(set(value)) < len(value):
+            raise ValueError(f"{value}: a corpus seed given twice would count its runs twice")
+        return value
 
     @field_validator("key_modes")
     @classmethod
@@ -270,7 +283,21 @@ class Params(BaseModel):
                 "splits: Aff-Wild2's Test split is unlabelled (it is for `tagf predict`); use "
                 "selection: dev (with dev_fraction > 0) and report: validation"
             )
+        corpus_seeds = self.ablate.corpus_seeds
+        if self.data.source != "synthetic" and corpus_seeds is not None:
+            raise ValueError(
+                "ablate.corpus_seeds: only the synthetic corpus has seeds (Aff-Wild2 is one corpus); set it to null"
+            )
+        if corpus_seeds is not None and self.data.seed not in corpus_seeds:
+            raise ValueError(
+                f"ablate.corpus_seeds: {corpus_seeds} leave out data.seed ({self.data.seed}), whose corpus the sweep "
+                "and the tuning studies train on; add it"
+            )
         return self
+
+    def corpus_seeds(self) -> list[int]:
+        """The corpora the ablation runs on, by seed: ablate.corpus_seeds, else the one of data.seed."""
+        return self.ablate.corpus_seeds or [self.data.seed]
 
     def merged_model_fields(self) -> dict[str, Any]:
         """variant + the profile's model settings under params.yaml's model section."""

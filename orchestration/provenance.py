@@ -13,12 +13,19 @@ ENVIRONMENT_ARTIFACT = "environment.json"
 
 
 def provenance_tags(store: str) -> dict[str, str]:
-    manifest = read_manifest(store)
     return {
         "git_commit": git_commit() or "unknown",
+        **data_tags(store),
+        **{f"env_{key}": value for key, value in environment().items()},
+    }
+
+
+def data_tags(store: str) -> dict[str, str]:
+    """The data part: a run on another corpus (an ablation's corpus seed) carries that corpus's."""
+    manifest = read_manifest(store)
+    return {
         "data_version": manifest.get("version", "unknown"),
         "corpus_index": manifest.get("corpus", {}).get("index_sha256", "unknown"),
-        **{f"env_{key}": value for key, value in environment().items()},
     }
 
 

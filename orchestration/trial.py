@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +46,7 @@ PER_VIDEO_ARTIFACT = "per_video.json"
 CATEGORY_ARTIFACT = "by_category.json"
 GATES_ARTIFACT = "gates.json"
 SCORES = ("ccc_valence", "ccc_arousal", "ccc_mean")
+CORPUS_SEED = "data.corpus_seed"  # an ablation trial's corpus: its splits and report are that corpus's
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ class Report:
     frame categories) per category of frames and the gates' weights per category."""
 
     split: str
+    data_tags: dict[str, str]  # the corpus's provenance (orchestration.provenance.data_tags), over the context's tags
     shifts_s: tuple[float, ...]  # audio shifts in seconds, each used as ±; each video shifts by its own frames
     snr_db: tuple[float, ...]
     dropout: tuple[float, ...]
@@ -71,7 +73,7 @@ class TrialContext:
     experiment_id: str
     parent_run_id: str
     tags: dict[str, str]
-    report: Report | None = None
+    report: dict[int, Report] | None = None  # an ablation's, by corpus seed (config CORPUS_SEED picks one)
     callbacks: tuple[TrainingCallback, ...] = field(default=())
 
 
@@ -101,7 +103,7 @@ def trial_configs(config: dict[str, Any], context: TrialContext) -> tuple[ModelC
     so that only the fusion differs between variants.
     """
     model, train_fields = dict(context.model), dict(context.train)
-    values = {key: decode(value) for key, value in config.items()}
+    values = {key: decode(value) for key, value in config.items() if key != CORPUS_SEED}
     variant = values.pop("model.variant", None)
     if variant is not None:
         model = {k: v for k, v in model.items() if k not in VARIANTS[variant]}
@@ -174,6 +176,7 @@ def _shift_rows(loaded: list[LoadedModel], data: SplitArrays, report: Report, va
                 "perturbation": "shift_s",
                 "level": shift_s,
                 **{k: result[k] for k in (*SCORES, "frames")},
+                "per_video": result["per_video"],  # for the paired comparison of drops (the table leaves it out)
                 **(effective_lag(report.lags, shift) if report.lags is not None else {}),
             }
         )
@@ -228,7 +231,13 @@ def _score_report(
 
 
 def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> None:
-    """Trainable: `splits` ({"train", "selection"[, "report"]}) arrive from the Ray object store, put there once."""
+    """Trainable: `splits` ({"train", "selection"}, or an ablation's {corpus seed: {"train", "selection", "report"}})
+    arrive from the Ray object store, put there once."""
+    report = None
+    if context.report is not None:
+        corpus = config[CORPUS_SEED]
+        splits, report = splits[corpus], context.report[corpus]
+        context = replace(context, tags={**context.tags, **report.data_tags, "corpus_seed": str(corpus)})
     model_cfg, train_cfg, variant = trial_configs(config, context)
     profile = describe(context.profile, model_cfg, train_cfg)
     work = Path(tempfile.mkdtemp(prefix="tagf-trial-"))
@@ -253,8 +262,8 @@ def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> No
             profile=context.profile,
             selection=context.selection_split,
         )
-        if context.report is not None:
-            scored, artifacts = _score_report(result, train_cfg, variant, splits, context.report, train_cfg.seed)
+        if report is not None:
+            scored, artifacts = _score_report(result, train_cfg, variant, splits, report, train_cfg.seed)
             for key in SCORES:
                 client.log_metric(run_id, f"report_{key}", scored[key])
             for name, content in artifacts.items():

@@ -35,6 +35,8 @@ def invalid(err: ValidationError, where: str, section: str = "") -> ParamsError:
     first = err.errors()[0]
     key = section + ".".join(str(p) for p in first["loc"])
     more = f" (+{err.error_count() - 1} more)" if err.error_count() > 1 else ""
+    if not key:  # a check across sections: its message names the keys
+        return ParamsError(f"{where}: {first['msg'].removeprefix('Value error, ')}{more}")
     return ParamsError(f"{where}: {key}: {first['msg']}{more}")
 
 

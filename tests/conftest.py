@@ -45,6 +45,15 @@ def _isolated_tracking_uri():
     os.environ.pop("MLFLOW_TRACKING_URI", None)
 
 
+def has_key(params: dict, dotted: str) -> bool:
+    """Whether a params file names `dotted` (`ablate.corpus_seeds`), as DVC requires of every tracked param."""
+    for part in dotted.split("."):
+        if not isinstance(params, dict) or part not in params:
+            return False
+        params = params[part]
+    return True
+
+
 def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     """Run the real `tagf` command line in a subprocess."""
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}

@@ -2,6 +2,7 @@
 category, the gate summary, the Markdown, the trial count said up front; and a trial's report scoring with a tiny
 untrained model (shifts in seconds per video, scores and gates per frame category)."""
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +16,7 @@ from orchestration.trial import CATEGORY_ARTIFACT, GATES_ARTIFACT, ROBUSTNESS_AR
 from tagf.data.feature_store import SplitArrays
 from tagf.errors import ParamsError
 from tagf.evaluation.gate_analysis import CATEGORIES, NO_MASKS, FrameCategories
+from tagf.evaluation.robustness import write_table
 from tagf.models import build_model, model_config
 from tagf.training.config import TrainConfig
 from tagf.training.trainer import TrainResult
@@ -22,7 +24,9 @@ from tagf.training.trainer import TrainResult
 NONE = "none"
 
 
-def run(variant, seed, clean, shifted, per_video, augment=0.0, by_category=None, gates=None):
+def run(variant, seed, clean, shifted, per_video, augment=0.0, by_category=None, gates=None, shifted_videos=None):
+    """A hand-made run; `shifted_videos` {video: CCC under ±0.5 s} (default: as `per_video`, no drop)."""
+    at = {0.0: per_video, 0.5: shifted_videos or per_video, -0.5: shifted_videos or per_video}
     return {
         "variant": variant,
         "seed": seed,
@@ -41,6 +45,7 @@ def run(variant, seed, clean, shifted, per_video, augment=0.0, by_category=None,
                 "ccc_valence": v,
                 "ccc_arousal": v,
                 "ccc_mean": v,
+                "per_video": {video: {"ccc_valence": x, "ccc_arousal": x} for video, x in at[level].items()},
             }
             for level, v in ((0.0, clean), (0.5, shifted), (-0.5, shifted))
         ],
@@ -71,6 +76,75 @@ def test_table_has_intervals_drops_and_holm_corrected_comparisons():
     text = markdown(table, "tagf")
     assert "| tagf | 2 | " in text and "| reference |" in text and "-0.300 [" in text
     assert "drop @+0.5 s" in text and "Tuning: none" in text
+
+
+def test_drops_are_compared_with_the_reference_per_video_and_holm_corrected_per_shift():
+    clean = {"a": 0.8, "b": 0.6, "c": 0.7}
+    trials = [  # per-video drops: tagf (0.1, 0.1, 0.1) in both runs
+        run("tagf", s, 0.7, 0.6, clean, shifted_videos={"a": 0.7, "b": 0.5, "c": 0.6}) for s in (0, 1)
+    ] + [  # jca: (0.3, 0.2, 0.1) in run 0, (0.1, 0.2, 0.3) in run 1; mean over runs 0.2 on every video
+        run("jca", 0, 0.7, 0.5, clean, shifted_videos={"a": 0.5, "b": 0.4, "c": 0.6}),
+        run("jca", 1, 0.7, 0.5, clean, shifted_videos={"a": 0.7, "b": 0.4, "c": 0.4}),
+    ] + [  # concat: drops (0.1, 0.1, 0.15): only video c differs from tagf, by 0.05
+        run("concat", s, 0.7, 0.6, clean, shifted_videos={"a": 0.7, "b": 0.5, "c": 0.55}) for s in (0, 1)
+    ]
+    for frames, trial in zip((100, 100, 90), trials[:2] + trials[4:5]):  # tagf's two runs agree, concat's do not
+        trial["robustness"][0]["frames"] = frames
+    table, curves = summarize(trials, ["tagf", "jca", "concat"], "tagf", NONE)
+    tagf, jca, concat = table
+    # a curve keeps what its runs have in common (across corpora, frames and lags differ): no number from one run
+    (tagf_clean,) = [c for c in curves if c["model"] == "tagf" and c["level"] == 0.0]
+    (concat_clean,) = [c for c in curves if c["model"] == "concat" and c["level"] == 0.0]
+    assert tagf_clean["frames"] == 100 and "frames" not in concat_clean
+    assert "vs_reference" not in tagf["drop_shift_s"]["+0.5"]
+    found = jca["drop_shift_s"]["+0.5"]["vs_reference"]
+    assert found["delta"] == pytest.approx(0.1) and found["n_videos"] == 3
+    assert found["ci95"] == pytest.approx([0.1, 0.1]) and found["p"] == 0.0  # every video loses 0.1 more
+    other = concat["drop_shift_s"]["+0.5"]["vs_reference"]
+    assert other["delta"] == pytest.approx(0.05 / 3)
+    # one video of three differs: a resample without it has mean 0, so p = 2·P(mean ≤ 0) = 2·(2/3)³ ≈ 0.59
+    assert other["p"] == pytest.approx(2 * (2 / 3) ** 3, abs=0.03)
+    # Holm over the two comparisons at +0.5 s: the smaller p times 2, the larger times 1
+    assert found["p_holm"] == 0.0 and other["p_holm"] == pytest.approx(other["p"])
+    assert concat["drop_shift_s"]["-0.5"]["vs_reference"]["p_holm"] == pytest.approx(other["p"])
+    assert all("per_video" not in c for c in curves)  # the curves stay small
+    text = markdown(table, "tagf")
+    assert "Δ drop @+0.5 s" in text and "| jca | +0.100 [+0.100, +0.100], p=0.000 |" in text
+
+
+def test_drops_under_noise_and_dropout_are_against_the_clean_scores_and_compared_per_video():
+    def with_noise(trial, noisy, dropped):
+        def row(perturbation, level, per_video):
+            mean = float(np.mean(list(per_video.values())))
+            scores = {video: {"ccc_valence": x, "ccc_arousal": x} for video, x in per_video.items()}
+            return {
+                "perturbation": perturbation,
+                "level": level,
+                **{f"ccc_{k}": mean for k in ("valence", "arousal", "mean")},
+                "per_video": scores,
+            }
+
+        clean = {v: s["ccc_valence"] for v, s in trial["per_video"].items()}
+        trial["robustness"] += [
+            row("audio_noise", 10.0, noisy),
+            row("audio_dropout", 0.0, clean),  # nothing dropped: not a drop, no row of the table
+            row("audio_dropout", 0.5, dropped),
+        ]
+        return trial
+
+    trials = [
+        with_noise(run("tagf", 0, 0.75, 0.75, {"a": 0.8, "b": 0.7}), {"a": 0.7, "b": 0.6}, {"a": 0.8, "b": 0.7}),
+        with_noise(run("jca", 0, 0.75, 0.75, {"a": 0.8, "b": 0.7}), {"a": 0.4, "b": 0.5}, {"a": 0.8, "b": 0.6}),
+    ]
+    table, _ = summarize(trials, ["tagf", "jca"], "tagf", NONE)
+    tagf, jca = table
+    assert tagf["drop_audio_noise"]["10"]["mean"] == pytest.approx(0.75 - 0.65)  # pooled: clean minus noisy
+    assert list(jca["drop_audio_dropout"]) == ["0.5"]
+    # per video, jca drops (0.4, 0.2) under noise where tagf drops (0.1, 0.1): Δ = mean(0.3, 0.1)
+    assert jca["drop_audio_noise"]["10"]["vs_reference"]["delta"] == pytest.approx(0.2)
+    assert jca["drop_audio_dropout"]["0.5"]["vs_reference"]["delta"] == pytest.approx(0.05)
+    text = markdown(table, "tagf")
+    assert "Drop under audio SNR (dB)" in text and "| jca | 0.300; Δ +0.200 " in text
 
 
 def test_one_run_says_n_1_and_shows_no_interval():
@@ -216,11 +290,14 @@ def test_the_trial_count_is_said_up_front():
         }
     )
     assert plan(params) == (
-        "24 trials = 3 variants × 2 seeds × 2 augmentations × 2 key modes, "
+        "24 trials = 3 variants × 2 seeds × 1 corpus × 2 augmentations × 2 key modes, "
         "after 12 tuning trials = 3 variants × 4"
     )
     assert plan(validate({"ablate": {"variants": ["tagf"], "seeds": [0]}})) == (
-        "1 trials = 1 variants × 1 seeds × 1 augmentations × 1 key modes"
+        "1 trials = 1 variants × 1 seeds × 1 corpus × 1 augmentations × 1 key modes"
+    )
+    assert plan(validate({"ablate": {"variants": ["tagf"], "seeds": [0, 1], "corpus_seeds": [0, 4, 5]}})) == (
+        "6 trials = 1 variants × 2 seeds × 3 corpora × 1 augmentations × 1 key modes"
     )
 
 
@@ -245,6 +322,14 @@ def test_tuning_leaves_out_what_defines_a_variant_or_a_level_of_the_grid():
         ({"ablate": {"key_modes": ["sideways"]}}, "ablate.key_modes"),
         ({"ablate": {"tuning": {"trials": 0}}}, "ablate.tuning"),
         ({"evaluate": {"shifts_s": [-0.5]}}, "evaluate.shifts_s"),
+        ({"ablate": {"corpus_seeds": [1, 1]}}, "ablate.corpus_seeds"),
+        ({"ablate": {"corpus_seeds": []}}, "ablate.corpus_seeds"),
+        ({"ablate": {"corpus_seeds": [1, 2]}}, r"^params.yaml: ablate.corpus_seeds: \[1, 2\] leave out data.seed \(0\)"),
+        (
+            {"data": {"source": "affwild2"}, "splits": {"selection": "dev", "report": "validation", "dev_fraction": 0.1},
+             "ablate": {"corpus_seeds": [0, 1]}},
+            "^params.yaml: ablate.corpus_seeds: only the synthetic corpus has seeds",
+        ),
         ({"evaluate": {"shifts": [0, 15]}}, "evaluate: .*shifts .frames. is now shifts_s"),
     ],
 )
@@ -256,11 +341,14 @@ def test_bad_ablation_params_name_the_key(raw, message):
 def test_the_study_params_file_loads_and_runs_the_full_grid():
     study = load_params(Path(__file__).parents[1] / "params.study.yaml")
     assert study.data.preset == "misaligned" and study.data.max_lag_s == 2.0
-    assert plan(study).startswith("180 trials = 9 variants × 5 seeds × 2 augmentations × 2 key modes")
+    assert plan(study) == (
+        "324 trials = 9 variants × 3 seeds × 3 corpora × 2 augmentations × 2 key modes, "
+        "after 72 tuning trials = 9 variants × 8"
+    )
     assert study.evaluate.shifts_s == [0.5, 1.0, 2.0] and study.ablate.augment_shift_s == [0.0, 1.0]
 
 
-def test_report_scoring_shifts_each_video_by_its_own_frames_and_reads_gates_per_category():
+def test_report_scoring_shifts_each_video_by_its_own_frames_and_reads_gates_per_category(tmp_path):
     torch.manual_seed(0)
     rng = np.random.default_rng(0)
     cfg = model_config(
@@ -290,6 +378,7 @@ def test_report_scoring_shifts_each_video_by_its_own_frames_and_reads_gates_per_
     kinds[70:] = CATEGORIES.index("no_face")
     report = Report(
         split="test",
+        data_tags={},
         shifts_s=(0.5,),
         snr_db=(),
         dropout=(),
@@ -301,6 +390,9 @@ def test_report_scoring_shifts_each_video_by_its_own_frames_and_reads_gates_per_
     scored, artifacts = _score_report(result, train_cfg, "tagf", {"report": split}, report, seed=0)
     rows = {r["level"]: r for r in artifacts[ROBUSTNESS_ARTIFACT] if r["perturbation"] == "shift_s"}
     assert sorted(rows) == [-0.5, 0.0, 0.5]
+    assert all(set(r["per_video"]) == {"a", "b"} for r in artifacts[ROBUSTNESS_ARTIFACT])  # what drops are paired on
+    write_table(artifacts[ROBUSTNESS_ARTIFACT], str(tmp_path / "rows.json"))
+    assert all("per_video" not in r for r in json.loads((tmp_path / "rows.json").read_text()))
     # ±0.5 s is 12 frames of a (rint(12.5)) and 15 of b: those frames have no audio and are not scored
     assert rows[0.0]["frames"] == 80 and rows[0.5]["frames"] == rows[-0.5]["frames"] == 80 - 12 - 15
     assert rows[0.0]["ccc_mean"] == pytest.approx(scored["ccc_mean"])

@@ -22,7 +22,7 @@ from tagf.errors import (
 README = Path(__file__).parents[1] / "README.md"
 EXPECTED = {
     *("synth", "prepare", "features", "train", "evaluate", "robustness", "plot-gates", "predict"),
-    *("import-checkpoint", "corpus", "source", "sweep", "ablate", "report", "register", "promote"),
+    *("import-checkpoint", "corpus", "source", "replicas", "sweep", "ablate", "report", "register", "promote"),
 }
 
 
@@ -158,6 +158,7 @@ def test_the_study_says_up_front_how_many_trials_it_runs(tmp_path):
     study = str(Path(__file__).parents[1] / "params.study.yaml")
     proc = run_cli("ablate", "--params", study, "--store", str(tmp_path / "s"), "--output", str(tmp_path), "--plan")
     assert proc.stdout.strip() == (
-        "180 trials = 9 variants × 5 seeds × 2 augmentations × 2 key modes, after 72 tuning trials = 9 variants × 8"
+        "324 trials = 9 variants × 3 seeds × 3 corpora × 2 augmentations × 2 key modes, "
+        "after 72 tuning trials = 9 variants × 8"
     )
     assert list(tmp_path.iterdir()) == []  # it ran nothing

@@ -7,8 +7,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pyarrow.parquet as pq
 import pytest
 import yaml
+from conftest import has_key
 from mlflow.tracking import MlflowClient
 
 pytestmark = pytest.mark.slow
@@ -28,7 +30,7 @@ TINY = {
         "grace_period": 1,
         "space": {"model.gate": {"choice": ["step_bilstm"]}},
     },
-    "ablate": {"variants": ["tagf", "audio_only"], "seeds": [0]},
+    "ablate": {"variants": ["tagf", "audio_only"], "seeds": [0], "corpus_seeds": [0, 1]},  # n = 1 × 2 corpora
     "evaluate": {"shifts_s": [0.5], "snr_db": [10], "dropout": [0.5]},
 }
 
@@ -93,6 +95,13 @@ def uncovered_imports(repo: Path, log: Path) -> dict[str, list[str]]:
     return found
 
 
+def test_params_yaml_names_every_param_a_stage_tracks():
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    for name, stage in yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"].items():
+        for param in stage.get("params", []):
+            assert has_key(params, param), f"stage {name}: {param}"  # dvc repro stops at a missing one
+
+
 def test_dvc_repro_runs_every_stage_then_nothing(repo):
     (repo.parent / "imports").mkdir()
     sh(repo, "git", "init", "-q")
@@ -101,7 +110,7 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "pipeline")
     first = sh(repo, str(BIN / "dvc"), "repro")
-    for stage in ("source", "corpus", "prepare", "features", "sweep", "ablate", "evaluate", "register"):
+    for stage in ("source", "corpus", "prepare", "features", "replicas", "sweep", "ablate", "evaluate", "register"):
         assert f"Running stage '{stage}'" in first.stdout
     # Every module a stage imports is one of its dependencies, so editing it makes the stage stale.
     assert uncovered_imports(repo, repo.parent / "imports") == {}
@@ -129,6 +138,12 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
     assert json.loads((repo / "results/sweep/best_config.json").read_text())["profile"] == profile
     table = (repo / "results/ablation/ablation.md").read_text()
     assert "Scored on split `test`" in table and f"- tagf: profile {profile}" in table
+    # Corpus seed 1 is a corpus of its own (data/replicas): each variant ran once on each corpus, and the paired
+    # comparison pairs each corpus's videos with themselves only (the tiny preset has 2 test videos).
+    rows = json.loads((repo / "results/ablation/ablation.json").read_text())
+    assert [row["n"] for row in rows] == [2, 2] and rows[1]["vs_reference"]["n_videos"] == 4
+    per_video = pq.read_table(repo / "results/ablation/per_video.parquet").to_pylist()
+    assert {(r["corpus_seed"], r["shift_s"]) for r in per_video} == {(c, s) for c in (0, 1) for s in (-0.5, 0, 0.5)}
     rows = json.loads((repo / "results/ablation/robustness.json").read_text())
     assert {"model", "perturbation", "level", "ccc_mean"} <= set(rows[0])
 

@@ -6,7 +6,8 @@ video; positive = audio late), `audio_noise` / `visual_noise` (level = SNR in dB
 per video whose audio would come from outside the video are left out of scoring: they have no audio to misalign.
 On the synthetic corpus each row also has the lag the model faces, built-in per-video lag + applied shift, in
 seconds: `effective_lag_s_mean`/`_min`/`_max` over the split's videos and `effective_lag_s` {video: lag}.
-Written as JSON (a list of rows, for `dvc plots`) and CSV (without the per-video lags).
+Each row also has the per-video scores (`per_video`), for paired comparisons. Written as JSON (a list of rows, for
+`dvc plots`, without the per-video scores) and CSV (without the per-video scores and lags).
 """
 
 from __future__ import annotations
@@ -89,6 +90,7 @@ def robustness_grid(
                     "perturbation": perturbation,
                     "level": level,
                     **{k: result.get(k) for k in ("ccc_valence", "ccc_arousal", "ccc_mean", "frames")},
+                    "per_video": result["per_video"],  # for paired comparisons (write_table leaves it out)
                     **(effective_lag(lags, shift) if lags is not None else {}),
                 }
             )
@@ -105,6 +107,7 @@ def robustness_of_files(
 
 
 def write_table(rows: list[dict[str, Any]], json_url: str, csv_url: str | None = None) -> None:
+    rows = [{k: v for k, v in row.items() if k != "per_video"} for row in rows]
     storage.write_text(json_url, json.dumps(rows, indent=1, allow_nan=False))
     if csv_url:
         fields = FIELDS + (LAG_FIELDS if rows and LAG_FIELDS[0] in rows[0] else ())

@@ -1,0 +1,75 @@
+"""`tagf replicas`: the synthetic corpora of `ablate.corpus_seeds` other than data.seed, so that an ablation's runs
+vary the data as well as the training seed. Each is made as the data stages make the main corpus — the same preset,
+lag and features settings, only the seed differs — under OUTPUT/seed-<n>/{corpus, index.parquet, features};
+OUTPUT/replicas.json names each seed's feature store (relative to OUTPUT) and what they were made from, which the
+ablation checks against its params. The main corpus stays the data stages' own:
+data.seed's store is the one `tagf ablate --store` names.
+"""
+
+from __future__ import annotations
+
+import json
+
+from orchestration.params import Params
+from tagf import storage
+from tagf.data.prepare import prepare
+from tagf.data.synth.corpus import write_corpus
+from tagf.errors import DataError
+from tagf.features.extract import extract_features
+
+REPLICAS_FILE = "replicas.json"
+
+
+def write_replicas(params: Params, output: str) -> dict[int, str]:
+    """{seed: feature store} of every corpus seed but data.seed; replicas.json lists them (none: an empty list)."""
+    data = params.data
+    seeds = [seed for seed in params.corpus_seeds() if seed != data.seed]
+    stores = {}
+    for seed in seeds:
+        print(f"corpus seed {seed} ({seeds.index(seed) + 1} of {len(seeds)})", flush=True)
+        home = storage.join(output, f"seed-{seed}")
+        corpus, index = storage.join(home, "corpus"), storage.join(home, "index.parquet")
+        write_corpus(corpus, data.preset, seed=seed, max_lag_s=data.max_lag_s)
+        prepare(corpus, index)
+        extract_features(index, storage.join(home, "features"), params.features)
+        stores[seed] = f"seed-{seed}/features"
+    listing = {"made_from": made_from(params), "stores": {str(seed): store for seed, store in stores.items()}}
+    storage.write_text(storage.join(output, REPLICAS_FILE), json.dumps(listing, indent=1, allow_nan=False))
+    return {seed: storage.join(output, store) for seed, store in stores.items()}
+
+
+def made_from(params: Params) -> dict:
+    """What the replicas share with the main corpus: all but the seed."""
+    data = params.data
+    described = {"preset": data.preset, "max_lag_s": data.max_lag_s, "features": params.features.model_dump()}
+    return json.loads(json.dumps(described))  # as it reads back from replicas.json
+
+
+def corpus_stores(params: Params, store: str, replicas: str | None) -> dict[int, str]:
+    """{corpus seed: feature store} of the ablation: `store` for data.seed, the replicas' for the others."""
+    listed: dict[int, str] = {}
+    if replicas is not None:
+        listing = storage.join(replicas, REPLICAS_FILE)
+        try:
+            found = json.loads(storage.read_text(listing))
+        except FileNotFoundError:
+            raise DataError(f"{listing}: no such file; make the corpora with `tagf replicas {replicas}`") from None
+        listed = {int(seed): storage.join(replicas, path) for seed, path in found["stores"].items()}
+        if any(seed in listed for seed in params.corpus_seeds()) and found["made_from"] != made_from(params):
+            raise DataError(
+                f"{listing}: made from {found['made_from']}, not from these params' {made_from(params)}; "
+                f"run `tagf replicas {replicas}` again"
+            )
+    stores = {}
+    for seed in params.corpus_seeds():
+        if seed == params.data.seed:
+            stores[seed] = store
+        elif seed in listed:
+            stores[seed] = listed[seed]
+        else:
+            where = replicas or "tagf ablate: --replicas"
+            raise DataError(
+                f"{where}: no corpus of seed {seed} (ablate.corpus_seeds); make it with `tagf replicas DIR` and "
+                "pass --replicas DIR"
+            )
+    return stores
