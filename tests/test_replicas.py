@@ -49,6 +49,9 @@ def test_a_corpus_seed_without_a_corpus_is_an_error_naming_it(tmp_path):
         corpus_stores(params(corpus_seeds=[0, 1]), "data/features", None)
     with pytest.raises(DataError, match=f"^{tmp_path}/none/replicas.json: no such file"):
         corpus_stores(params(corpus_seeds=[0, 1]), "data/features", str(tmp_path / "none"))
+    (tmp_path / "replicas.json").write_text(json.dumps({"1": "seed-1/features"}))  # not what `tagf replicas` writes
+    with pytest.raises(DataError, match=f"^{tmp_path}/replicas.json: not a listing of corpora"):
+        corpus_stores(params(corpus_seeds=[0, 1]), "data/features", str(tmp_path))
 
 
 def test_videos_of_different_corpora_are_never_the_same_video():
