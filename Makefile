@@ -28,9 +28,9 @@ $(BIN)/kubectl: $(VENV)/.installed
 # The whole DVC pipeline on the embedded synthetic corpus (then wall time per stage and the metrics), then where
 # to look.
 run: setup
-	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro | $(BIN)/python tools/run_summary.py results/evaluate/metrics.json
+	PATH="$(CURDIR)/$(BIN):$$PATH" $(BIN)/dvc repro | $(BIN)/python tools/run_summary.py results/report/metrics.json
 	@echo; echo "== ablation: test CCC per variant and CCC drop under audio shift =="; cat results/ablation/ablation.md
-	@echo; echo "== plots =="; echo "results/ablation/robustness.png  results/evaluate/gates.png  results/evaluate/val_ccc.png"
+	@echo; echo "== plots =="; echo "results/ablation/robustness.png  results/report/gates.png  results/report/val_ccc.png"
 	@echo "interactive: $(BIN)/dvc plots show  (writes dvc_plots/index.html)"
 	@echo; echo "== MLflow UI =="; echo "$(BIN)/mlflow ui --backend-store-uri sqlite:///mlflow.db   # then open http://127.0.0.1:5000"
 	@echo; echo "== next =="; echo "source $(VENV)/bin/activate   # then tagf, dvc and mlflow work as the README writes them"

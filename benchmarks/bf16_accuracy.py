@@ -15,24 +15,22 @@ import argparse
 
 import torch
 
-from tagf.cli import parse_settings
 from tagf.data.feature_store import read_split
-from tagf.evaluation.prediction import predict_frames
-from tagf.evaluation.scoring import TARGETS, score
-from tagf.evaluation.statistics import mean_interval
-from tagf.models import model_config
-from tagf.profiles import profile_settings
-from tagf.training.config import TrainConfig
+from tagf.evaluation.inference import predict_frames
+from tagf.evaluation.scoring import score
+from tagf.profiles import Setup, parse_settings, resolve
+from tagf.score_names import MEAN
+from tagf.study.statistics import mean_interval
 from tagf.training.trainer import resolve_device, train
 
 
-def test_ccc(model_cfg, train_settings: dict, splits: dict) -> float:
-    """Train with `train_settings`, then the CCC (mean over targets) of the best weights on `test`."""
-    train_cfg = TrainConfig(**train_settings)
-    result = train(model_cfg, train_cfg, splits=splits, callbacks=[])
+def test_ccc(setup: Setup, splits: dict) -> float:
+    """Train `setup`, then the CCC (mean over targets) of the best weights on `test`."""
+    train_cfg = setup.train
+    result = train(setup.model, train_cfg, splits=splits, callbacks=[], label=setup.label)
     device = resolve_device(train_cfg.device)
     predicted = predict_frames(result.model, splits["test"], train_cfg.window, train_cfg.hop, device=device).values
-    return score(predicted, splits["test"], [TARGETS[c] for c in train_cfg.target_columns])["ccc_mean"]
+    return score(predicted, splits["test"], train_cfg.targets)[MEAN]
 
 
 def main() -> None:
@@ -46,13 +44,12 @@ def main() -> None:
     splits = {name: read_split(args.store, name) for name in ("train", "validation", "test")}
     splits["selection"] = splits["validation"]
     settings = parse_settings(args.set)
-    model_settings = {**profile_settings(args.profile, "model"), **settings["model"]}
-    model_cfg = model_config(model_settings.pop("variant", "tagf"), **model_settings)
-    train_settings = {**profile_settings(args.profile, "train"), **settings["train"]}
+    variant = settings["model"].pop("variant", "tagf")
     ccc: dict[str, list[float]] = {"fp32": [], "bf16": []}
     for seed in (int(s) for s in args.seeds.split(",")):
         for precision in ccc:
-            value = test_ccc(model_cfg, {**train_settings, "seed": seed, "precision": precision}, splits)
+            train_settings = {**settings["train"], "seed": seed, "precision": precision}
+            value = test_ccc(resolve(args.profile, variant, settings["model"], train_settings, "--set"), splits)
             ccc[precision].append(value)
             print(f"seed {seed} {precision}: test CCC {value:.4f}", flush=True)
     print(f"torch {torch.__version__}, profile {args.profile}, settings {args.set or 'none'}")

@@ -29,7 +29,7 @@ from orchestration.driver import Driver
 from orchestration.params import validate
 from orchestration.ray_cluster import connect
 from orchestration.tracking import setup
-from orchestration.trial import TrialContext, trial_configs
+from orchestration.trial import TrialContext, trial_setup
 from tagf.data.feature_store import SplitArrays
 from tagf.training.trainer import train
 
@@ -61,9 +61,9 @@ def random_split(rng, videos: int, frames: int) -> SplitArrays:
 def in_process(configs: list[dict], splits: dict, context: TrialContext) -> float:
     start = time.perf_counter()
     for config in configs:
-        model_cfg, train_cfg, _ = trial_configs(config, context)
+        setup, _ = trial_setup(config, context)
         with tempfile.TemporaryDirectory() as tmp:
-            train(model_cfg, train_cfg, splits=splits, out_dir=tmp, callbacks=[])
+            train(setup.model, setup.train, splits=splits, out_dir=tmp, callbacks=[], label=setup.label)
     return time.perf_counter() - start
 
 

@@ -8,10 +8,10 @@ category. The base settings are params.yaml's model/train sections (`ablate.tuni
 `ablate.tuning: {trials: N}`, each variant's own Optuna study of N trials on the selection split (the same sweep.space
 less what defines a variant or a level of the grid), so that no variant inherits another's tuning.
 
-The driver aggregates (orchestration.ablation_summary): per variant and condition, intervals over runs and the paired
-per-video comparison with the reference variant, as JSON and Markdown; the per-video scores of every run as Parquet;
-the robustness figure (averaged over runs); the gate analysis as gates.json and gates.png. MLflow: one parent run,
-one child per trial holding its artifacts; a tuning study is a nested run with its trials under it.
+The driver aggregates (tagf.study): per variant and condition, intervals over runs and the paired per-video
+comparison with the reference variant, as JSON and Markdown; the per-video scores of every run as Parquet; the
+robustness figure (averaged over runs); the gate analysis as gates.json and gates.png. MLflow: one parent run, one
+child per trial holding its artifacts; a tuning study is a nested run with its trials under it.
 """
 
 from __future__ import annotations
@@ -29,7 +29,6 @@ import pyarrow.parquet as pq
 from mlflow.tracking import MlflowClient
 from ray import tune
 
-from orchestration.ablation_summary import SCORES, gate_summary, markdown, summarize
 from orchestration.driver import Driver, load_roles, start_driver
 from orchestration.params import Params
 from orchestration.provenance import data_tags, log_environment
@@ -46,11 +45,16 @@ from orchestration.trial import (
 )
 from tagf import storage
 from tagf.errors import DataError, ParamsError, RunError
-from tagf.evaluation.figures import gate_category_figure, history_figure, robustness_figure
-from tagf.evaluation.gate_analysis import NO_MASKS, frame_categories
-from tagf.evaluation.ground_truth import audio_lags
-from tagf.evaluation.robustness import write_table
+from tagf.evaluation.figures import history_figure
 from tagf.models import VARIANTS
+from tagf.score_names import SCORES, SELECTION_MEAN
+from tagf.study.figures import gate_category_figure, robustness_figure
+from tagf.study.frame_categories import NO_MASKS
+from tagf.study.gates import gate_summary
+from tagf.study.protocol import Protocol
+from tagf.study.robustness import write_table
+from tagf.study.summary import summarize
+from tagf.study.tables import markdown
 
 # Never tuned per variant: what defines a variant, and what the ablation's grid sets.
 FIXED = {"model.variant", *(f"model.{k}" for preset in VARIANTS.values() for k in preset)}
@@ -113,7 +117,7 @@ def augment_frames(params: Params, fps: dict[str, float]) -> dict[int, float]:
 
 
 def key_modes(params: Params) -> list[str]:
-    return params.ablate.key_modes or [params.build_model_config().key_mode]
+    return params.ablate.key_modes or [params.setup().model.key_mode]
 
 
 def plan(params: Params) -> str:
@@ -163,7 +167,7 @@ def _tune_variants(
             tuner = tune.Tuner(
                 driver.trainable(replace(context, parent_run_id=study.info.run_id)),
                 param_space={"model.variant": variant, **grid, **space},
-                tune_config=search_config(driver, trials, context.train["epochs"]),
+                tune_config=search_config(driver, trials, params.setup().train.epochs),
                 run_config=driver.run_config(f"tagf-ablation-tuning-{variant}"),
             )
             results = tuner.fit()
@@ -181,8 +185,8 @@ def _history(result: Any) -> list[dict[str, float]]:
     frame = result.metrics_dataframe
     frame = frame[frame["epoch"].notna()] if "epoch" in frame else frame.iloc[:0]
     return [
-        {"epoch": int(row.epoch), "val_ccc_mean": float(row.val_ccc_mean)}
-        for row in frame[["epoch", "val_ccc_mean"]].itertuples()
+        {"epoch": int(epoch), SELECTION_MEAN: float(value)}
+        for epoch, value in zip(frame["epoch"], frame[SELECTION_MEAN])
     ]
 
 
@@ -205,9 +209,9 @@ def _mean_curves(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, float]]
     """Per model, the validation CCC per epoch averaged over the runs that reached that epoch."""
     by_model: dict[str, dict[int, list[float]]] = {}
     for row in rows:
-        by_model.setdefault(row["model"], {}).setdefault(row["epoch"], []).append(row["val_ccc_mean"])
+        by_model.setdefault(row["model"], {}).setdefault(row["epoch"], []).append(row[SELECTION_MEAN])
     return {
-        model: [{"epoch": e, "val_ccc_mean": float(np.mean(v))} for e, v in sorted(epochs.items())]
+        model: [{"epoch": e, SELECTION_MEAN: float(np.mean(v))} for e, v in sorted(epochs.items())]
         for model, epochs in by_model.items()
     }
 
@@ -230,114 +234,148 @@ def run_ablation(
     space = None if params.ablate.tuning == "none" else search_space(tuning_space(params))  # fails before Ray
     stores = corpus_stores(params, store, replicas)
     driver = start_driver(params, store, address, report=True)
-    ablate, grid = params.ablate, params.evaluate
-    corpora = {
-        seed: driver.splits if path == store else load_roles(params, path, report=True) for seed, path in stores.items()
-    }
-    reports = {
-        seed: Report(
-            split=params.splits.report,
-            data_tags=data_tags(stores[seed]),
-            shifts_s=tuple(grid.shifts_s),
-            snr_db=tuple(grid.snr_db),
-            dropout=tuple(grid.dropout),
-            lags=audio_lags(stores[seed], splits["report"]),
-            categories=frame_categories(stores[seed], splits["report"]),
-        )
-        for seed, splits in corpora.items()
-    }
-    report = next(iter(reports.values()))
-    for what in ("lags", "categories"):  # a statistic over the corpora needs the same ground truth from each
-        have = {seed for seed, r in reports.items() if getattr(r, what) is not None}
-        if have and have != set(reports):
-            missing = ", ".join(stores[seed] for seed in reports if seed not in have)
-            raise DataError(f"{missing}: no synthetic ground truth ({what}) found from the store, unlike the others")
-    if report.categories is None:
-        print(NO_MASKS, flush=True)
+    corpora, reports = _corpora(driver, stores, store)
     augment = augment_frames(params, driver.splits["train"].fps)
     modes = key_modes(params)
     with mlflow.start_run(
         experiment_id=driver.experiment_id, run_name="ablation", tags={"kind": "ablation", **driver.tags}
     ) as parent:
-        log_environment()
-        mlflow.log_params(
-            {
-                "variants": ",".join(ablate.variants),
-                "seeds": ",".join(map(str, ablate.seeds)),
-                "corpus_seeds": ",".join(map(str, stores)),
-                **{f"corpus_{seed}_data_version": data_tags(path)["data_version"] for seed, path in stores.items()},
-                "augment_shift_s": ",".join(map(str, ablate.augment_shift_s)),
-                "key_modes": ",".join(modes),
-                "tuning": "none" if ablate.tuning == "none" else f"optuna {ablate.tuning.trials} trials",
-            }
-        )
-        # The bases are params.yaml's model/train sections (with the profile); tuning puts each variant's own
-        # best values over them.
+        _log_parent(params, stores, modes)
         context = driver.context(parent.info.run_id, callbacks=tuple(extra_callbacks))
-        tuned: dict[str, Any] = {}
-        tuning = "none: every variant trains with the model/train settings of the params file"
-        if space is not None:
-            first = {"train.max_audio_shift": next(iter(augment)), "model.key_mode": modes[0]}
-            best = _tune_variants(driver, context, space, first)
-            tuned = {key: _tuned(best, key) for key in next(iter(best.values()))}
-            tuning = (
-                f"each variant's own Optuna study of {ablate.tuning.trials} trials on split "
-                f"`{params.splits.selection}` (at augmentation ±{augment[first['train.max_audio_shift']]:g} s, "
-                f"{modes[0]} key; its best values used in every condition)"
-            )
+        tuned, tuning = _tuning(driver, context, space, augment, modes)
         tuner = tune.Tuner(
             driver.trainable(replace(context, report=reports), splits=corpora),
-            param_space={
-                "model.variant": tune.grid_search(ablate.variants),
-                "train.seed": tune.grid_search(ablate.seeds),
-                CORPUS_SEED: tune.grid_search(list(stores)),
-                "train.max_audio_shift": tune.grid_search(list(augment)),
-                "model.key_mode": tune.grid_search(modes),
-                **tuned,
-            },
-            tune_config=driver.tune_config(ablate.max_concurrent),
+            param_space=_grid(params, stores, augment, modes, tuned),
+            tune_config=driver.tune_config(params.ablate.max_concurrent),
             run_config=driver.run_config("tagf-ablation"),
         )
-        results = tuner.fit()
-        errors = [r for r in results if r.error]
-        if errors:
-            raise RunError(f"{len(errors)} ablation trial(s) failed, first: {errors[0].error}")
-        client = MlflowClient(driver.tracking_uri)
-        trials = []
-        for r in results:
-            run_id = r.metrics["mlflow_run_id"]
-            trials.append(
-                {
-                    "variant": r.config["model.variant"],
-                    "seed": r.config["train.seed"],
-                    "corpus_seed": r.config[CORPUS_SEED],
-                    "augment_shift_s": augment[r.config["train.max_audio_shift"]],
-                    "key_mode": r.config["model.key_mode"],
-                    "profile": r.metrics["profile"],
-                    "report_split": report.split,
-                    **{f"report_{k}": r.metrics[f"report_{k}"] for k in SCORES},
-                    "robustness": _artifact(client, run_id, ROBUSTNESS_ARTIFACT),
-                    "per_video": _artifact(client, run_id, PER_VIDEO_ARTIFACT),
-                    "by_category": _artifact(client, run_id, CATEGORY_ARTIFACT),
-                    "gates": _artifact(client, run_id, GATES_ARTIFACT),
-                    "history": _history(r),
-                }
-            )
-        apart = [_videos_apart(t) for t in trials] if len(stores) > 1 else trials
-        table, curves = summarize(apart, ablate.variants, ablate.reference, tuning)
-        gates = gate_summary(apart)
-        out = Path(out_dir)
-        with storage.atomic_path(str(out / "per_video.parquet")) as (fs, tmp), fs.open(tmp, "wb") as f:
-            pq.write_table(_per_video_table(trials), f)
-        storage.write_text(str(out / "ablation.json"), json.dumps(table, indent=1, allow_nan=False))
-        storage.write_text(str(out / "gates.json"), json.dumps(gates, indent=1, allow_nan=False))
-        storage.write_text(str(out / "ablation.md"), markdown(table, ablate.reference, gates))
-        write_table(curves, str(out / "robustness.json"), str(out / "robustness.csv"))
-        robustness_figure(curves, str(out / "robustness.png"))
-        histories = _histories(trials, table)
-        storage.write_text(str(out / "history.json"), json.dumps(histories, indent=1, allow_nan=False))
-        history_figure(_mean_curves(histories), str(out / "val_ccc.png"))
-        gate_category_figure(gates, str(out / "gates.png"))
-        for name in ("ablation.md", "ablation.json", "gates.json", "robustness.png", "gates.png", "val_ccc.png"):
-            mlflow.log_artifact(str(out / name))
+        trials = _collect(tuner.fit(), driver, augment, params.splits.report)
+        table = _write_outputs(trials, params, tuning, len(stores) > 1, Path(out_dir))
+    return table
+
+
+def _corpora(driver: Driver, stores: dict[int, str], store: str) -> tuple[dict[int, dict], dict[int, Report]]:
+    """Each corpus seed's splits by role (`store`'s are the driver's) and its Report; every corpus must have the same
+    kinds of ground truth."""
+    params = driver.params
+    corpora = {
+        seed: driver.splits if path == store else load_roles(params, path, report=True)
+        for seed, path in stores.items()
+    }
+    reports = {
+        seed: Report(
+            Protocol.of_store(stores[seed], params.splits.report, splits["report"], params.evaluate),
+            data_tags(stores[seed]),
+        )
+        for seed, splits in corpora.items()
+    }
+    for what in ("lags", "categories"):  # a statistic over the corpora needs the same ground truth from each
+        have = {seed for seed, r in reports.items() if getattr(r.protocol, what) is not None}
+        if have and have != set(reports):
+            missing = ", ".join(stores[seed] for seed in reports if seed not in have)
+            raise DataError(f"{missing}: no synthetic ground truth ({what}) found from the store, unlike the others")
+    if next(iter(reports.values())).protocol.categories is None:
+        print(NO_MASKS, flush=True)
+    return corpora, reports
+
+
+def _log_parent(params: Params, stores: dict[int, str], modes: list[str]) -> None:
+    """What the ablation is, on its parent run."""
+    ablate = params.ablate
+    log_environment()
+    mlflow.log_params(
+        {
+            "variants": ",".join(ablate.variants),
+            "seeds": ",".join(map(str, ablate.seeds)),
+            "corpus_seeds": ",".join(map(str, stores)),
+            **{f"corpus_{seed}_data_version": data_tags(path)["data_version"] for seed, path in stores.items()},
+            "augment_shift_s": ",".join(map(str, ablate.augment_shift_s)),
+            "key_modes": ",".join(modes),
+            "tuning": "none" if ablate.tuning == "none" else f"optuna {ablate.tuning.trials} trials",
+        }
+    )
+
+
+def _tuning(
+    driver: Driver, context: TrialContext, space: dict | None, augment: dict[int, float], modes: list[str]
+) -> tuple[dict[str, Any], str]:
+    """(the grid's per-variant tuned values, what the tables say of the tuning). The bases are params.yaml's
+    model/train sections (with the profile); tuning puts each variant's own best values over them."""
+    if space is None:
+        return {}, "none: every variant trains with the model/train settings of the params file"
+    params = driver.params
+    first = {"train.max_audio_shift": next(iter(augment)), "model.key_mode": modes[0]}
+    best = _tune_variants(driver, context, space, first)
+    tuned = {key: _tuned(best, key) for key in next(iter(best.values()))}
+    return tuned, (
+        f"each variant's own Optuna study of {params.ablate.tuning.trials} trials on split "
+        f"`{params.splits.selection}` (at augmentation ±{augment[first['train.max_audio_shift']]:g} s, "
+        f"{modes[0]} key; its best values used in every condition)"
+    )
+
+
+def _grid(
+    params: Params, stores: dict[int, str], augment: dict[int, float], modes: list[str], tuned: dict[str, Any]
+) -> dict[str, Any]:
+    """The Tune param space: every variant × training seed × corpus seed × augmentation × key mode."""
+    return {
+        "model.variant": tune.grid_search(params.ablate.variants),
+        "train.seed": tune.grid_search(params.ablate.seeds),
+        CORPUS_SEED: tune.grid_search(list(stores)),
+        "train.max_audio_shift": tune.grid_search(list(augment)),
+        "model.key_mode": tune.grid_search(modes),
+        **tuned,
+    }
+
+
+def _collect(results: Any, driver: Driver, augment: dict[int, float], report_split: str) -> list[dict[str, Any]]:
+    """Every trial's identity, report scores and protocol artifacts (from its MLflow child run)."""
+    errors = [r for r in results if r.error]
+    if errors:
+        raise RunError(f"{len(errors)} ablation trial(s) failed, first: {errors[0].error}")
+    client = MlflowClient(driver.tracking_uri)
+    trials = []
+    for r in results:
+        run_id = r.metrics["mlflow_run_id"]
+        trials.append(
+            {
+                "variant": r.config["model.variant"],
+                "seed": r.config["train.seed"],
+                "corpus_seed": r.config[CORPUS_SEED],
+                "augment_shift_s": augment[r.config["train.max_audio_shift"]],
+                "key_mode": r.config["model.key_mode"],
+                "setup": r.metrics["setup"],
+                "report_split": report_split,
+                **{f"report_{k}": r.metrics[f"report_{k}"] for k in SCORES},
+                "robustness": _artifact(client, run_id, ROBUSTNESS_ARTIFACT),
+                "per_video": _artifact(client, run_id, PER_VIDEO_ARTIFACT),
+                "by_category": _artifact(client, run_id, CATEGORY_ARTIFACT),
+                "gates": _artifact(client, run_id, GATES_ARTIFACT),
+                "history": _history(r),
+            }
+        )
+    return trials
+
+
+def _write_outputs(
+    trials: list[dict[str, Any]], params: Params, tuning: str, corpora_apart: bool, out: Path
+) -> list[dict[str, Any]]:
+    """The tables, per-video scores, curves, histories and figures; logged to the parent run too."""
+    ablate = params.ablate
+    apart = [_videos_apart(t) for t in trials] if corpora_apart else trials
+    table, curves = summarize(apart, ablate.variants, ablate.reference, tuning)
+    gates = gate_summary(apart)
+    with storage.atomic_path(str(out / "per_video.parquet")) as (fs, tmp), fs.open(tmp, "wb") as f:
+        pq.write_table(_per_video_table(trials), f)
+    storage.write_text(str(out / "ablation.json"), json.dumps(table, indent=1, allow_nan=False))
+    storage.write_text(str(out / "gates.json"), json.dumps(gates, indent=1, allow_nan=False))
+    storage.write_text(str(out / "ablation.md"), markdown(table, ablate.reference, gates))
+    write_table(curves, str(out / "robustness.json"), str(out / "robustness.csv"))
+    robustness_figure(curves, str(out / "robustness.png"))
+    histories = _histories(trials, table)
+    storage.write_text(str(out / "history.json"), json.dumps(histories, indent=1, allow_nan=False))
+    history_figure(_mean_curves(histories), str(out / "val_ccc.png"))
+    gate_category_figure(gates, str(out / "gates.png"))
+    for name in ("ablation.md", "ablation.json", "gates.json", "robustness.png", "gates.png", "val_ccc.png"):
+        mlflow.log_artifact(str(out / name))
     return table

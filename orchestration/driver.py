@@ -32,9 +32,10 @@ class Driver:
         """The trials' context under `parent_run_id`; `fields` override the params' (e.g. an ablation's bases)."""
         params = self.params
         base = {
-            "model": params.merged_model_fields(),
-            "train": params.build_train_config().model_dump(),
             "profile": params.profile,
+            "variant": params.model.variant,
+            "model": params.model.overrides(),
+            "train": params.train_overrides(),
             "selection_split": params.splits.selection,
             "tracking_uri": self.tracking_uri,
             "experiment_id": self.experiment_id,

@@ -17,6 +17,7 @@ from ray import tune
 from orchestration.pyfunc_model import log_tagf_model
 from orchestration.tracking import log_json
 from tagf.evaluation.figures import history_figure
+from tagf.score_names import SELECTION_MEAN, best_key
 from tagf.training.checkpoint import best_model_from_checkpoint
 
 
@@ -45,7 +46,7 @@ class MlflowTrialCloser(tune.Callback):
             log_json(client, run_id, "metrics.json", extra["best"])
             history_figure({trial_id: extra["history"]}, str(Path(tmp) / "val_ccc.png"))
             client.log_artifact(run_id, str(Path(tmp) / "val_ccc.png"))
-        client.log_metric(run_id, "best_val_ccc_mean", float(extra["best"]["val_ccc_mean"]))
+        client.log_metric(run_id, best_key(SELECTION_MEAN), float(extra["best"][SELECTION_MEAN]))
         client.set_terminated(run_id, "FINISHED")
 
     def on_trial_error(self, iteration, trials, trial, **info):

@@ -8,9 +8,10 @@ from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from tagf.errors import TrackingError
+from tagf.score_names import SELECTION_MEAN
 
 CHALLENGER, CHAMPION = "challenger", "champion"
-SCORE_TAG = "val_ccc_mean"
+SCORE_TAG = SELECTION_MEAN
 FINGERPRINT_TAG = "model_sha256"  # the model file's hash: the same model is never registered twice
 
 

@@ -13,6 +13,7 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     ValidationError,
     create_model,
     field_validator,
@@ -20,12 +21,13 @@ from pydantic import (
 )
 
 from tagf.data.splits import SELECTABLE
-from tagf.evaluation.robustness_defaults import DEFAULT_DROPOUT, DEFAULT_SNR_DB
+from tagf.data.synth.presets import PRESET_NAMES
 from tagf.features.extract import ExtractorConfig
-from tagf.models import VARIANTS, ModelConfig, model_config
+from tagf.models import VARIANTS, ModelConfig
 from tagf.models.config import KeyMode
 from tagf.params_file import invalid, read_params_file
-from tagf.profiles import PROFILES, profile_settings
+from tagf.profiles import PROFILES, Setup, resolve
+from tagf.study.conditions import ProtocolSettings, distinct_non_negative
 from tagf.training.config import TrainConfig
 
 
@@ -36,7 +38,7 @@ class DataParams(BaseModel):
     root: str = Field(
         "data/corpus", description="synthetic: where to write it; affwild2: your tree (path or URL)"
     )
-    preset: Literal["tiny", "default", "large", "misaligned", "misaligned_tiny"] = "default"
+    preset: Literal[PRESET_NAMES] = "default"  # type: ignore[valid-type]
     seed: int = 0
     max_lag_s: float | None = Field(None, ge=0)  # None: the preset's own
 
@@ -202,7 +204,7 @@ class AblateParams(BaseModel):
     @field_validator("augment_shift_s")
     @classmethod
     def _shifts(cls, value: list[float]) -> list[float]:
-        return _distinct_non_negative(value)
+        return distinct_non_negative(value)
 
     @field_validator("corpus_seeds")
     @classmethod
@@ -219,36 +221,6 @@ class AblateParams(BaseModel):
         return value
 
     _variants = field_validator("variants")(_known("variant(s)", VARIANTS))
-
-
-def _distinct_non_negative(seconds: list[float]) -> list[float]:
-    if any(s < 0 for s in seconds) or len(set(seconds)) < len(seconds):
-        raise ValueError(f"expected distinct seconds >= 0 (each is used as ±), got {seconds}")
-    return seconds
-
-
-class EvaluateParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    shifts_s: list[float] = Field(
-        default_factory=lambda: [0.5, 1.0, 2.0],
-        description="audio shifts in seconds, each used as ± and turned into frames with each video's fps; "
-        "0 (clean) is always scored",
-    )
-    snr_db: list[float] = Field(default_factory=lambda: list(DEFAULT_SNR_DB))
-    dropout: list[float] = Field(default_factory=lambda: list(DEFAULT_DROPOUT))
-
-    @field_validator("shifts_s")
-    @classmethod
-    def _shifts(cls, value: list[float]) -> list[float]:
-        return _distinct_non_negative(value)
-
-    @model_validator(mode="before")
-    @classmethod
-    def _renamed(cls, values: Any) -> Any:
-        if isinstance(values, dict) and "shifts" in values:  # older params files: say what replaced it
-            raise ValueError("shifts (frames) is now shifts_s: seconds, each used as ±, e.g. [0.5, 1, 2]")
-        return values
 
 
 class MlflowParams(BaseModel):
@@ -270,9 +242,9 @@ class Params(BaseModel):
     train: TrainParams = TrainParams()
     sweep: SweepParams = SweepParams()
     ablate: AblateParams = AblateParams()
-    evaluate: EvaluateParams = EvaluateParams()
+    evaluate: ProtocolSettings = ProtocolSettings()
     mlflow: MlflowParams = MlflowParams()
-
+    _where: str = PrivateAttr("params.yaml")  # the file, named in errors
 
     _profile = field_validator("profile")(_known("profile", PROFILES))
 
@@ -299,24 +271,22 @@ class Params(BaseModel):
         """The corpora the ablation runs on, by seed: ablate.corpus_seeds, else the one of data.seed."""
         return self.ablate.corpus_seeds or [self.data.seed]
 
-    def merged_model_fields(self) -> dict[str, Any]:
-        """variant + the profile's model settings under params.yaml's model section."""
-        return {
-            "variant": self.model.variant,
-            **profile_settings(self.profile, "model"),
-            **self.model.overrides(),
-        }
+    def train_overrides(self) -> dict[str, Any]:
+        """params.yaml's train section: the settings given there (null: the profile's)."""
+        return {k: v for k, v in self.train.model_dump().items() if v is not None}
 
-    def build_model_config(self, **changes: Any) -> ModelConfig:
-        """The ModelConfig: profile < params.yaml < `changes` (a sweep trial's values, or another variant)."""
-        fields = {**self.merged_model_fields(), **changes}
-        variant = fields.pop("variant")
-        return model_config(variant, **fields)
-
-    def build_train_config(self, **changes: Any) -> TrainConfig:
-        """The TrainConfig: profile < params.yaml < `changes`."""
-        explicit = {k: v for k, v in self.train.model_dump().items() if v is not None}
-        return TrainConfig(**{**profile_settings(self.profile, "train"), **explicit, **changes})
+    def setup(
+        self, variant: str | None = None, model: dict[str, Any] | None = None, train: dict[str, Any] | None = None
+    ) -> Setup:
+        """The run's configs and label: profile < params.yaml's model/train sections < `model`/`train` (a sweep
+        trial's values); `variant` (default: model.variant) picks the preset."""
+        return resolve(
+            self.profile,
+            variant or self.model.variant,
+            {**self.model.overrides(), **(model or {})},
+            {**self.train_overrides(), **(train or {})},
+            where=self._where,
+        )
 
 
 def validate(raw: dict[str, Any], where: str = "params.yaml") -> Params:
@@ -324,14 +294,8 @@ def validate(raw: dict[str, Any], where: str = "params.yaml") -> Params:
         params = Params(**(raw or {}))
     except ValidationError as err:
         raise invalid(err, where) from None
-    try:
-        params.build_model_config()  # the profile and the variant's preset combined with the overrides
-    except ValidationError as err:
-        raise invalid(err, where, "model.") from None
-    try:
-        params.build_train_config()
-    except ValidationError as err:
-        raise invalid(err, where, "train.") from None
+    params._where = where
+    params.setup()  # the profile and the variant's preset combined with the overrides: a bad key fails here
     return params
 
 

@@ -26,8 +26,9 @@ from tagf.data.splits import load_splits
 from tagf.errors import StorageError
 from tagf.evaluation.evaluate import evaluate
 from tagf.evaluation.figures import history_figure
-from tagf.evaluation.interpretability import plot_gates
+from tagf.evaluation.gate_plot import plot_gates
 from tagf.models import load_model
+from tagf.score_names import MEAN, SCORES, SELECTION_MEAN, SELECTION_SCORES
 
 
 def source(params: Params, output: str, where: str = "params.yaml") -> dict[str, Any]:
@@ -58,21 +59,14 @@ def report(
     ablation = json.loads((Path(ablation_dir) / "ablation.json").read_text())
     # Few, stable keys (`dvc metrics show/diff` is a table); the full per-variant table is ablation.md.
     metrics = {
-        "best_tagf": {k: round(best[k], 5) for k in ("ccc_valence", "ccc_arousal", "ccc_mean")},
-        "best_tagf_latent_ccc_mean": round(best["latent"]["ccc_mean"], 5) if "latent" in best else None,
-        "variant_ccc_mean": {row["label"]: round(row["ccc_mean"]["mean"], 5) for row in ablation},
+        "best_tagf": {k: round(best[k], 5) for k in SCORES},
+        "best_tagf_latent_ccc_mean": round(best["latent"][MEAN], 5) if "latent" in best else None,
+        "variant_ccc_mean": {row["label"]: round(row[MEAN]["mean"], 5) for row in ablation},
     }
     storage.write_text(str(out / "metrics.json"), json.dumps(metrics, indent=1, allow_nan=False))
     _, extra = load_model(model_path)
-    history = [
-        {
-            "epoch": h["epoch"],
-            "val_ccc_mean": h["val_ccc_mean"],
-            "val_ccc_valence": h["val_ccc_valence"],
-            "val_ccc_arousal": h["val_ccc_arousal"],
-        }
-        for h in extra.get("history", [])
-    ]
+    keys = (SELECTION_MEAN, *(key for key in SELECTION_SCORES if key != SELECTION_MEAN))
+    history = [{"epoch": h["epoch"], **{key: h[key] for key in keys}} for h in extra.get("history", [])]
     storage.write_text(str(out / "history.json"), json.dumps(history, indent=1, allow_nan=False))
     history_figure({"best TAGF": history}, str(out / "val_ccc.png"))
     video = split.videos[0]
@@ -109,7 +103,7 @@ def register_stage(params: Params, store: str, sweep_dir: str, output: str) -> d
     model_path = str(Path(sweep_dir) / "best" / "model.pt")
     fingerprint = hashlib.sha256(Path(model_path).read_bytes()).hexdigest()
     _, extra = load_model(model_path)
-    score = float(extra["best"]["val_ccc_mean"])
+    score = float(extra["best"][SELECTION_MEAN])
     name = params.mlflow.registered_model
     tags = {**provenance_tags(store), "variant": best["variant"], "gate": best["model"]["gate"]}
     version = registered_version(client, name, fingerprint)
@@ -123,7 +117,7 @@ def register_stage(params: Params, store: str, sweep_dir: str, output: str) -> d
         "name": name,
         "version": version,
         "new_version": new,
-        "val_ccc_mean": score,
+        SELECTION_MEAN: score,
         "champion": champion,
         "promoted": outcome.promoted,
         "message": outcome.message,

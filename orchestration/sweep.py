@@ -22,14 +22,14 @@ from ray.tune.search.optuna import OptunaSearch
 from orchestration.driver import Driver, start_driver, storage_path
 from orchestration.params import Distribution, Params
 from orchestration.provenance import log_environment
-from orchestration.trial import trial_configs
+from orchestration.trial import trial_setup
 from tagf import storage
 from tagf.errors import RunError
 from tagf.models import save_model
-from tagf.profiles import describe
+from tagf.score_names import SELECTION_MEAN, best_key
 from tagf.training.checkpoint import best_model_from_checkpoint
 
-METRIC, MODE = "val_ccc_mean", "max"
+METRIC, MODE = SELECTION_MEAN, "max"
 
 
 @dataclass
@@ -79,67 +79,81 @@ def run_sweep(
 ) -> SweepResult:
     driver = start_driver(params, store, address)
     sweep = params.sweep
-    experiment_path = f"{storage_path(sweep.storage).rstrip('/')}/{sweep.name}"
-    parent_file = Path(out_dir) / "parent_run_id"
-    if resume and parent_file.exists():
-        parent = mlflow.start_run(run_id=parent_file.read_text().strip())
-    else:
-        parent = mlflow.start_run(
-            experiment_id=driver.experiment_id, run_name=sweep.name, tags={"kind": "sweep", **driver.tags}
-        )
-        log_environment()
-        Path(out_dir).mkdir(parents=True, exist_ok=True)
-        parent_file.write_text(parent.info.run_id)
+    parent = _parent_run(driver, Path(out_dir), resume)
     with parent:
         mlflow.log_params({f"sweep.{k}": v for k, v in sweep.model_dump(exclude={"space"}).items()})
         mlflow.log_dict(
             {k: v.model_dump(exclude_none=True) for k, v in sweep.space.items()}, "search_space.json"
         )
         context = driver.context(parent.info.run_id, callbacks=tuple(extra_callbacks))
-        trainable = driver.trainable(context)
-        if resume and tune.Tuner.can_restore(experiment_path):
-            tuner = tune.Tuner.restore(experiment_path, trainable, resume_errored=True)
-        else:
-            tuner = tune.Tuner(
-                trainable,
-                param_space=search_space(sweep.space),
-                tune_config=search_config(driver, sweep.num_samples, context.train["epochs"]),
-                run_config=driver.run_config(sweep.name),
-            )
-        results = tuner.fit()
-        finished = results.num_terminated + results.num_errors
-        if finished < sweep.num_samples:  # Tune stops gracefully on Ctrl-C/SIGTERM and returns what it has
-            raise RunError(
-                f"sweep {sweep.name} interrupted after {finished} of {sweep.num_samples} trials; "
-                "run the same command with --resume to continue"
-            )
-        if all(r.error is not None or METRIC not in r.metrics for r in results):
-            first = next((r.error for r in results if r.error is not None), "no trial reported a result")
-            raise RunError(f"sweep {sweep.name}: every trial failed; first error: {first}")
-        best = results.get_best_result(METRIC, MODE, scope="all")
-        model_cfg, train_cfg, variant = trial_configs(best.config, context)
-        profile = describe(params.profile, model_cfg, train_cfg)
-        best_config = {
-            "variant": variant,
-            "profile": profile,
-            "model": {k: v for k, v in model_cfg.model_dump().items() if k != "outputs"},
-            "train": train_cfg.model_dump(),
-            "trial": best.path.rsplit("/", 1)[-1],
-            "mlflow_run_id": best.metrics.get("mlflow_run_id"),
-        }
-        frame = results.get_dataframe(filter_metric=METRIC, filter_mode=MODE)  # each trial's best epoch
-        score = float(frame[METRIC].max())
-        with tempfile.TemporaryDirectory() as tmp:
-            model, extra = best_model_from_checkpoint(
-                best.get_best_checkpoint(METRIC, MODE).to_directory(tmp)
-            )
-        model_path = str(Path(out_dir) / "best" / "model.pt")
-        save_model(model, model_path, {**extra, **driver.tags, "variant": variant, "profile": profile})
-        storage.write_text(
-            str(Path(out_dir) / "best_config.json"), json.dumps(best_config, indent=1, allow_nan=False)
+        results = _tuner(driver, context, resume).fit()
+        _check_finished(results, sweep)
+        best_config, score, trials, model_path = _write_best(results, driver, context, Path(out_dir))
+    return SweepResult(best_config, score, trials, parent.info.run_id, model_path)
+
+
+def _parent_run(driver: Driver, out_dir: Path, resume: bool):
+    """The sweep's MLflow parent run: the interrupted one's when resuming, else a new one (its id in out_dir)."""
+    parent_file = out_dir / "parent_run_id"
+    if resume and parent_file.exists():
+        return mlflow.start_run(run_id=parent_file.read_text().strip())
+    parent = mlflow.start_run(
+        experiment_id=driver.experiment_id, run_name=driver.params.sweep.name, tags={"kind": "sweep", **driver.tags}
+    )
+    log_environment()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    parent_file.write_text(parent.info.run_id)
+    return parent
+
+
+def _tuner(driver: Driver, context, resume: bool) -> tune.Tuner:
+    """The sweep's Tuner, restored from its experiment when resuming one that exists."""
+    params, sweep = driver.params, driver.params.sweep
+    trainable = driver.trainable(context)
+    experiment_path = f"{storage_path(sweep.storage).rstrip('/')}/{sweep.name}"
+    if resume and tune.Tuner.can_restore(experiment_path):
+        return tune.Tuner.restore(experiment_path, trainable, resume_errored=True)
+    return tune.Tuner(
+        trainable,
+        param_space=search_space(sweep.space),
+        tune_config=search_config(driver, sweep.num_samples, params.setup().train.epochs),
+        run_config=driver.run_config(sweep.name),
+    )
+
+
+def _check_finished(results, sweep) -> None:
+    finished = results.num_terminated + results.num_errors
+    if finished < sweep.num_samples:  # Tune stops gracefully on Ctrl-C/SIGTERM and returns what it has
+        raise RunError(
+            f"sweep {sweep.name} interrupted after {finished} of {sweep.num_samples} trials; "
+            "run the same command with --resume to continue"
         )
-        storage.write_text(str(Path(out_dir) / "trials.csv"), frame.to_csv(index=False))
-        mlflow.log_metric("best_val_ccc_mean", score)
-        mlflow.log_artifact(str(Path(out_dir) / "best_config.json"))
-        mlflow.log_artifact(str(Path(out_dir) / "trials.csv"))
-    return SweepResult(best_config, score, len(frame), parent.info.run_id, model_path)
+    if all(r.error is not None or METRIC not in r.metrics for r in results):
+        first = next((r.error for r in results if r.error is not None), "no trial reported a result")
+        raise RunError(f"sweep {sweep.name}: every trial failed; first error: {first}")
+
+
+def _write_best(results, driver: Driver, context, out_dir: Path) -> tuple[dict[str, Any], float, int, str]:
+    """best_config.json, trials.csv and best/model.pt (the best trial's best epoch); logged to the parent run."""
+    best = results.get_best_result(METRIC, MODE, scope="all")
+    setup, variant = trial_setup(best.config, context)
+    best_config = {
+        "variant": variant,
+        "setup": setup.label,
+        "model": {k: v for k, v in setup.model.model_dump().items() if k != "outputs"},
+        "train": setup.train.model_dump(),
+        "trial": best.path.rsplit("/", 1)[-1],
+        "mlflow_run_id": best.metrics.get("mlflow_run_id"),
+    }
+    frame = results.get_dataframe(filter_metric=METRIC, filter_mode=MODE)  # each trial's best epoch
+    score = float(frame[METRIC].max())
+    with tempfile.TemporaryDirectory() as tmp:
+        model, extra = best_model_from_checkpoint(best.get_best_checkpoint(METRIC, MODE).to_directory(tmp))
+    model_path = str(out_dir / "best" / "model.pt")
+    save_model(model, model_path, {**extra, **driver.tags, "variant": variant, "setup": setup.label})
+    storage.write_text(str(out_dir / "best_config.json"), json.dumps(best_config, indent=1, allow_nan=False))
+    storage.write_text(str(out_dir / "trials.csv"), frame.to_csv(index=False))
+    mlflow.log_metric(best_key(METRIC), score)
+    mlflow.log_artifact(str(out_dir / "best_config.json"))
+    mlflow.log_artifact(str(out_dir / "trials.csv"))
+    return best_config, score, len(frame), model_path

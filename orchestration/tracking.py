@@ -15,9 +15,10 @@ from mlflow.entities import Metric
 from mlflow.tracking import MlflowClient
 
 from tagf.errors import TrackingError
+from tagf.score_names import SELECTION_SCORES
 from tagf.training.callbacks import TrainingCallback
 
-EPOCH_METRICS = ("train_loss", "val_ccc_valence", "val_ccc_arousal", "val_ccc_mean", "lr")
+EPOCH_METRICS = ("train_loss", *SELECTION_SCORES, "lr")
 
 
 def resolve_uri(configured: str) -> str:

@@ -25,17 +25,28 @@
 - `small`: the same model family shrunk to train in minutes on a laptop CPU (length-agnostic key, window 150, narrow
   TCNs, one joint valence/arousal head, lr 1e-3, 6 epochs). It is not the paper's model.
 
-Settings given explicitly (params.yaml's model/train sections, `--set`, a sweep trial) override the profile's;
-`describe()` names the profile and every setting that differs from it.
+Settings given explicitly (params.yaml's model/train sections, `--set`, a sweep trial) override the profile's:
+`resolve()` is the one place where a profile, a variant and such settings become the configs of a run, with the
+run's *set-up label*: the profile and every setting that differs from it (`paper, modified: train.epochs=2`).
+A profile is a name; the label says what a run really trained with.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from tagf.errors import ParamsError
+import yaml
+from pydantic import ValidationError
+
+from tagf.errors import ParamsError, UsageError
 from tagf.models.config import ModelConfig
+from tagf.models.variants import model_config
+from tagf.params_file import invalid
 from tagf.training.config import TrainConfig
+
+NO_PROFILE = "none (library defaults)"
 
 PROFILES: dict[str, dict[str, dict[str, Any]]] = {
     "paper": {
@@ -97,14 +108,61 @@ def profile_settings(name: str, section: str) -> dict[str, Any]:
     return dict(PROFILES[name][section])
 
 
-def describe(name: str, model_cfg: ModelConfig, train_cfg: TrainConfig) -> str:
+@dataclass(frozen=True)
+class Setup:
+    """What a run trains: its model and training configs, and the label that says where they came from."""
+
+    model: ModelConfig
+    train: TrainConfig
+    label: str
+
+
+def resolve(
+    profile: str | None,
+    variant: str = "tagf",
+    model: Mapping[str, Any] | None = None,
+    train: Mapping[str, Any] | None = None,
+    where: str = "settings",
+) -> Setup:
+    """profile < the variant's preset < `model`/`train` (params.yaml's sections, `--set`, a trial's values).
+
+    Invalid settings are a ParamsError naming `where` and the key (`params.yaml: model.steps: ...`).
+    """
+    model_fields = {**(profile_settings(profile, "model") if profile else {}), **(model or {})}
+    train_fields = {**(profile_settings(profile, "train") if profile else {}), **(train or {})}
+    try:
+        model_cfg = model_config(variant, **model_fields)
+    except ValidationError as err:
+        raise invalid(err, where, "model.") from None
+    try:
+        train_cfg = TrainConfig(**train_fields)
+    except ValidationError as err:
+        raise invalid(err, where, "train.") from None
+    return Setup(model_cfg, train_cfg, label(profile, model_cfg, train_cfg))
+
+
+def label(profile: str | None, model_cfg: ModelConfig, train_cfg: TrainConfig) -> str:
     """`paper`, or `paper, modified: train.epochs=2, ...` when settings differ from the profile's."""
+    if profile is None:
+        return NO_PROFILE
     changed = []
     for section, cfg in (("model", model_cfg), ("train", train_cfg)):
-        for field, value in profile_settings(name, section).items():
+        for field, value in profile_settings(profile, section).items():
             actual = getattr(cfg, field)
             if (tuple(actual) if isinstance(actual, list | tuple) else actual) != (
                 tuple(value) if isinstance(value, list | tuple) else value
             ):
                 changed.append(f"{section}.{field}={actual}")
-    return name + (f", modified: {', '.join(changed)}" if changed else "")
+    return profile + (f", modified: {', '.join(changed)}" if changed else "")
+
+
+def parse_settings(pairs: list[str]) -> dict[str, dict[str, Any]]:
+    """`--set model.steps=3 --set train.lr=1e-3` → {"model": {"steps": 3}, "train": {"lr": 0.001}} (YAML values)."""
+    sections: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        section, dot, field = key.partition(".")
+        if not sep or not dot or section not in sections:
+            raise UsageError(f"--set {pair}: expected model.<field>=<value> or train.<field>=<value>")
+        sections[section][field] = yaml.safe_load(value)
+    return sections

@@ -110,7 +110,9 @@ def trained_tagf(tiny_corpus, tmp_path_factory) -> Path:
     run = tmp_path_factory.mktemp("runs") / "tagf"
     run_cli(
         "train",
+        "--store",
         str(tiny_corpus["store"]),
+        "--output",
         str(run),
         *SMALL_TAGF,
         "--set",
@@ -126,7 +128,8 @@ def trained_tagf(tiny_corpus, tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def micro_corpus(tmp_path_factory) -> Path:
     """A four-video synthetic corpus of 2-3 s videos (written once, never modified: copy it to corrupt it)."""
-    from tagf.data.synth.corpus import SynthPreset, write_corpus
+    from tagf.data.synth.corpus import write_corpus
+    from tagf.data.synth.presets import SynthPreset
 
     root = tmp_path_factory.mktemp("micro") / "corpus"
     preset = SynthPreset(videos={"train": 2, "validation": 1, "test": 1}, duration_s=(2, 3), face_px=16)

@@ -10,16 +10,18 @@ import pytest
 import torch
 
 from orchestration.ablation import plan, tuning_space
-from orchestration.ablation_summary import gate_summary, markdown, summarize
 from orchestration.params import load_params, validate
-from orchestration.trial import CATEGORY_ARTIFACT, GATES_ARTIFACT, ROBUSTNESS_ARTIFACT, Report, _score_report
 from tagf.data.feature_store import SplitArrays
 from tagf.errors import ParamsError
-from tagf.evaluation.gate_analysis import CATEGORIES, NO_MASKS, FrameCategories
-from tagf.evaluation.robustness import write_table
+from tagf.evaluation.evaluate import LoadedModel
 from tagf.models import build_model, model_config
-from tagf.training.config import TrainConfig
-from tagf.training.trainer import TrainResult
+from tagf.study.conditions import ProtocolSettings
+from tagf.study.frame_categories import CATEGORIES, NO_MASKS, FrameCategories
+from tagf.study.gates import gate_summary
+from tagf.study.protocol import Protocol, score_run
+from tagf.study.robustness import write_table
+from tagf.study.summary import summarize
+from tagf.study.tables import markdown
 
 NONE = "none"
 
@@ -32,7 +34,7 @@ def run(variant, seed, clean, shifted, per_video, augment=0.0, by_category=None,
         "seed": seed,
         "augment_shift_s": augment,
         "key_mode": "length_agnostic",
-        "profile": "small",
+        "setup": "small",
         "report_split": "test",
         "report_ccc_valence": clean,
         "report_ccc_arousal": clean,
@@ -376,29 +378,25 @@ def test_report_scoring_shifts_each_video_by_its_own_frames_and_reads_gates_per_
     kinds = np.zeros(n, int)
     kinds[:10] = CATEGORIES.index("desynchronised")  # video a's first 10 frames; no silent frame anywhere
     kinds[70:] = CATEGORIES.index("no_face")
-    report = Report(
-        split="test",
-        data_tags={},
-        shifts_s=(0.5,),
-        snr_db=(),
-        dropout=(),
-        lags=None,
+    protocol = Protocol(
+        "test",
+        ProtocolSettings(shifts_s=[0.5], snr_db=[], dropout=[]),
         categories=FrameCategories(["a", "b"], split.offsets, kinds),
     )
-    result = TrainResult(build_model(cfg).eval(), {}, [])
-    train_cfg = TrainConfig(window=16, hop=8, target="both")
-    scored, artifacts = _score_report(result, train_cfg, "tagf", {"report": split}, report, seed=0)
-    rows = {r["level"]: r for r in artifacts[ROBUSTNESS_ARTIFACT] if r["perturbation"] == "shift_s"}
+    loaded = [LoadedModel(build_model(cfg).eval(), ["valence", "arousal"], 16, 8)]
+    result = score_run("tagf", loaded, split, protocol, seed=0)
+    scored = result.scores
+    rows = {r["level"]: r for r in result.robustness if r["perturbation"] == "shift_s"}
     assert sorted(rows) == [-0.5, 0.0, 0.5]
-    assert all(set(r["per_video"]) == {"a", "b"} for r in artifacts[ROBUSTNESS_ARTIFACT])  # what drops are paired on
-    write_table(artifacts[ROBUSTNESS_ARTIFACT], str(tmp_path / "rows.json"))
+    assert all(set(r["per_video"]) == {"a", "b"} for r in result.robustness)  # what drops are paired on
+    write_table(result.robustness, str(tmp_path / "rows.json"))
     assert all("per_video" not in r for r in json.loads((tmp_path / "rows.json").read_text()))
     # ±0.5 s is 12 frames of a (rint(12.5)) and 15 of b: those frames have no audio and are not scored
     assert rows[0.0]["frames"] == 80 and rows[0.5]["frames"] == rows[-0.5]["frames"] == 80 - 12 - 15
     assert rows[0.0]["ccc_mean"] == pytest.approx(scored["ccc_mean"])
-    by_category = artifacts[CATEGORY_ARTIFACT]
+    by_category = result.by_category
     assert by_category["desynchronised"]["frames"] == 10 and by_category["no_face"]["frames"] == 10
     assert by_category["silent"] is None  # no frame of the category: no score, not 0
-    gates = artifacts[GATES_ARTIFACT]["visual"]
+    gates = result.gates["visual"]
     assert gates["a"]["no_face"] is None and gates["b"]["desynchronised"] is None
     assert len(gates["a"]["desynchronised"]) == 3 and sum(gates["a"]["desynchronised"]) == pytest.approx(1.0)

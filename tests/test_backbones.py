@@ -55,7 +55,7 @@ def test_wrong_weights_file_is_named(tmp_path):
     torch.save(VGGish().state_dict(), tmp_path / "vggish.pt")
     with pytest.raises(ValueError, match="vggish.pt: not IRResNet50 weights: missing"):
         load_iresnet50(str(tmp_path / "vggish.pt"))
-    with pytest.raises(FileNotFoundError, match="backbone weights not found"):
+    with pytest.raises(FileNotFoundError, match="no such backbone weights file"):
         load_vggish(str(tmp_path / "none.pt"))
 
 
@@ -73,7 +73,8 @@ def test_features_cli_runs_user_backbones(tmp_path):
     from conftest import run_cli
 
     from tagf.data.feature_store import read_manifest, read_split
-    from tagf.data.synth.corpus import SynthPreset, write_corpus
+    from tagf.data.synth.corpus import write_corpus
+    from tagf.data.synth.presets import SynthPreset
 
     torch.manual_seed(0)
     torch.save(IRResNet50().state_dict(), tmp_path / "ir50.pt")

@@ -19,7 +19,7 @@ from tagf.errors import (
     UsageError,
 )
 
-README = Path(__file__).parents[1] / "README.md"
+DOCS = [Path(__file__).parents[1] / "README.md", *sorted((Path(__file__).parents[1] / "docs").glob("*.md"))]
 EXPECTED = {
     *("synth", "prepare", "features", "train", "evaluate", "robustness", "plot-gates", "predict"),
     *("import-checkpoint", "corpus", "source", "replicas", "sweep", "ablate", "report", "register", "promote"),
@@ -41,10 +41,10 @@ def test_python_m_tagf_lists_every_command_and_the_exit_statuses():
     assert len(set(codes)) == len(codes) and 1 not in codes  # 1: a traceback
 
 
-def test_readme_mentions_every_command():
-    readme = README.read_text()
-    missing = [c for c in help_commands() if not re.search(rf"\btagf {re.escape(c)}\b", readme)]
-    assert not missing, f"README.md never shows `tagf <command>` for: {', '.join(missing)}"
+def test_the_documents_show_every_command():
+    text = "\n".join(path.read_text() for path in DOCS)
+    missing = [c for c in help_commands() if not re.search(rf"\btagf {re.escape(c)}\b", text)]
+    assert not missing, f"README.md and docs/ never show `tagf <command>` for: {', '.join(missing)}"
 
 
 def test_params_error_exit_status(tmp_path):
@@ -67,14 +67,14 @@ def test_storage_and_model_file_exit_statuses(tmp_path):
     args = ["--store", str(tmp_path / "s"), "--video", "v", "--output", str(tmp_path / "g.png")]
     proc = run_cli("plot-gates", "--model", str(tmp_path / "missing.pt"), *args, check=False)
     assert proc.returncode == StorageError.exit_code
-    assert cli_error(proc) == f"{tmp_path / 'missing.pt'}: no such model file"
+    assert cli_error(proc) == f"{tmp_path / 'missing.pt'}: no such tagf model file"
     (tmp_path / "junk.pt").write_text("not a model")
     proc = run_cli("plot-gates", "--model", str(tmp_path / "junk.pt"), *args, check=False)
     assert proc.returncode == ModelFileError.exit_code and "not a tagf model file" in cli_error(proc)
 
 
 def test_usage_error_exit_status_and_debug_traceback(tmp_path):
-    args = ["train", str(tmp_path / "s"), str(tmp_path / "run"), "--set", "lr=1"]
+    args = ["train", "--store", str(tmp_path / "s"), "--output", str(tmp_path / "run"), "--set", "lr=1"]
     proc = run_cli(*args, check=False)
     assert proc.returncode == UsageError.exit_code and "Traceback" not in proc.stderr
     assert cli_error(proc) == "--set lr=1: expected model.<field>=<value> or train.<field>=<value>"
@@ -88,7 +88,9 @@ def test_an_unexpected_error_prints_its_traceback(monkeypatch, capsys, tmp_path,
     def fails(args):
         raise error
 
-    monkeypatch.setattr(cli, "_synth", fails)
+    from tagf.cli import corpus
+
+    monkeypatch.setattr(corpus, "_synth", fails)
     assert cli.main(["synth", str(tmp_path / "c")]) == 1
     err = capsys.readouterr().err
     assert "Traceback (most recent call last)" in err and type(error).__name__ in err
@@ -104,7 +106,7 @@ def test_models_uri_resolves_in_the_params_tracking_store(tiny_corpus, tmp_path,
     from tagf.models import load_model
 
     store = str(tiny_corpus["store"])
-    run_cli("train", store, str(tmp_path / "run"), *SMALL_TAGF, "--set", "train.epochs=1")
+    run_cli("train", "--store", store, "--output", str(tmp_path / "run"), *SMALL_TAGF, "--set", "train.epochs=1")
     local = str(tmp_path / "run" / "model.pt")
     uri = f"sqlite:///{tmp_path / 'elsewhere.db'}"  # not params.yaml's default sqlite:///mlflow.db
     mlflow.set_tracking_uri(uri)

@@ -10,12 +10,13 @@ from conftest import cli_error, run_cli
 from PIL import Image
 
 from tagf.data.feature_store import SPLITS, SplitArrays, read_manifest, read_split, write_store
+from tagf.data.synth.ground_truth import AudioLags
 from tagf.errors import DataError, UsageError
 from tagf.evaluation.evaluate import LoadedModel
-from tagf.evaluation.ground_truth import AudioLags
-from tagf.evaluation.robustness import robustness_grid
 from tagf.evaluation.stitching import stitch
 from tagf.models import build_model, model_config
+from tagf.study.conditions import ProtocolSettings
+from tagf.study.protocol import Protocol, shift_rows
 
 
 def test_stitching_averages_overlaps_by_hand():
@@ -81,7 +82,9 @@ def test_one_model_per_target_is_joined(tiny_corpus, tmp_path):
     for target in ("valence", "arousal"):
         run_cli(
             "train",
+            "--store",
             str(tiny_corpus["store"]),
+            "--output",
             str(tmp_path / target),
             *SMALL_TAGF,
             "--variant",
@@ -123,8 +126,8 @@ def test_robustness_table_and_figure(trained_tagf, tiny_corpus, tmp_path):
         f"again={model}",
         "--store",
         str(tiny_corpus["store"]),
-        "--shifts",
-        "0,5,60",
+        "--shifts-s",
+        "0.2,2",
         "--snr",
         "10",
         "--dropout",
@@ -146,27 +149,30 @@ def test_robustness_table_and_figure(trained_tagf, tiny_corpus, tmp_path):
         "effective_lag_s_max",
         "effective_lag_s",
     }
-    shifts = sorted(r["level"] for r in rows if r["model"] == "tagf" and r["perturbation"] == "shift")
-    assert shifts == [-60, -5, 0, 5, 60]
-    # A shift of k frames scores the labelled frames whose audio source t - k is inside the video: per video, all
-    # but its first k (audio late) or last k (audio early) frames.
+    shifts = sorted(r["level"] for r in rows if r["model"] == "tagf" and r["perturbation"] == "shift_s")
+    assert shifts == [-2, -0.2, 0, 0.2, 2]
+    # A shift of s seconds moves each video's audio by k = round(s·fps) of its frames and scores the labelled frames
+    # whose audio source t - k is inside the video: per video, all but its first k (audio late) or last k frames.
     test = read_split(str(tiny_corpus["store"]), "test")
     labelled = [test.label_valid[test.video_slice(v)] for v in range(len(test.videos))]
     lags = json.loads((tiny_corpus["root"] / "ground_truth" / "lags.json").read_text())
     for row in rows:
-        k = row["level"] if row["perturbation"] == "shift" else 0
-        assert row["frames"] == sum(int(ok[k:].sum()) if k >= 0 else int(ok[:k].sum()) for ok in labelled)
+        s = row["level"] if row["perturbation"] == "shift_s" else 0
+        k = {v: int(np.rint(s * test.fps[v])) for v in test.videos}
+        assert row["frames"] == sum(
+            int(ok[k[v]:].sum()) if k[v] >= 0 else int(ok[: k[v]].sum()) for v, ok in zip(test.videos, labelled)
+        )
         # The lag the model faces: the video's built-in audio lag plus the applied shift, in seconds.
-        expected = {v: lags[v] + k / test.fps[v] for v in test.videos}
+        expected = {v: lags[v] + k[v] / test.fps[v] for v in test.videos}
         assert row["effective_lag_s"] == pytest.approx(expected)
         assert row["effective_lag_s_mean"] == pytest.approx(np.mean(list(expected.values())))
         assert row["effective_lag_s_min"] == pytest.approx(min(expected.values()))
         assert row["effective_lag_s_max"] == pytest.approx(max(expected.values()))
     kinds = {r["perturbation"] for r in rows}
-    assert kinds == {"shift", "audio_noise", "visual_noise", "audio_dropout", "visual_dropout"}
+    assert kinds == {"shift_s", "audio_noise", "visual_noise", "audio_dropout", "visual_dropout"}
     by = {(r["model"], r["perturbation"], r["level"]): r["ccc_mean"] for r in rows}
-    assert by[("tagf", "shift", 0)] == by[("again", "shift", 0)]  # same draws for every model
-    assert by[("tagf", "shift", 60)] < by[("tagf", "shift", 0)]  # misalignment hurts
+    assert by[("tagf", "shift_s", 0)] == by[("again", "shift_s", 0)]  # same draws for every model
+    assert by[("tagf", "shift_s", 2)] < by[("tagf", "shift_s", 0)]  # misalignment hurts
     with open(tmp_path / "robustness.csv") as f:
         assert len(list(csv.DictReader(f))) == len(rows)
     run_cli(
@@ -181,7 +187,7 @@ def test_robustness_table_and_figure(trained_tagf, tiny_corpus, tmp_path):
         str(tmp_path / "m.json"),
     )
     evaluated = json.loads((tmp_path / "m.json").read_text())
-    assert by[("tagf", "shift", 0)] == pytest.approx(evaluated["ccc_mean"])
+    assert by[("tagf", "shift_s", 0)] == pytest.approx(evaluated["ccc_mean"])
     assert Image.open(tmp_path / "robustness.png").size[0] > 800
 
 
@@ -272,7 +278,9 @@ def test_non_gated_model_has_no_gate_plot(tiny_corpus, tmp_path):
 
     run_cli(
         "train",
+        "--store",
         str(tiny_corpus["store"]),
+        "--output",
         str(tmp_path / "c"),
         *SMALL_TAGF,
         "--variant",
@@ -361,19 +369,19 @@ def test_shift_beyond_every_video_is_an_error_naming_it(trained_tagf, tiny_corpu
         f"tagf={trained_tagf / 'model.pt'}",
         "--store",
         str(tiny_corpus["store"]),
-        "--shifts",
-        "5,100000",
+        "--shifts-s",
+        "0.2,10000",
         "--output",
         str(tmp_path),
         check=False,
     )
     assert proc.returncode == DataError.exit_code and cli_error(proc).startswith(
-        "audio shift -100000 frames: no labelled frame"
+        "audio shift -10000 s: no labelled frame"
     )
     assert "split 'test'" in cli_error(proc) and not (tmp_path / "robustness.json").exists()
 
 
-def test_shift_of_k_frames_scores_k_fewer_frames_per_video():
+def test_a_shift_of_s_seconds_scores_round_s_fps_fewer_frames_per_video():
     lengths = (30, 20)
     n = sum(lengths)
     rng = np.random.default_rng(0)
@@ -393,14 +401,15 @@ def test_shift_of_k_frames_scores_k_fewer_frames_per_video():
     model = build_model(model_config("concat", key_mode="length_agnostic", window=16, **small)).eval()
     loaded = {"concat": [LoadedModel(model, ["valence", "arousal"], 16, 8)]}
     lags = AudioLags(["a", "b"], lag_s=np.array([0.1, -0.2]), fps=np.array([25.0, 50.0]))
-    rows = robustness_grid(loaded, split, shifts=(0, 5), snrs_db=(), dropouts=(), lags=lags)
+    protocol = Protocol("test", ProtocolSettings(shifts_s=[0.2], snr_db=[], dropout=[]), lags=lags)
+    rows = shift_rows("concat", loaded["concat"], split, protocol)
     by_shift = {row["level"]: row for row in rows}
-    assert {k: by_shift[k]["frames"] for k in by_shift} == {-5: 40, 0: 50, 5: 40}  # 5 frames fewer per video
-    # Built-in lag + 5 frames: a at 25 fps 0.1 + 0.2 s, b at 50 fps -0.2 + 0.1 s.
-    assert by_shift[5]["effective_lag_s"] == pytest.approx({"a": 0.3, "b": -0.1})
-    assert by_shift[5]["effective_lag_s_mean"] == pytest.approx(0.1)
-    assert (by_shift[5]["effective_lag_s_min"], by_shift[5]["effective_lag_s_max"]) == pytest.approx(
-        (-0.1, 0.3)
-    )
-    with pytest.raises(ValueError, match=r"audio shift -30 frames: no labelled frame of the split"):
-        robustness_grid(loaded, split, shifts=(30,), snrs_db=(), dropouts=())
+    # 0.2 s is 5 frames of a (25 fps) and 10 of b (50 fps): those frames have no audio and are not scored.
+    assert {s: by_shift[s]["frames"] for s in by_shift} == {-0.2: 35, 0: 50, 0.2: 35}
+    # Built-in lag + 0.2 s: a 0.1 + 0.2 s, b -0.2 + 0.2 s.
+    assert by_shift[0.2]["effective_lag_s"] == pytest.approx({"a": 0.3, "b": 0.0})
+    assert by_shift[0.2]["effective_lag_s_mean"] == pytest.approx(0.15)
+    assert (by_shift[0.2]["effective_lag_s_min"], by_shift[0.2]["effective_lag_s_max"]) == pytest.approx((0.0, 0.3))
+    too_far = Protocol("test", ProtocolSettings(shifts_s=[1.2], snr_db=[], dropout=[]))
+    with pytest.raises(ValueError, match=r"audio shift -1.2 s: no labelled frame of split 'test'"):
+        shift_rows("concat", loaded["concat"], split, too_far)

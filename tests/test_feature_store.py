@@ -145,7 +145,7 @@ def test_nan_feature_at_read_names_store_split_video_and_frame(big_store, tmp_pa
     store, visual, audio = big_store
     visual[1501, 7] = np.nan  # video b, frame 2
     rewrite_split(store, "train", visual, audio)
-    proc = run_cli("train", str(store), str(tmp_path / "run"), check=False)
+    proc = run_cli("train", "--store", str(store), "--output", str(tmp_path / "run"), check=False)
     assert cli_error(proc) == f"{store}: split 'train', video b frame 2: visual feature is NaN"
     assert not (tmp_path / "run").exists()
 
@@ -226,7 +226,7 @@ def drop_checksums(store):
 def test_damaged_or_unverifiable_store_is_refused(big_store, tmp_path, damage, message):
     store = big_store[0]
     damage(store)
-    proc = run_cli("train", str(store), str(tmp_path / "run"), check=False)
+    proc = run_cli("train", "--store", str(store), "--output", str(tmp_path / "run"), check=False)
     assert cli_error(proc) == message.format(store=store)
     assert not (tmp_path / "run").exists()
 

@@ -1,8 +1,9 @@
-"""The README's user flows, run exactly as written: its command blocks are read from README.md, never copied here.
+"""The documented user flows, run exactly as written: their command blocks are read from docs/, never copied here.
 
-Flow 2: a sweep submitted with `ray job submit` to a real two-node Ray cluster (`ray start --head` + `ray start
---address` on this machine), data and outputs on shared paths, runs in a real `mlflow server`. Flow 3: the champion
-served by `mlflow models serve` in the environment MLflow builds from the model's own requirements and code.
+docs/cluster.md: a sweep submitted with `ray job submit` to a real two-node Ray cluster (`ray start --head` + `ray
+start --address` on this machine), data and outputs on shared paths, runs in a real `mlflow server`. docs/mlflow.md:
+the champion served by `mlflow models serve` in the environment MLflow builds from the model's own requirements and
+code.
 """
 
 import json
@@ -30,11 +31,9 @@ REPO = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent  # the project's venv: what `source .venv/bin/activate` puts on PATH
 
 
-def readme_blocks(section: str) -> list[str]:
-    """The ```bash blocks of the README section whose heading starts with `section`."""
-    text = (REPO / "README.md").read_text()
-    body = text.split(f"\n## {section}", 1)[1].split("\n## ", 1)[0]
-    return re.findall(r"```bash\n(.*?)```", body, re.S)
+def doc_blocks(document: str) -> list[str]:
+    """The ```bash blocks of one of docs/."""
+    return re.findall(r"```bash\n(.*?)```", (REPO / "docs" / document).read_text(), re.S)
 
 
 def activated_env(**extra: str) -> dict[str, str]:
@@ -136,7 +135,7 @@ def ray_temp_dir():
 def test_flow2_sweep_submitted_as_a_job_runs_on_both_nodes(tiny_corpus, tmp_path, ray_temp_dir, services):
     from ray.util.state import list_actors, list_nodes
 
-    # The user's checkout on storage every node mounts (here: this machine's disk), as the README asks: its
+    # The user's checkout on storage every node mounts (here: this machine's disk), as docs/cluster.md asks: its
     # git-ignored data/ and results/, and a params.yaml whose sweep.storage is shared.
     project, shared = tmp_path / "project", tmp_path / "shared"
     project.mkdir()
@@ -187,10 +186,10 @@ def test_flow2_sweep_submitted_as_a_job_runs_on_both_nodes(tiny_corpus, tmp_path
     alive = [("state", "=", "ALIVE")]
     wait_until(lambda: len(list_nodes(address=address, filters=alive)) == 2, "ray worker", proc=worker)
 
-    setup, command = readme_blocks("Flow 2")
+    setup, command = doc_blocks("cluster.md")
     env = activated_env(RAY_ADDRESS=address, MLFLOW_TRACKING_URI=tracking, RAY_AUTH_MODE="disabled")
     exported = [word.split("=")[0] for word in shlex.split(setup, comments=True)[1:]]
-    assert exported and set(exported) <= set(env)  # the README's `export` line, with this cluster's values
+    assert exported and set(exported) <= set(env)  # the documented `export` line, with this cluster's values
     job = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", command],
         cwd=project,
@@ -245,10 +244,10 @@ def test_flow3_champion_is_served_by_mlflow_models_serve(tmp_path, services):
         pass
     register(MlflowClient(uri), "tagf", log_tagf_model(model, {}, run.info.run_id), run.info.run_id, 0.5, {})
 
-    # The README's commands, from a directory holding the project's params.yaml.
+    # The documented commands, from a directory holding the project's params.yaml.
     (project := tmp_path / "project").mkdir()
     shutil.copy(REPO / "params.yaml", project / "params.yaml")
-    lines = [line for block in readme_blocks("Flow 3") for line in block.splitlines()]
+    lines = [line for block in doc_blocks("mlflow.md") for line in block.splitlines()]
     # MLflow builds the model's environment in its own cache (~/.mlflow/envs) as for any user: once per set of
     # pinned versions, about 2 minutes; then the server is up in seconds.
     env = activated_env(MLFLOW_TRACKING_URI=uri)
@@ -258,14 +257,14 @@ def test_flow3_champion_is_served_by_mlflow_models_serve(tmp_path, services):
     serve = shlex.split(next(line for line in lines if line.startswith("mlflow models serve")), comments=True)
     assert "--env-manager" not in serve  # the environment comes from the model, not from ours
     port = free_port()
-    serve[serve.index("-p") + 1] = str(port)  # the README's port may be taken on this machine
+    serve[serve.index("-p") + 1] = str(port)  # the documented port may be taken on this machine
     server = services.start(["bash", "-c", shlex.join(serve)], tmp_path / "serve.log", cwd=project, env=env)
     url = f"http://127.0.0.1:{port}"
     wait_until(lambda: requests.get(f"{url}/ping", timeout=1).ok, "mlflow models serve", 400, server)
 
     rng = np.random.default_rng(0)
     visual, audio = rng.normal(size=(2, 40, 512)), rng.normal(size=(2, 40, 128))
-    body = {"inputs": {"visual": visual.tolist(), "audio": audio.tolist()}}  # as the README writes it
+    body = {"inputs": {"visual": visual.tolist(), "audio": audio.tolist()}}  # as docs/mlflow.md writes it
     answer = requests.post(f"{url}/invocations", json=body, timeout=60)
     assert answer.status_code == 200, answer.text[-2000:]
     predictions = np.asarray(answer.json()["predictions"])

@@ -6,16 +6,10 @@ import numpy as np
 import pytest
 
 from tagf.data.feature_store import SplitArrays
-from tagf.data.synth.corpus import MASK_HEADER
+from tagf.data.synth.ground_truth import MASK_HEADER
 from tagf.errors import DataError
-from tagf.evaluation.gate_analysis import (
-    CATEGORIES,
-    FrameCategories,
-    categorize,
-    frame_categories,
-    gate_means,
-    step0_contrast,
-)
+from tagf.study.frame_categories import CATEGORIES, FrameCategories, categorize, frame_categories
+from tagf.study.gates import gate_means, step0_contrast
 
 
 def split_of(frames_per_video: dict[str, list[int]]) -> SplitArrays:

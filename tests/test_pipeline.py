@@ -87,7 +87,7 @@ def uncovered_imports(repo: Path, log: Path) -> dict[str, list[str]]:
             continue
         record = json.loads((log / f"{stage['cmd'].split()[1]}.json").read_text())
         files = [Path(f).relative_to(repo).as_posix() for f in record["files"] if Path(f).is_relative_to(repo)]
-        assert "tagf/cli.py" in files, f"{name}: the command did not run the repo's code"
+        assert "tagf/cli/__init__.py" in files, f"{name}: the command did not run the repo's code"
         deps = [d if isinstance(d, str) else next(iter(d)) for d in stage.get("deps", [])]
         missing = [f for f in files if not any(f == d or f.startswith(d.rstrip("/") + "/") for d in deps)]
         if missing:
@@ -110,12 +110,12 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "pipeline")
     first = sh(repo, str(BIN / "dvc"), "repro")
-    for stage in ("source", "corpus", "prepare", "features", "replicas", "sweep", "ablate", "evaluate", "register"):
+    for stage in ("source", "corpus", "prepare", "features", "replicas", "sweep", "ablate", "report", "register"):
         assert f"Running stage '{stage}'" in first.stdout
     # Every module a stage imports is one of its dependencies, so editing it makes the stage stale.
     assert uncovered_imports(repo, repo.parent / "imports") == {}
 
-    metrics = json.loads((repo / "results/evaluate/metrics.json").read_text())
+    metrics = json.loads((repo / "results/report/metrics.json").read_text())
     assert set(metrics) == {"best_tagf", "best_tagf_latent_ccc_mean", "variant_ccc_mean"}
     assert set(metrics["best_tagf"]) == {"ccc_valence", "ccc_arousal", "ccc_mean"}
     assert set(metrics["variant_ccc_mean"]) == {"tagf", "audio_only"}
@@ -127,17 +127,17 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
         "results/ablation/robustness.png",
         "results/ablation/gates.json",
         "results/ablation/gates.png",
-        "results/evaluate/gates.png",
-        "results/evaluate/val_ccc.png",
-        "results/evaluate/history.json",
+        "results/report/gates.png",
+        "results/report/val_ccc.png",
+        "results/report/history.json",
         "data/features/manifest.json",
     ):
         assert (repo / path).exists(), path
     # Every result names what produced it.
     profile = "paper, modified: train.epochs=1"
-    assert json.loads((repo / "results/sweep/best_config.json").read_text())["profile"] == profile
+    assert json.loads((repo / "results/sweep/best_config.json").read_text())["setup"] == profile
     table = (repo / "results/ablation/ablation.md").read_text()
-    assert "Scored on split `test`" in table and f"- tagf: profile {profile}" in table
+    assert "Scored on split `test`" in table and f"- tagf: setup {profile}" in table
     # Corpus seed 1 is a corpus of its own (data/replicas): each variant ran once on each corpus, and the paired
     # comparison pairs each corpus's videos with themselves only (the tiny preset has 2 test videos).
     rows = json.loads((repo / "results/ablation/ablation.json").read_text())
@@ -170,13 +170,15 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
     # Only the source fingerprint runs (always); its output is unchanged, so nothing else does.
     assert again.stdout.count("Running stage") == 1 and "Running stage 'source'" in again.stdout
 
-    # Editing the loss (a module training imports) makes the training side stale, not the data stages.
-    with (repo / "tagf" / "metrics.py").open("a") as f:
-        f.write("\n# edited\n")
-    status = json.loads(sh(repo, str(BIN / "dvc"), "status", "--json").stdout)
-    assert {"sweep", "ablate", "evaluate", "register"} <= set(status)
-    assert not {"corpus", "prepare", "features"} & set(status)
-    sh(repo, "git", "checkout", "tagf/metrics.py")
+    # Editing the loss (a module training imports) or any platform module makes the training side stale, never the
+    # data stages.
+    for edited in ("tagf/metrics.py", "orchestration/params.py", "orchestration/commands/sweep.py"):
+        with (repo / edited).open("a") as f:
+            f.write("\n# edited\n")
+        status = json.loads(sh(repo, str(BIN / "dvc"), "status", "--json").stdout)
+        assert {"sweep", "ablate", "report", "register"} <= set(status), edited
+        assert not {"corpus", "prepare", "features"} & set(status), edited
+        sh(repo, "git", "checkout", edited)
 
     # A training-only change invalidates the training side, never the data stages.
     params = yaml.safe_load((repo / "params.yaml").read_text())

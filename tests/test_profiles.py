@@ -6,7 +6,6 @@ import torch
 from orchestration.params import load_params
 from tagf.errors import ParamsError
 from tagf.models import build_model
-from tagf.profiles import describe
 
 
 def _params(tmp_path, text: str):
@@ -17,7 +16,8 @@ def _params(tmp_path, text: str):
 
 def test_paper_profile_is_the_authors_setup(tmp_path):
     params = _params(tmp_path, "profile: paper\n")
-    model, train = params.build_model_config(), params.build_train_config()
+    setup = params.setup()
+    model, train = setup.model, setup.train
     assert (model.key_mode, model.window, model.visual_channels, model.audio_channels) == (
         "faithful", 300, (512, 512, 256, 256), (128, 128, 128, 128)
     )
@@ -26,21 +26,19 @@ def test_paper_profile_is_the_authors_setup(tmp_path):
     assert (train.optimizer, train.lr, train.weight_decay, train.batch_size) == ("adam", 1e-4, 1e-3, 12)
     assert (train.window, train.hop, train.plateau_patience, train.plateau_factor) == (300, 200, 5, 0.1)
     assert train.reload_best_each_epoch and train.warmup_epochs == 5 and train.warmup_start_factor == 0.2
-    assert describe("paper", model, train) == "paper"
+    assert setup.label == "paper"
 
 
 def test_settings_over_the_profile_are_named(tmp_path):
     params = _params(tmp_path, "profile: paper\ntrain: {epochs: 2}\nmodel: {head_hidden: 64}\n")
-    assert params.build_train_config().epochs == 2
-    assert describe("paper", params.build_model_config(), params.build_train_config()) == (
-        "paper, modified: model.head_hidden=64, train.epochs=2"
-    )
+    assert params.setup().train.epochs == 2
+    assert params.setup().label == "paper, modified: model.head_hidden=64, train.epochs=2"
 
 
 def test_default_params_use_the_small_profile_unmodified():
     params = load_params("params.yaml")
     assert params.profile == "small"
-    assert describe("small", params.build_model_config(), params.build_train_config()) == "small"
+    assert params.setup().label == "small"
 
 
 def test_unknown_profile_is_refused(tmp_path):

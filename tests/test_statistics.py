@@ -2,7 +2,7 @@
 
 import pytest
 
-from tagf.evaluation.statistics import holm, mean_interval, paired_bootstrap
+from tagf.study.statistics import holm, mean_interval, paired_bootstrap
 
 
 def test_t_interval_of_three_runs():

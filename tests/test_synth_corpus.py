@@ -4,7 +4,8 @@ import numpy as np
 
 from tagf.data import affwild2_layout as layout
 from tagf.data.frame_index import read_index
-from tagf.data.synth.corpus import PRESETS, SynthPreset, write_corpus
+from tagf.data.synth.corpus import write_corpus
+from tagf.data.synth.presets import PRESETS, SynthPreset
 
 MICRO = SynthPreset(videos={"train": 1, "validation": 1}, duration_s=(2, 3), face_px=16, max_lag_s=2.0)
 

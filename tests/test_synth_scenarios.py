@@ -9,7 +9,9 @@ import pytest
 
 from tagf.data import affwild2_layout as layout
 from tagf.data.media import AUDIO_RATE, probe_video, read_audio
-from tagf.data.synth.corpus import MASK_HEADER, PRESETS, SynthPreset, write_corpus
+from tagf.data.synth.corpus import write_corpus
+from tagf.data.synth.ground_truth import MASK_HEADER
+from tagf.data.synth.presets import PRESETS, SynthPreset
 from tagf.metrics import ccc
 
 SCENARIO = PRESETS["misaligned_tiny"]

@@ -126,7 +126,9 @@ def _train_cmd(store, out):
     return [
         *TAGF,
         "train",
+        "--store",
         str(store),
+        "--output",
         str(out),
         *SMALL_TAGF,
         "--set",
@@ -182,7 +184,9 @@ def test_killed_run_resumes_to_the_same_result(tiny_corpus, tmp_path):
 def test_bad_setting_is_one_clear_line(tiny_corpus, tmp_path):
     from conftest import run_cli
 
-    proc = run_cli("train", str(tiny_corpus["store"]), str(tmp_path), "--set", "train.lr=-1", check=False)
+    proc = run_cli(
+        "train", "--store", str(tiny_corpus["store"]), "--output", str(tmp_path), "--set", "train.lr=-1", check=False
+    )
     errors = [line for line in proc.stderr.splitlines() if line.startswith("tagf train: error:")]
     assert proc.returncode == ParamsError.exit_code and len(errors) == 1
     assert "lr" in errors[0] and "greater than 0" in errors[0]
@@ -194,7 +198,9 @@ def test_diverging_run_stops_at_once_and_writes_nothing(tiny_corpus, tmp_path):
     # An absurd learning rate makes the weights overflow after the first step: the loss is NaN from batch 2 on.
     proc = run_cli(
         "train",
+        "--store",
         str(tiny_corpus["store"]),
+        "--output",
         str(tmp_path),
         *SMALL_TAGF,
         "--set",
@@ -284,16 +290,35 @@ def test_warm_up_starts_at_its_factor():
     assert none.param_groups[0]["lr"] == 1e-4
 
 
-def test_train_cli_records_the_profile(tiny_corpus, tmp_path):
+def test_train_cli_records_the_setup(tiny_corpus, tmp_path):
     from conftest import run_cli
 
+    store = str(tiny_corpus["store"])
     run_cli(
-        "train", str(tiny_corpus["store"]), str(tmp_path / "run"), "--profile", "small", *SMALL_TAGF,
+        "train", "--store", store, "--output", str(tmp_path / "run"), "--profile", "small", *SMALL_TAGF,
         "--set", "train.epochs=1",
     )
     _, extra = load_model(str(tmp_path / "run" / "model.pt"))
-    assert extra["profile"].startswith("small, modified: model.window=64, model.visual_channels=(64, 32)")
-    assert "train.epochs=1" in extra["profile"] and extra["selection_split"] == "validation"
+    assert extra["setup"].startswith("small, modified: model.window=64, model.visual_channels=(64, 32)")
+    assert "train.epochs=1" in extra["setup"] and extra["selection_split"] == "validation"
+
+
+def test_train_cli_takes_flags_over_params_over_the_profile(tiny_corpus, tmp_path):
+    from conftest import run_cli
+
+    params = tmp_path / "params.yaml"
+    params.write_text(
+        "profile: small\nmodel: {variant: jca, head_hidden: 16, steps: null}\ntrain: {epochs: 1, batch_size: 8}\n"
+        "splits: {selection: test}\n"
+    )
+    store = str(tiny_corpus["store"])
+    flags = ["--set", "model.key_mode=length_agnostic", "--set", "model.window=64", "--set", "train.window=64"]
+    run_cli("train", "--store", store, "--output", str(tmp_path / "run"), "--params", str(params), *flags,
+            "--set", "model.head_hidden=24", "--set", "train.hop=32")
+    model, extra = load_model(str(tmp_path / "run" / "model.pt"))
+    # head 24 (--set over params' 16), steps 1 (jca's preset, params' null), epochs 1 (params over the profile's 6)
+    assert (model.cfg.head_hidden, model.cfg.steps, extra["train"]["epochs"]) == (24, 1, 1)
+    assert extra["selection_split"] == "test" and extra["setup"].startswith("small, modified: model.window=64")
 
 
 def test_bf16_precision_trains_under_cpu_autocast(tiny_corpus, monkeypatch):

@@ -3,8 +3,9 @@ import pytest
 import torch
 
 from tagf.data.feature_store import SplitArrays
-from tagf.data.windows import Windows, add_noise, audio_inside_video, drop_frames, window_starts
+from tagf.data.windows import Windows, audio_inside_video, window_starts
 from tagf.metrics import ccc_loss
+from tagf.study.perturbations import add_noise, drop_frames
 
 
 def make_split(lengths=(10, 4), label_valid=None):

@@ -4,7 +4,7 @@
 each stage starts and ends (DVC prints "Running stage 'x':" before a stage and "Updating lock file" after it;
 "Stage 'x' didn't change, skipping" for one it reuses). At the end it prints both tables.
 
-    dvc repro | python tools/run_summary.py results/evaluate/metrics.json
+    dvc repro | python tools/run_summary.py results/report/metrics.json
 """
 
 from __future__ import annotations

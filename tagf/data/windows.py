@@ -1,4 +1,4 @@
-"""Windows over the videos of a split, and the misalignment / degradation transforms.
+"""Windows over the videos of a split, with the audio shifted against the video when asked.
 
 A window is (video, start): frames start..start+L-1 of one video. Starts step by the hop, and a last window is
 aligned to the video's end, so every frame is covered (predictions stitch back per frame). A video shorter than L
@@ -115,21 +115,3 @@ def audio_inside_video(split: SplitArrays, audio_shift: int) -> np.ndarray:
     t = np.arange(int(split.offsets[-1])) - first  # (N,) frame within its video
     source = t - audio_shift
     return (source >= 0) & (source < np.repeat(lengths, lengths))
-
-
-def add_noise(split: SplitArrays, modality: str, snr_db: float, rng: np.random.Generator) -> SplitArrays:
-    """Gaussian noise on one modality's features at `snr_db` relative to that modality's mean feature power."""
-    features = getattr(split, modality)
-    power = float(np.mean(features**2))
-    noise = rng.normal(0.0, np.sqrt(power / 10 ** (snr_db / 10)), features.shape).astype(np.float32)
-    return replace(split, **{modality: features + noise})
-
-
-def drop_frames(split: SplitArrays, modality: str, fraction: float, rng: np.random.Generator) -> SplitArrays:
-    """Zero one modality's features on a random `fraction` of the frames (as if the face/voice were missing)."""
-    features = getattr(split, modality)
-    dropped = rng.random(len(features)) < fraction
-    updates = {modality: np.where(dropped[:, None], 0.0, features).astype(np.float32)}
-    if modality == "visual":
-        updates["visual_valid"] = split.visual_valid & ~dropped
-    return replace(split, **updates)

@@ -17,11 +17,12 @@ import pyarrow.parquet as pq
 
 from tagf import storage
 from tagf.data.feature_store import SplitArrays, read_split
+from tagf.data.synth.ground_truth import latent_labels
 from tagf.errors import ModelFileError, UsageError
-from tagf.evaluation.ground_truth import latent_labels
-from tagf.evaluation.prediction import predict_frames
-from tagf.evaluation.scoring import TARGETS, score
+from tagf.evaluation.inference import predict_frames
+from tagf.evaluation.scoring import score
 from tagf.models import FusionModel, load_model
+from tagf.score_names import TARGETS
 
 
 @dataclass

@@ -13,8 +13,7 @@ import numpy as np
 from tagf.data.feature_store import SplitArrays
 from tagf.errors import DataError
 from tagf.metrics import ccc
-
-TARGETS = ("valence", "arousal")
+from tagf.score_names import MEAN, TARGETS, ccc_key
 
 
 class NonFiniteError(DataError):
@@ -54,15 +53,15 @@ def score(
     result: dict[str, Any] = {}
     for k, name in enumerate(targets):
         column = TARGETS.index(name)
-        result[f"ccc_{name}"] = float(ccc(values[valid, k], labels[valid, column]))
-    result["ccc_mean"] = float(np.mean([result[f"ccc_{t}"] for t in targets]))
+        result[ccc_key(name)] = float(ccc(values[valid, k], labels[valid, column]))
+    result[MEAN] = float(np.mean([result[ccc_key(t)] for t in targets]))
     result["frames"] = int(valid.sum())
     per_video = {}
     for v, video in enumerate(split.videos):
         rows = split.video_slice(v)
         ok = valid[rows]
         per_video[video] = {
-            f"ccc_{name}": float(ccc(values[rows][ok, k], labels[rows][ok, TARGETS.index(name)]))
+            ccc_key(name): float(ccc(values[rows][ok, k], labels[rows][ok, TARGETS.index(name)]))
             if ok.any()
             else None
             for k, name in enumerate(targets)

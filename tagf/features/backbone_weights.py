@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-import io
-
-import torch
 from torch import nn
 
-from tagf import storage
-from tagf.errors import ModelFileError, StorageError
+from tagf.errors import ModelFileError
+from tagf.torch_files import load_tensors
 
 
 def load_weights(model: nn.Module, url: str, ignore_prefixes: tuple[str, ...] = ()) -> None:
-    try:
-        payload = torch.load(io.BytesIO(storage.read_bytes(url)), map_location="cpu", weights_only=True)
-    except FileNotFoundError:
-        raise StorageError(f"{url}: backbone weights not found") from None
+    payload = load_tensors(url, what="backbone weights file")
     state = payload.get("state_dict", payload) if isinstance(payload, dict) else payload
     # Checkpoints saved from DataParallel prefix every key with "module.".
     state = {k.removeprefix("module."): v for k, v in state.items() if not k.startswith(ignore_prefixes)}

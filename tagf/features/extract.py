@@ -100,6 +100,39 @@ def _faces(
     return np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))
 
 
+def _video_table(columns, rows: np.ndarray, models, fs, root_path: str, cfg: ExtractorConfig, device) -> pa.Table:
+    """One video's rows of the store: labels from the index, visual features of its faces (zero where none), audio
+    features of its log-mel patches."""
+    visual_model, audio_model, face_geometry = models
+    video = columns["video"][rows[0]]
+    frames = np.asarray(columns["frame"])[rows]
+    present = np.asarray(columns["face_present"])[rows]
+    fps = float(columns["fps"][rows[0]])
+    visual = np.zeros((len(rows), visual_model.embedding_dim), np.float32)  # frames without a face stay zero
+    chunks = []
+    for start in range(0, int(present.sum()), cfg.batch_size):
+        chunk = frames[present][start : start + cfg.batch_size]
+        faces = _faces(fs, root_path, video, chunk, face_geometry)
+        chunks.append(_batched(visual_model, faces, cfg.batch_size, device))
+    if chunks:
+        visual[present] = np.concatenate(chunks)
+    patches = frame_patches(log_mel(read_audio(columns["audio_path"][rows[0]])), fps, len(rows))
+    audio = _batched(audio_model, patches, cfg.batch_size, device)
+    value_type = np.float16 if cfg.dtype == "float16" else np.float32
+    return pa.table(
+        {
+            "video": [video] * len(rows),
+            "frame": frames.astype(np.int32),
+            "valence": np.asarray(columns["valence"], np.float32)[rows],
+            "arousal": np.asarray(columns["arousal"], np.float32)[rows],
+            "label_valid": np.asarray(columns["label_valid"])[rows],
+            "visual": pa.FixedSizeListArray.from_arrays(visual.astype(value_type).ravel(), visual.shape[1]),
+            "visual_valid": present,
+            "audio": pa.FixedSizeListArray.from_arrays(audio.astype(value_type).ravel(), audio.shape[1]),
+        }
+    )
+
+
 def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> dict:
     """Compute the features of every indexed frame and write the store; returns its manifest."""
     index = read_index(index_url)
@@ -107,53 +140,21 @@ def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> di
     if not root:
         raise DataError(f"{index_url}: frame index has no corpus root; rebuild it with `tagf prepare`")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    visual_model, audio_model, face_geometry = _backbones(cfg, device)
+    models = _backbones(cfg, device)
     fs, root_path = storage.filesystem(root)
-    value_type = np.float16 if cfg.dtype == "float16" else np.float32
     columns = index.to_pydict()
-    videos = list(dict.fromkeys(columns["video"]))
-    rows_of = {}
+    rows_of: dict[str, list[int]] = {}
     for row, video in enumerate(columns["video"]):
         rows_of.setdefault(video, []).append(row)
     per_split: dict[str, list[pa.Table]] = {}
     fps_of: dict[str, float] = {}
-    visual_dim, audio_dim = visual_model.embedding_dim, None
-    for video in tqdm(videos, desc="features", unit="video"):
+    for video in tqdm(rows_of, desc="features", unit="video"):
         rows = np.asarray(rows_of[video])
-        frames = np.asarray(columns["frame"])[rows]
-        present = np.asarray(columns["face_present"])[rows]
-        fps = fps_of[video] = float(columns["fps"][rows[0]])
-        visual = np.zeros((len(rows), visual_dim), np.float32)  # frames without a face stay zero
-        chunks = []
-        for start in range(0, int(present.sum()), cfg.batch_size):
-            chunk = frames[present][start : start + cfg.batch_size]
-            chunks.append(
-                _batched(visual_model, _faces(fs, root_path, video, chunk, face_geometry), cfg.batch_size, device)
-            )
-        if chunks:
-            visual[present] = np.concatenate(chunks)
-        patches = frame_patches(log_mel(read_audio(columns["audio_path"][rows[0]])), fps, len(rows))
-        audio = _batched(audio_model, patches, cfg.batch_size, device)
-        audio_dim = audio.shape[1]
-        split = columns["split"][rows[0]]
-        per_split.setdefault(split, []).append(
-            pa.table(
-                {
-                    "video": [video] * len(rows),
-                    "frame": frames.astype(np.int32),
-                    "valence": np.asarray(columns["valence"], np.float32)[rows],
-                    "arousal": np.asarray(columns["arousal"], np.float32)[rows],
-                    "label_valid": np.asarray(columns["label_valid"])[rows],
-                    "visual": pa.FixedSizeListArray.from_arrays(
-                        visual.astype(value_type).ravel(), visual.shape[1]
-                    ),
-                    "visual_valid": present,
-                    "audio": pa.FixedSizeListArray.from_arrays(
-                        audio.astype(value_type).ravel(), audio.shape[1]
-                    ),
-                }
-            )
-        )
+        fps_of[video] = float(columns["fps"][rows[0]])
+        table = _video_table(columns, rows, models, fs, root_path, cfg, device)
+        per_split.setdefault(columns["split"][rows[0]], []).append(table)
+    visual_dim = models[0].embedding_dim
+    audio_dim = next(iter(per_split.values()))[0].schema.field("audio").type.list_size
     target = schema(visual_dim, audio_dim, cfg.dtype)
     tables = {split: pa.concat_tables([t.cast(target) for t in parts]) for split, parts in per_split.items()}
     manifest = {

@@ -6,8 +6,10 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tagf.models.gates import GATES
+
 Fusion = Literal["coattention", "concat", "visual_only", "audio_only"]
-Gate = Literal["step_bilstm", "time_bilstm", "fc", "mean", "last"]
+Gate = Literal[tuple(GATES)]  # type: ignore[valid-type]
 KeyMode = Literal["faithful", "length_agnostic"]
 
 

@@ -6,11 +6,14 @@ interpretability plots show.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from tagf.models.config import ModelConfig
+if TYPE_CHECKING:  # the config's `gate` field is named after GATES below
+    from tagf.models.config import ModelConfig
 
 
 class _StepBiLSTM(torch.autograd.Function):

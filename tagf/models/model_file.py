@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import io
-import pickle
 from typing import Any
 
 import torch
 
 from tagf import storage
-from tagf.errors import ModelFileError, StorageError
+from tagf.errors import ModelFileError
 from tagf.models.config import ModelConfig
 from tagf.models.fusion_model import FusionModel
 from tagf.models.variants import build_model
+from tagf.torch_files import load_tensors
 
 
 def save_model(model: FusionModel, url: str, extra: dict[str, Any] | None = None) -> None:
@@ -25,14 +25,10 @@ def save_model(model: FusionModel, url: str, extra: dict[str, Any] | None = None
 
 def load_model(url: str, device: str | torch.device = "cpu") -> tuple[FusionModel, dict[str, Any]]:
     """The model in eval mode and the `extra` it was saved with."""
+    payload = load_tensors(url, device, what="tagf model file")
     try:
-        payload = torch.load(io.BytesIO(storage.read_bytes(url)), map_location=device, weights_only=True)
         cfg = ModelConfig(**payload["config"])
-    except FileNotFoundError:
-        raise StorageError(f"{url}: no such model file") from None
-    except pickle.UnpicklingError:  # torch's message is about its own options, not the file
-        raise ModelFileError(f"{url}: not a tagf model file (not a torch file of tensors)") from None
-    except (KeyError, TypeError, RuntimeError) as err:
+    except (KeyError, TypeError, ValueError) as err:
         raise ModelFileError(f"{url}: not a tagf model file ({err})") from None
     model = build_model(cfg).to(device)
     model.load_state_dict(payload["state_dict"])

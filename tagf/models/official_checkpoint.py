@@ -12,6 +12,7 @@ are skipped, as are the TCNs and BatchNorms of modalities TAGF does not use (`be
 The gate's Linear(3·d_m → 2·d_m) is copied as it is: our StepBiLSTMGate concatenates [candidates, BiLSTM outputs]
 in the authors' order (their `LSTM.forward`: `cat([inputs, outputs])`).
 
+`import_checkpoint` is `tagf import-checkpoint`: the authors' file in, a tagf model file and its front ends out.
 `official_front_ends` takes the frozen front ends out of the same checkpoint: `spatial.visual.backbone.*` is the
 authors' IR-50 (`tagf.features.iresnet`, authors=True) and `spatial.audio.backbone.*` their VGGish
 (`tagf.features.vggish`, authors=True); `spatial.visual.logits.*`, an emotion classifier on top, is not used.
@@ -19,14 +20,18 @@ authors' IR-50 (`tagf.features.iresnet`, authors=True) and `spatial.audio.backbo
 
 from __future__ import annotations
 
+import io
 import re
 from collections.abc import Mapping
 
 import torch
 
-from tagf.errors import ModelFileError
+from tagf import storage
+from tagf.errors import ModelFileError, UsageError
 from tagf.models.fusion_model import FusionModel
+from tagf.models.model_file import save_model
 from tagf.models.variants import build_model, model_config
+from tagf.torch_files import load_tensors
 
 _SKIPPED = ("spatial.", "TAGF.vregressor.", "TAGF.aregressor.", "TAGF.Joint.")
 # Their main.py's default modalities include `bert` and `vggish`, for which LFAN builds a TCN and a BatchNorm that
@@ -159,3 +164,40 @@ def official_front_ends(state_dict: Mapping[str, torch.Tensor]) -> dict[str, dic
         if weights:
             found[name] = weights
     return found
+
+
+def load_official_state_dict(source: str) -> dict[str, torch.Tensor]:
+    """The state dict in a torch file saved by the authors' code: the bare state dict or a dict holding it."""
+    payload = load_tensors(source, what="checkpoint")
+    if isinstance(payload, dict):
+        payload = payload.get("state_dict", payload.get("net", payload))
+    if not isinstance(payload, Mapping):
+        raise CheckpointImportError(f"{source}: holds no state dict")
+    return dict(payload)
+
+
+def import_checkpoint(source: str, destination: str, target: str, hop: int) -> list[str]:
+    """Convert the authors' checkpoint `source` into the tagf model file `destination` (one target, evaluated with
+    `hop`; neither is in their file), and save the front ends found in it beside it as <stem>.<backbone>.pt.
+    Returns a line per file written."""
+    state_dict = load_official_state_dict(source)
+    model = from_official_state_dict(state_dict)
+    if hop > model.cfg.window:
+        raise UsageError(f"--hop {hop}: larger than the checkpoint's window {model.cfg.window}")
+    extra = {
+        "imported_from": str(source),
+        "setup": "paper",
+        "train": {"target": target, "window": model.cfg.window, "hop": hop},
+    }
+    save_model(model, destination, extra)
+    written = [
+        f"imported {source} -> {destination} ({target}, {model.cfg.steps} steps, window {model.cfg.window}, hop {hop})"
+    ]
+    stem = destination.removesuffix(".pt")
+    for backbone, weights in official_front_ends(state_dict).items():
+        url = f"{stem}.{backbone}.pt"
+        buffer = io.BytesIO()
+        torch.save(weights, buffer)
+        storage.write_bytes(url, buffer.getvalue())
+        written.append(f"front end {backbone}: {len(weights)} tensors -> {url}")
+    return written

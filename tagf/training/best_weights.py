@@ -12,10 +12,12 @@ from typing import Any
 from torch import nn
 
 from tagf.models import FusionModel
+from tagf.score_names import SELECTION_MEAN, ccc_key, val_key
 
 
 class BestWeights:
     def __init__(self, model: FusionModel, targets: list[str]):
+        self.targets = list(targets)
         if model.per_target is None:
             self.parts: list[tuple[nn.Module, str | None]] = [(model, None)]
         else:
@@ -29,7 +31,7 @@ class BestWeights:
         """Keep every part that scored better this epoch (metrics: val_ccc_<target>, val_ccc_mean); any gain?"""
         improved = False
         for i, (part, target) in enumerate(self.parts):
-            value = metrics["val_ccc_mean" if target is None else f"val_ccc_{target}"]
+            value = metrics[SELECTION_MEAN if target is None else val_key(ccc_key(target))]
             if self.scores[i] is None or value > self.scores[i]:
                 self.scores[i], self.epochs[i], improved = value, metrics["epoch"], True
                 self.states[i] = _copy(part.state_dict())
@@ -43,8 +45,8 @@ class BestWeights:
             return self.metrics
         best: dict[str, Any] = {"epoch": max(self.epochs)}
         for (_, target), score, epoch in zip(self.parts, self.scores, self.epochs):
-            best[f"val_ccc_{target}"], best[f"epoch_{target}"] = score, epoch
-        best["val_ccc_mean"] = sum(self.scores) / len(self.scores)
+            best[val_key(ccc_key(target))], best[f"epoch_{target}"] = score, epoch
+        best[SELECTION_MEAN] = sum(self.scores) / len(self.scores)
         return best
 
     def restore(self, model: FusionModel) -> None:

@@ -11,6 +11,8 @@ from typing import Any
 
 from tqdm import tqdm
 
+from tagf.score_names import SELECTION_MEAN, TARGETS, ccc_key, val_key
+
 
 class TrainingCallback:
     def on_epoch_end(self, epoch: int, metrics: dict[str, Any]) -> None:
@@ -38,8 +40,9 @@ class PrintProgress(TrainingCallback):
         def ccc(key):
             return "-" if metrics[key] is None else f"{metrics[key]:.4f}"
 
+        scores = "  ".join(f"{name} {ccc(val_key(ccc_key(name)))}" for name in TARGETS)
         print(
-            f"epoch {epoch:3d}  loss {metrics['train_loss']:.4f}  val CCC valence {ccc('val_ccc_valence')} "
-            f"arousal {ccc('val_ccc_arousal')} mean {ccc('val_ccc_mean')}  lr {metrics['lr']:.2e}",
+            f"epoch {epoch:3d}  loss {metrics['train_loss']:.4f}  val CCC {scores} mean {ccc(SELECTION_MEAN)}  "
+            f"lr {metrics['lr']:.2e}",
             flush=True,
         )

@@ -2,6 +2,9 @@
 
     <out_dir>/checkpoint/state.pt   model, optimiser, lr schedule, best weights, history, epoch counters,
                                     and the RNG states (numpy's batch order, torch's CPU and CUDA generators)
+
+It holds tensors and plain values only, and is read without running code (tagf.torch_files): a planted
+checkpoint whose pickle carries a payload is refused, never run.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ import torch
 from tagf import storage
 from tagf.errors import StorageError
 from tagf.models import FusionModel, ModelConfig, build_model
+from tagf.torch_files import load_tensors
 from tagf.training.best_weights import BestWeights
 
 CHECKPOINT_DIR = "checkpoint"
@@ -46,7 +50,7 @@ def load_checkpoint(directory: str) -> dict[str, Any] | None:
     url = storage.join(directory, CHECKPOINT_FILE)
     if not storage.exists(url):
         return None
-    return torch.load(io.BytesIO(storage.read_bytes(url)), map_location="cpu", weights_only=False)
+    return load_tensors(url, what="training checkpoint")
 
 
 def best_model_from_checkpoint(directory: str) -> tuple[FusionModel, dict[str, Any]]:
@@ -62,6 +66,6 @@ def best_model_from_checkpoint(directory: str) -> tuple[FusionModel, dict[str, A
         "train": saved["train_config"],
         "best": saved["best"],
         "history": saved["history"],
-        "profile": saved["profile"],
+        "setup": saved["setup"],
     }
     return model.eval(), extra

@@ -6,6 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tagf.score_names import TARGETS
 from tagf.training.precision import Precision
 
 Target = Literal["both", "valence", "arousal"]
@@ -44,5 +45,11 @@ class TrainConfig(BaseModel):
     )
 
     @property
+    def targets(self) -> list[str]:
+        """What the model predicts, in output order."""
+        return list(TARGETS) if self.target == "both" else [self.target]
+
+    @property
     def target_columns(self) -> list[int]:
-        return {"both": [0, 1], "valence": [0], "arousal": [1]}[self.target]
+        """The label columns of `targets`."""
+        return [TARGETS.index(target) for target in self.targets]

@@ -24,12 +24,12 @@ from tagf import storage
 from tagf.data.feature_store import SplitArrays, read_manifest, read_split
 from tagf.data.windows import Windows
 from tagf.errors import DataError, ParamsError
-from tagf.evaluation.prediction import predict_frames
-from tagf.evaluation.scoring import TARGETS, NonFiniteError, score
+from tagf.evaluation.inference import predict_frames
+from tagf.evaluation.scoring import NonFiniteError, score
 from tagf.metrics import ccc_loss
 from tagf.models import FusionModel, ModelConfig, build_model, save_model
-from tagf.profiles import describe
 from tagf.provenance import environment, git_commit
+from tagf.score_names import MEAN, SELECTION_MEAN, TARGETS, best_key, ccc_key, val_key
 from tagf.training import precision
 from tagf.training.best_weights import BestWeights
 from tagf.training.callbacks import PrintProgress, TrainingCallback
@@ -43,6 +43,45 @@ class TrainResult:
     model: FusionModel  # with the best weights, in eval mode
     best: dict[str, Any]  # the selection-split metrics of the best weights
     history: list[dict[str, Any]]
+
+
+@dataclass
+class _Run:
+    """The state of one training run that a checkpoint saves and a resumed run restores."""
+
+    model: FusionModel
+    optimizer: torch.optim.Optimizer
+    schedule: LearningRateSchedule
+    best: BestWeights
+    rng: np.random.Generator
+    history: list[dict[str, Any]]
+    epoch: int = 0  # the last finished epoch
+    stale: int = 0  # epochs since the selection score last improved
+
+    def state(self, model_cfg: ModelConfig, train_cfg: TrainConfig, label: str | None) -> dict[str, Any]:
+        return {
+            "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "schedule": self.schedule.state_dict(),
+            "best_weights": self.best.state_dict(),
+            "best": self.best.best(),
+            "targets": self.best.targets,
+            "history": self.history,
+            "epoch": self.epoch,
+            "stale": self.stale,
+            "rng": rng_state(self.rng),
+            "model_config": model_cfg.model_dump(),
+            "train_config": train_cfg.model_dump(),
+            "setup": label,
+        }
+
+    def restore(self, saved: dict[str, Any]) -> None:
+        self.model.load_state_dict(saved["model"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        self.schedule.load_state_dict(saved["schedule"])
+        self.best.load_state_dict(saved["best_weights"])
+        self.history, self.epoch, self.stale = saved["history"], saved["epoch"], saved["stale"]
+        restore_rng(self.rng, saved["rng"])
 
 
 def resolve_device(name: str) -> torch.device:
@@ -100,14 +139,14 @@ def _train_epoch(model, optimizer, schedule, windows, train_cfg, rng, device, ca
 
 
 def _score_selection(model, split, train_cfg, device, epoch, split_name) -> dict[str, Any]:
-    targets = [TARGETS[c] for c in train_cfg.target_columns]
+    targets = train_cfg.targets
     predicted = predict_frames(model, split, train_cfg.window, train_cfg.hop, device=device).values
     try:
         scored = score(predicted, split, targets, split_name=split_name)
     except NonFiniteError as err:
         raise NonFiniteError(f"epoch {epoch}: {err}; stopped without writing model.pt or history.json") from None
     # None (null in history.json) for a target this model does not predict.
-    return {**{f"val_ccc_{t}": scored.get(f"ccc_{t}") for t in TARGETS}, "val_ccc_mean": scored["ccc_mean"]}
+    return {val_key(ccc_key(t)): scored.get(ccc_key(t)) for t in TARGETS} | {SELECTION_MEAN: scored[MEAN]}
 
 
 def train(
@@ -118,105 +157,97 @@ def train(
     out_dir: str | None = None,
     callbacks: Sequence[TrainingCallback] = (PrintProgress(),),
     resume: bool = True,
-    profile: str | None = None,
+    label: str | None = None,
     selection: str = "validation",
 ) -> TrainResult:
     """Train on `splits` {"train", "selection"} (or those splits of the feature store `store`, the selection split
     being the store's split named `selection`).
 
     With `out_dir`, checkpoints go to <out_dir>/checkpoint/ and the best model to <out_dir>/model.pt, with
-    history.json beside it; an existing checkpoint there is resumed unless `resume` is false. `profile` (a
-    tagf.profiles name) is recorded in the model file, with the settings that differ from it.
+    history.json beside it; an existing checkpoint there is resumed unless `resume` is false. `label` (the set-up
+    label of tagf.profiles.resolve, None: not said) is recorded in the model file.
     """
     if splits is None:
         if store is None:
             raise ValueError("train: give a feature store URL or the splits")
         splits = {"train": read_split(store, "train"), "selection": read_split(store, selection)}
-    train_split, selection_split = splits["train"], splits["selection"]
-    if not train_split.label_valid.any():
+    if not splits["train"].label_valid.any():
         raise DataError("split 'train' has no labelled frame to train on")
-    model_cfg = fit_model_config(model_cfg, train_cfg, train_split)
+    model_cfg = fit_model_config(model_cfg, train_cfg, splits["train"])
     device = resolve_device(train_cfg.device)
-    targets = [TARGETS[c] for c in train_cfg.target_columns]
-    torch.manual_seed(train_cfg.seed)
-    rng = np.random.default_rng(train_cfg.seed)
-    model = build_model(model_cfg).to(device)
-    optimizer_type = torch.optim.AdamW if train_cfg.optimizer == "adamw" else torch.optim.Adam
-    optimizer = optimizer_type(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
-    windows = Windows(train_split, train_cfg.window, train_cfg.hop)
+    windows = Windows(splits["train"], train_cfg.window, train_cfg.hop)
     steps = -(-len(windows) // train_cfg.batch_size)
-    schedule = LearningRateSchedule(optimizer, train_cfg, steps)
-    best = BestWeights(model, targets)
+    run = _start(model_cfg, train_cfg, device, steps)
     checkpoint_dir = storage.join(out_dir, CHECKPOINT_DIR) if out_dir else None
-    history: list[dict[str, Any]] = []
-    first_epoch, stale = 1, 0
     saved = load_checkpoint(checkpoint_dir) if checkpoint_dir and resume else None
     if saved is not None:
-        model.load_state_dict(saved["model"])
-        optimizer.load_state_dict(saved["optimizer"])
-        schedule.load_state_dict(saved["schedule"])
-        best.load_state_dict(saved["best_weights"])
-        history, first_epoch, stale = saved["history"], saved["epoch"] + 1, saved["stale"]
-        restore_rng(rng, saved["rng"])
+        run.restore(saved)
         print(f"resuming from {checkpoint_dir} after epoch {saved['epoch']}", flush=True)
-    described = describe(profile, model_cfg, train_cfg) if profile else "none (library defaults and --set)"
-
-    for epoch in range(first_epoch, train_cfg.epochs + 1):
-        if stale >= train_cfg.early_stop_patience:
-            break
-        fitted = _train_epoch(model, optimizer, schedule, windows, train_cfg, rng, device, callbacks, epoch, steps)
-        lr = optimizer.param_groups[0]["lr"]
-        metrics = {
-            "epoch": epoch,
-            **_score_selection(model, selection_split, train_cfg, device, epoch, selection),
-            **fitted,
-            "lr": lr,
-        }
-        schedule.after_epoch(metrics["val_ccc_mean"])
-        stale = 0 if best.update(metrics) else stale + 1
-        if train_cfg.reload_best_each_epoch:  # the authors continue from the best weights after every epoch
-            best.restore(model)
-        metrics["best_val_ccc_mean"] = best.best()["val_ccc_mean"]
-        history.append(metrics)
+    while run.epoch < train_cfg.epochs and run.stale < train_cfg.early_stop_patience:
+        metrics = _epoch(run, windows, splits["selection"], train_cfg, device, callbacks, steps, selection)
         if checkpoint_dir:
-            save_checkpoint(
-                checkpoint_dir,
-                {
-                    "model": model.state_dict(),
-                    "optimizer": optimizer.state_dict(),
-                    "schedule": schedule.state_dict(),
-                    "best_weights": best.state_dict(),
-                    "best": best.best(),
-                    "targets": targets,
-                    "history": history,
-                    "epoch": epoch,
-                    "stale": stale,
-                    "rng": rng_state(rng),
-                    "model_config": model_cfg.model_dump(),
-                    "train_config": train_cfg.model_dump(),
-                    "profile": described,
-                },
-            )
+            save_checkpoint(checkpoint_dir, run.state(model_cfg, train_cfg, label))
             for callback in callbacks:
                 callback.on_checkpoint(checkpoint_dir)
         for callback in callbacks:
-            callback.on_epoch_end(epoch, metrics)
-
-    best.restore(model)
-    model.eval()
+            callback.on_epoch_end(run.epoch, metrics)
+    run.best.restore(run.model)
+    run.model.eval()
     if out_dir:
-        manifest = read_manifest(store) if store else {}
-        extra = {
-            "train": train_cfg.model_dump(),
-            "best": best.best(),
-            "profile": described,
-            "selection_split": selection,
-            "data_version": manifest.get("version"),
-            "git_commit": git_commit(Path(__file__).parent),
-            "environment": environment(),
-        }
-        save_model(model, storage.join(out_dir, "model.pt"), extra)
-        storage.write_text(
-            storage.join(out_dir, "history.json"), json.dumps(history, indent=1, allow_nan=False)
-        )
-    return TrainResult(model=model, best=best.best(), history=history)
+        _write_outputs(run, out_dir, store, train_cfg, label, selection)
+    return TrainResult(model=run.model, best=run.best.best(), history=run.history)
+
+
+def _start(model_cfg: ModelConfig, train_cfg: TrainConfig, device: torch.device, steps: int) -> _Run:
+    """A fresh run: the seeded model, its optimiser and schedule, nothing learned yet."""
+    torch.manual_seed(train_cfg.seed)
+    model = build_model(model_cfg).to(device)
+    optimizer_type = torch.optim.AdamW if train_cfg.optimizer == "adamw" else torch.optim.Adam
+    optimizer = optimizer_type(model.parameters(), lr=train_cfg.lr, weight_decay=train_cfg.weight_decay)
+    targets = train_cfg.targets
+    return _Run(
+        model=model,
+        optimizer=optimizer,
+        schedule=LearningRateSchedule(optimizer, train_cfg, steps),
+        best=BestWeights(model, targets),
+        rng=np.random.default_rng(train_cfg.seed),
+        history=[],
+    )
+
+
+def _epoch(run: _Run, windows, selection_split, train_cfg, device, callbacks, steps, selection) -> dict[str, Any]:
+    """Train one epoch, score the selection split, step the schedule, keep the best weights; its metrics."""
+    epoch = run.epoch + 1
+    fitted = _train_epoch(
+        run.model, run.optimizer, run.schedule, windows, train_cfg, run.rng, device, callbacks, epoch, steps
+    )
+    metrics = {
+        "epoch": epoch,
+        **_score_selection(run.model, selection_split, train_cfg, device, epoch, selection),
+        **fitted,
+        "lr": run.optimizer.param_groups[0]["lr"],
+    }
+    run.schedule.after_epoch(metrics[SELECTION_MEAN])
+    run.stale = 0 if run.best.update(metrics) else run.stale + 1
+    if train_cfg.reload_best_each_epoch:  # the authors continue from the best weights after every epoch
+        run.best.restore(run.model)
+    metrics[best_key(SELECTION_MEAN)] = run.best.best()[SELECTION_MEAN]
+    run.history.append(metrics)
+    run.epoch = epoch
+    return metrics
+
+
+def _write_outputs(run: _Run, out_dir: str, store: str | None, train_cfg, label: str | None, selection: str) -> None:
+    """model.pt (the best weights, with what produced them) and history.json."""
+    manifest = read_manifest(store) if store else {}
+    extra = {
+        "train": train_cfg.model_dump(),
+        "best": run.best.best(),
+        "setup": label,
+        "selection_split": selection,
+        "data_version": manifest.get("version"),
+        "git_commit": git_commit(Path(__file__).parent),
+        "environment": environment(),
+    }
+    save_model(run.model, storage.join(out_dir, "model.pt"), extra)
+    storage.write_text(storage.join(out_dir, "history.json"), json.dumps(run.history, indent=1, allow_nan=False))

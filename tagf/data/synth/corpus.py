@@ -6,23 +6,8 @@ from the latent VA at t - lag_s[t], so the audio lags the video (negative: audio
 constant in the `tiny`/`default`/`large` presets; the `misaligned` presets add a linear drift, desynchronised
 stretches (tagf.data.synth.audio_lag), audio outages (near-zero energy), longer face dropouts and a latent that
 jumps every ~1 s, so that a second of misalignment costs CCC. Media is an AVI with a tiny video track at the
-video's fps and the 16 kHz PCM audio track, decoded later by the same code that reads Aff-Wild2.
-
-    <root>/ground_truth/latent/<video>.csv   frame,valence,arousal (the noise-free latent)
-    <root>/ground_truth/lags.json            {video: lag_s}: the mean over the video of its lag without the
-                                             desynchronised jumps (for a constant lag, that lag)
-    <root>/ground_truth/masks/<video>.csv    frame,voiced,audio_outage,face_visible,occluded,desynced,local_lag_s
-    <root>/ground_truth/synth.json           preset and seed that made the corpus
-
-A mask row per video frame (`frame` 1-indexed, as in latent/); the flags are 0/1 and describe the media at that
-frame's time span [(frame-1)/fps, frame/fps):
-    voiced        the audio carries speech (at least half of the span; pauses and outages are 0)
-    audio_outage  the audio carries nothing: no voice, no background noise, near-zero energy (about -80 dBFS)
-    face_visible  cropped_aligned/<video>/<frame>.jpg exists
-    occluded      that face image has an occluder drawn over it (0 when there is no face)
-    desynced      inside a desynchronised stretch: local_lag_s has jumped away from the video's drifting lag
-    local_lag_s   the lag the audio has over that span, in seconds (drift and desync included): its samples
-                  express the latent at their own time minus local_lag_s
+video's fps and the 16 kHz PCM audio track, decoded later by the same code that reads Aff-Wild2. The ground truth
+beside it (latent, lags, per-frame masks) is in tagf.data.synth.ground_truth's format.
 """
 
 from __future__ import annotations
@@ -32,72 +17,18 @@ import json
 
 import av
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, field_validator
 from tqdm import tqdm
 
 from tagf import storage
 from tagf.data import affwild2_layout as layout
+from tagf.data.synth import ground_truth
 from tagf.data.synth.audio_lag import lag_per_frame
 from tagf.data.synth.face_renderer import Identity, render_face
+from tagf.data.synth.presets import PRESETS, SynthPreset
 from tagf.data.synth.stretches import stretches
 from tagf.data.synth.trajectory import latent_va
 from tagf.data.synth.voice import SAMPLE_RATE, synthesize
 from tagf.errors import ParamsError
-
-
-class SynthPreset(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    videos: dict[str, int] = Field(description="videos per split: train, validation, test")
-    duration_s: tuple[float, float] = Field(description="video duration range")
-    face_px: int = Field(64, gt=7, description="face image side")
-    max_lag_s: float = Field(0.5, ge=0, description="per-video (mean) audio lag ~ U(-max, max)")
-    max_lag_drift_s: float = Field(
-        0, ge=0, description="the lag moves linearly by ~U(-max, max) over a video"
-    )
-    desync_fraction: float = Field(0, ge=0, lt=1, description="frames in stretches where the lag jumps")
-    desync_mean_s: float = Field(3.0, gt=0, description="mean length of a desynchronised stretch")
-    desync_offset_s: tuple[float, float] = Field((1.0, 2.5), description="size range of a jump; either sign")
-    unannotated_fraction: float = Field(0.03, ge=0, lt=1)
-    face_dropout_fraction: float = Field(0.05, ge=0, lt=1)
-    audio_outage_fraction: float = Field(0, ge=0, lt=1, description="frames whose audio carries nothing")
-    outage_mean_s: float = Field(1.0, gt=0, description="mean length of a face dropout or audio outage")
-    occlusion_fraction: float = Field(0.08, ge=0, lt=1)
-    snr_db: tuple[float, float] = Field((8.0, 25.0), description="background noise SNR range")
-    latent_jump_every_s: float = Field(15.0, gt=0, description="mean time between the latent's jumps")
-
-    @field_validator("desync_offset_s")
-    @classmethod
-    def _ordered_offsets(cls, value: tuple[float, float]) -> tuple[float, float]:
-        if not 0 <= value[0] <= value[1]:
-            raise ValueError(f"expected 0 <= low <= high seconds, got {value}")
-        return value
-
-
-PRESETS = {
-    "tiny": SynthPreset(videos={"train": 4, "validation": 2, "test": 2}, duration_s=(12, 16), face_px=32),
-    "default": SynthPreset(videos={"train": 14, "validation": 4, "test": 4}, duration_s=(30, 45), face_px=48),
-    "large": SynthPreset(
-        videos={"train": 300, "validation": 70, "test": 70}, duration_s=(30, 90), face_px=112
-    ),
-}
-# Every misalignment at once, on a latent fast enough that 1 s of lag costs CCC: CCC(latent(t), latent(t - 1 s))
-# is about 0.50 with a jump every 1 s, against 0.91 with the 15 s of the presets above (40 default-size videos).
-_MISALIGNMENT = {
-    "max_lag_s": 2.0,
-    "max_lag_drift_s": 1.0,
-    "desync_fraction": 0.1,
-    "face_dropout_fraction": 0.1,
-    "audio_outage_fraction": 0.08,
-    "outage_mean_s": 2.0,
-    "latent_jump_every_s": 1.0,
-}
-PRESETS |= {
-    "misaligned": PRESETS["default"].model_copy(update=_MISALIGNMENT),
-    "misaligned_tiny": PRESETS["tiny"].model_copy(update=_MISALIGNMENT),
-}
-
-MASK_HEADER = "frame,voiced,audio_outage,face_visible,occluded,desynced,local_lag_s"
 
 
 def _avi_bytes(audio: np.ndarray, fps: int, frames: int, brightness: np.ndarray) -> bytes:
@@ -174,14 +105,7 @@ def _write_video(
     labels[stretches(rng, frames, preset.unannotated_fraction, fps // 2)] = layout.UNANNOTATED
     text = layout.HEADER + "\n" + "".join(f"{v:.3f},{a:.3f}\n" for v, a in labels)
     storage.put(fs, f"{root}/{layout.ANNOTATION_DIR}/{layout.SPLIT_DIRS[split]}/{name}.txt", text.encode())
-    storage.put(
-        fs,
-        f"{root}/ground_truth/latent/{name}.csv",
-        (
-            "frame,valence,arousal\n"
-            + "".join(f"{t + 1},{v:.5f},{a:.5f}\n" for t, (v, a) in enumerate(latent))
-        ).encode(),
-    )
+    storage.put(fs, ground_truth.latent_path(root, name), ground_truth.latent_csv(latent))
 
     identity = Identity.sample(rng)
     outage_frames = max(1, round(preset.outage_mean_s * fps))
@@ -204,17 +128,7 @@ def _write_video(
         fs, f"{root}/{layout.VIDEO_DIR}/{name}.avi", _avi_bytes(audio, fps, frames, 100 + 80 * light / 1.25)
     )
     flags = np.stack([voiced, audio_outage, ~no_face, occluded & ~no_face, desynced], axis=1).astype(int)
-    storage.put(
-        fs,
-        f"{root}/ground_truth/masks/{name}.csv",
-        (
-            f"{MASK_HEADER}\n"
-            + "".join(
-                f"{t + 1},{','.join(map(str, f))},{lag:.5f}\n"
-                for t, (f, lag) in enumerate(zip(flags, local_lag_s))
-            )
-        ).encode(),
-    )
+    storage.put(fs, ground_truth.mask_path(root, name), ground_truth.mask_csv(flags, local_lag_s))
     return lag_s
 
 
@@ -238,8 +152,6 @@ def write_corpus(
         storage.put(
             fs, f"{tmp}/{layout.ANNOTATION_DIR}/{layout.TEST_LIST}", "".join(f"{n}\n" for n in tests).encode()
         )
-        storage.put(fs, f"{tmp}/ground_truth/lags.json", json.dumps(lags, indent=1, allow_nan=False).encode())
+        storage.put(fs, ground_truth.lags_path(tmp), json.dumps(lags, indent=1, allow_nan=False).encode())
         meta = {"preset": preset.model_dump(), "seed": seed}
-        storage.put(
-            fs, f"{tmp}/ground_truth/synth.json", json.dumps(meta, indent=1, allow_nan=False).encode()
-        )
+        storage.put(fs, ground_truth.meta_path(tmp), json.dumps(meta, indent=1, allow_nan=False).encode())

@@ -6,7 +6,7 @@ from tagf.data.feature_store import videos_from_store
 from tagf.errors import UsageError
 from tagf.evaluation.evaluate import load_for_evaluation
 from tagf.evaluation.figures import gate_figure
-from tagf.evaluation.prediction import predict_frames
+from tagf.evaluation.inference import predict_frames
 
 
 def plot_gates(model_url: str, store: str, video: str, png_url: str) -> None:

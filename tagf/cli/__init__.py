@@ -1,0 +1,82 @@
+"""The `tagf` command line (also `python -m tagf`): thin commands over the library, each module here one command or
+group with its `register(subparsers)`, the parser beside its handler.
+
+Only the module of the command being run is imported (and so, only what that command needs): `tagf prepare` never
+imports training, nor the platform. Installed packages add commands through the entry-point group `tagf.commands`,
+one entry per command name (orchestration adds sweep, ablate, report, ...), and model URI schemes through
+`tagf.model_uris` (a function (uri, params file) -> local model file, named after its scheme: `models`, `runs`), so
+tagf/ never imports orchestration/. Errors: tagf.errors; `--debug` shows any error's traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+import traceback
+from collections.abc import Callable
+from importlib.metadata import entry_points
+
+from tagf.errors import exit_code, exit_codes_help
+
+# command -> the module that registers it
+COMMANDS = {
+    "synth": "tagf.cli.corpus",
+    "corpus": "tagf.cli.corpus",
+    "prepare": "tagf.cli.prepare",
+    "features": "tagf.cli.features",
+    "train": "tagf.cli.train",
+    "evaluate": "tagf.cli.evaluate",
+    "robustness": "tagf.cli.robustness",
+    "plot-gates": "tagf.cli.plot_gates",
+    "predict": "tagf.cli.predict",
+    "import-checkpoint": "tagf.cli.import_checkpoint",
+}
+
+
+def _registrars(command: str | None) -> list[Callable[[argparse._SubParsersAction], None]]:
+    """The register functions for `command`, or for every command (help, or a name nobody knows)."""
+    plugins = entry_points(group="tagf.commands")
+    if command in COMMANDS:
+        return [importlib.import_module(COMMANDS[command]).register]
+    named = [entry for entry in plugins if entry.name == command]
+    if named:
+        return [named[0].load()]
+    modules = dict.fromkeys(COMMANDS.values())
+    found = [importlib.import_module(module).register for module in modules]
+    return found + list({entry.value: entry.load() for entry in plugins}.values())
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """The parser for the command in `argv` (only that command's module is imported), or for every command."""
+    parser = argparse.ArgumentParser(
+        prog="tagf",
+        description="Time-aware gated fusion for valence/arousal.",
+        epilog=exit_codes_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--debug", action="store_true", help="print the traceback of every error")
+    sub = parser.add_subparsers(dest="command", required=True)
+    command = next((word for word in (argv or []) if not word.startswith("-")), None)
+    for register in _registrars(command):
+        register(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run one command; a user-fixable error becomes one `tagf <command>: error: ...` line and its exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser(argv).parse_args(argv)
+    try:
+        args.run(args)
+    except Exception as err:
+        code = exit_code(err)
+        if code is None or args.debug:
+            traceback.print_exc()
+        if code is None:
+            return 1
+        # A corpus check reports every problem, one line each, so a user fixes them in one pass.
+        for line in getattr(err, "problems", None) or [" ".join(str(err).split())]:
+            print(f"tagf {args.command}: error: {line}", file=sys.stderr)
+        return code
+    return 0

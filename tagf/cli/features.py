@@ -1,0 +1,33 @@
+"""`tagf features`: per-frame features of an indexed corpus into the Parquet feature store."""
+
+from __future__ import annotations
+
+import argparse
+
+from tagf.cli.options import extractor_fields, front_ends_option, given, params_option, params_section
+
+
+def _features(args: argparse.Namespace) -> None:
+    from pydantic import ValidationError
+
+    from tagf.features.extract import ExtractorConfig, extract_features
+    from tagf.params_file import invalid
+
+    fields = params_section(args, "features") | extractor_fields(args) | given(args, batch_size="batch_size", dtype="dtype")
+    try:
+        cfg = ExtractorConfig(**fields)
+    except ValidationError as err:
+        raise invalid(err, args.params or "the flags", "features.") from None
+    manifest = extract_features(args.index, args.store, cfg)
+    print(f"feature store {args.store} version {manifest['version']}: {manifest['splits']}")
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("features", help="extract per-frame features into the Parquet feature store")
+    p.add_argument("index", help="frame index written by `tagf prepare`")
+    p.add_argument("store", help="feature store to write (directory path or fsspec URL)")
+    front_ends_option(p)
+    p.add_argument("--batch-size", type=int, help="frames per backbone batch (default 256)")
+    p.add_argument("--dtype", choices=("float16", "float32"), help="storage precision (default float16)")
+    params_option(p, "its features: section")
+    p.set_defaults(run=_features)
