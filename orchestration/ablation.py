@@ -24,8 +24,7 @@ from typing import Any
 
 import mlflow
 import numpy as np
-import pyarrow as pa
-import pyarrow.parquet as pq
+import pandas as pd
 from mlflow.tracking import MlflowClient
 from ray import tune
 
@@ -34,27 +33,15 @@ from orchestration.params import Params
 from orchestration.provenance import data_tags, log_environment
 from orchestration.replicas import corpus_stores
 from orchestration.sweep import METRIC, MODE, search_config, search_space
-from orchestration.trial import (
-    CATEGORY_ARTIFACT,
-    CORPUS_SEED,
-    GATES_ARTIFACT,
-    PER_VIDEO_ARTIFACT,
-    ROBUSTNESS_ARTIFACT,
-    Report,
-    TrialContext,
-)
+from orchestration.trial import CELL, CELLS_ARTIFACT, CORPUS_SEED, Report, TrialContext, flat_config
 from tagf import storage
 from tagf.errors import DataError, ParamsError, RunError
 from tagf.evaluation.figures import history_figure
-from tagf.models import VARIANTS
-from tagf.score_names import SCORES, SELECTION_MEAN
-from tagf.study.figures import gate_category_figure, robustness_figure
-from tagf.study.frame_categories import NO_MASKS
-from tagf.study.gates import gate_summary
+from tagf.models import VARIANTS, model_config
+from tagf.score_names import SELECTION_MEAN
+from tagf.study.cells import write_cells
+from tagf.study.compare import compare
 from tagf.study.protocol import Protocol
-from tagf.study.robustness import write_table
-from tagf.study.summary import summarize
-from tagf.study.tables import markdown
 
 # Never tuned per variant: what defines a variant, and what the ablation's grid sets.
 FIXED = {"model.variant", *(f"model.{k}" for preset in VARIANTS.values() for k in preset)}
@@ -66,42 +53,32 @@ def _artifact(client: MlflowClient, run_id: str, name: str) -> Any:
         return json.loads(Path(client.download_artifacts(run_id, name, tmp)).read_text())
 
 
-def _per_video_table(trials: list[dict[str, Any]]) -> pa.Table:
-    """A row per run, audio shift (0: the plain report scores) and video: the scores every comparison pairs."""
-    rows = [
-        {
-            **{k: t[k] for k in ("variant", "augment_shift_s", "key_mode", "seed", "corpus_seed")},
-            "shift_s": row["level"],
-            "video": video,
-            **scores,
-        }
-        for t in trials
-        for row in t["robustness"]
-        if row["perturbation"] == "shift_s"
-        for video, scores in row["per_video"].items()
-    ]
-    return pa.Table.from_pylist(rows)
+def uses_key(variant: str) -> bool:
+    """Whether the co-attention key mode is a factor of the variant (concat and the unimodal models have no key)."""
+    return model_config(variant).fusion == "coattention"
 
 
-def _videos_apart(trial: dict[str, Any]) -> dict[str, Any]:
-    """The run with its videos named by corpus (`c1/video_003`): videos of different corpus seeds are different
-    videos, never paired with each other."""
+def uses_audio(variant: str) -> bool:
+    """Whether shift augmentation is a factor of the variant (visual_only never hears the audio it shifts)."""
+    return model_config(variant).fusion != "visual_only"
 
-    def named(per_video: dict[str, Any]) -> dict[str, Any]:
-        return {f"c{trial['corpus_seed']}/{video}": value for video, value in per_video.items()}
 
-    by_category = trial["by_category"]
-    return {
-        **trial,
-        "per_video": named(trial["per_video"]),
-        "robustness": [
-            {**row, "per_video": named(row["per_video"])} if "per_video" in row else row for row in trial["robustness"]
-        ],
-        "by_category": None
-        if by_category is None
-        else {c: None if s is None else {**s, "per_video": named(s["per_video"])} for c, s in by_category.items()},
-        "gates": None if trial["gates"] is None else {g: named(v) for g, v in trial["gates"].items()},
-    }
+def grid_cells(params: Params, stores: dict[int, str], augment: dict[int, float], modes: list[str]) -> list[dict]:
+    """Every trial of the grid: variant × training seed × corpus seed × augmentation × key mode, a variant without a
+    factor at its first level only (so it is trained, and compared, once)."""
+    cells = []
+    for variant in params.ablate.variants:
+        shifts = list(augment) if uses_audio(variant) else list(augment)[:1]
+        keys = modes if uses_key(variant) else modes[:1]
+        for seed in params.ablate.seeds:
+            for corpus in stores:
+                for shift in shifts:
+                    for key in keys:
+                        cells.append(
+                            {"model.variant": variant, "train.seed": seed, CORPUS_SEED: corpus,
+                             "train.max_audio_shift": shift, "model.key_mode": key}
+                        )
+    return cells
 
 
 def augment_frames(params: Params, fps: dict[str, float]) -> dict[int, float]:
@@ -121,7 +98,8 @@ def key_modes(params: Params) -> list[str]:
 
 
 def plan(params: Params) -> str:
-    """How many trials the ablation runs, said up front: `90 trials = 9 variants × 5 seeds × 2 augmentations × ...`."""
+    """How many trials the ablation runs, said up front: `90 trials of 9 variants × 5 seeds × 2 augmentations × ...`
+    (a variant without a factor runs at its first level only)."""
     ablate = params.ablate
     factors = [
         (len(ablate.variants), "variants"),
@@ -130,8 +108,10 @@ def plan(params: Params) -> str:
         (len(ablate.augment_shift_s), "augmentations"),
         (len(key_modes(params)), "key modes"),
     ]
-    total = int(np.prod([n for n, _ in factors]))
-    text = f"{total} trials = " + " × ".join(f"{n} {name}" for n, name in factors)
+    stores = {seed: "" for seed in params.corpus_seeds()}
+    augment = {k: s for k, s in enumerate(ablate.augment_shift_s)}
+    total = len(grid_cells(params, stores, augment, key_modes(params)))
+    text = f"{total} trials of " + " × ".join(f"{n} {name}" for n, name in factors)
     if ablate.tuning != "none":
         tuning = len(ablate.variants) * ablate.tuning.trials
         text += f", after {tuning} tuning trials = {len(ablate.variants)} variants × {ablate.tuning.trials}"
@@ -190,21 +170,6 @@ def _history(result: Any) -> list[dict[str, float]]:
     ]
 
 
-def _histories(trials: list[dict[str, Any]], table: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Rows model (the table's label), seed, corpus_seed, epoch, val_ccc_mean: the `dvc plots` data of training."""
-    labels = {(r["variant"], r["augment_shift_s"], r["key_mode"]): r["label"] for r in table}
-    return [
-        {
-            "model": labels[(t["variant"], t["augment_shift_s"], t["key_mode"])],
-            "seed": t["seed"],
-            "corpus_seed": t["corpus_seed"],
-            **epoch,
-        }
-        for t in trials
-        for epoch in t["history"]
-    ]
-
-
 def _mean_curves(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, float]]]:
     """Per model, the validation CCC per epoch averaged over the runs that reached that epoch."""
     by_model: dict[str, dict[int, list[float]]] = {}
@@ -218,7 +183,7 @@ def _mean_curves(rows: list[dict[str, Any]]) -> dict[str, list[dict[str, float]]
 
 def _tuned(best: dict[str, dict[str, Any]], key: str) -> Any:
     """A grid value that depends on the trial's variant: its own study's best value of `key`."""
-    return tune.sample_from(lambda spec: best[spec.config["model.variant"]][key])
+    return tune.sample_from(lambda spec: best[spec.config[CELL]["model.variant"]][key])
 
 
 def run_ablation(
@@ -249,9 +214,28 @@ def run_ablation(
             tune_config=driver.tune_config(params.ablate.max_concurrent),
             run_config=driver.run_config("tagf-ablation"),
         )
-        trials = _collect(tuner.fit(), driver, augment, params.splits.report)
-        table = _write_outputs(trials, params, tuning, len(stores) > 1, Path(out_dir))
-    return table
+        cells, histories, setups = _collect(tuner.fit(), driver, augment)
+        meta = _meta(params, tuning, setups, stores)
+        summary = _write_outputs(cells, histories, meta, params, Path(out_dir))
+    return summary
+
+
+def _meta(params: Params, tuning: str, setups: dict[str, str], stores: dict[int, str]) -> dict[str, Any]:
+    """What per_video.parquet carries about how it was made (tagf.study.cells)."""
+    ablate = params.ablate
+    return {
+        "reference": ablate.reference,
+        "variants": ablate.variants,
+        "controls": ablate.controls,
+        "primary": ablate.primary,
+        "margin": ablate.equivalence_margin,
+        "min_frames": params.evaluate.min_frames,
+        "settings": params.evaluate.model_dump(),
+        "setups": setups,
+        "tuning": tuning,
+        "report_split": params.splits.report,
+        "corpora": {str(seed): data_tags(path)["data_version"] for seed, path in stores.items()},
+    }
 
 
 def _corpora(driver: Driver, stores: dict[int, str], store: str) -> tuple[dict[int, dict], dict[int, Report]]:
@@ -269,13 +253,17 @@ def _corpora(driver: Driver, stores: dict[int, str], store: str) -> tuple[dict[i
         )
         for seed, splits in corpora.items()
     }
-    for what in ("lags", "categories"):  # a statistic over the corpora needs the same ground truth from each
+    # A statistic over the corpora needs the same ground truth from each.
+    for what, means in (("local_lag_s", "audio lags"), ("outage", "per-frame masks")):
         have = {seed for seed, r in reports.items() if getattr(r.protocol, what) is not None}
         if have and have != set(reports):
             missing = ", ".join(stores[seed] for seed in reports if seed not in have)
-            raise DataError(f"{missing}: no synthetic ground truth ({what}) found from the store, unlike the others")
-    if next(iter(reports.values())).protocol.categories is None:
-        print(NO_MASKS, flush=True)
+            raise DataError(f"{missing}: no synthetic ground truth ({means}) found from the store, unlike the others")
+    if params.ablate.primary.startswith("lag") and next(iter(reports.values())).protocol.local_lag_s is None:
+        raise DataError(
+            f"{next(iter(stores.values()))}: no ground-truth audio lags, so ablate.primary "
+            f"{params.ablate.primary!r} cannot be scored; use ablate.primary: clean"
+        )
     return corpora, reports
 
 
@@ -317,65 +305,48 @@ def _tuning(
 def _grid(
     params: Params, stores: dict[int, str], augment: dict[int, float], modes: list[str], tuned: dict[str, Any]
 ) -> dict[str, Any]:
-    """The Tune param space: every variant × training seed × corpus seed × augmentation × key mode."""
-    return {
-        "model.variant": tune.grid_search(params.ablate.variants),
-        "train.seed": tune.grid_search(params.ablate.seeds),
-        CORPUS_SEED: tune.grid_search(list(stores)),
-        "train.max_audio_shift": tune.grid_search(list(augment)),
-        "model.key_mode": tune.grid_search(modes),
-        **tuned,
-    }
+    """The Tune param space: one trial per cell of the grid (grid_cells), with each variant's tuned values."""
+    return {CELL: tune.grid_search(grid_cells(params, stores, augment, modes)), **tuned}
 
 
-def _collect(results: Any, driver: Driver, augment: dict[int, float], report_split: str) -> list[dict[str, Any]]:
-    """Every trial's identity, report scores and protocol artifacts (from its MLflow child run)."""
+def _collect(results: Any, driver: Driver, augment: dict[int, float]) -> tuple[pd.DataFrame, list[dict], dict]:
+    """(every trial's protocol cells with the run they belong to, every trial's history, each variant's set-up)."""
     errors = [r for r in results if r.error]
     if errors:
         raise RunError(f"{len(errors)} ablation trial(s) failed, first: {errors[0].error}")
     client = MlflowClient(driver.tracking_uri)
-    trials = []
+    frames, histories, setups = [], [], {}
     for r in results:
-        run_id = r.metrics["mlflow_run_id"]
-        trials.append(
-            {
-                "variant": r.config["model.variant"],
-                "seed": r.config["train.seed"],
-                "corpus_seed": r.config[CORPUS_SEED],
-                "augment_shift_s": augment[r.config["train.max_audio_shift"]],
-                "key_mode": r.config["model.key_mode"],
-                "setup": r.metrics["setup"],
-                "report_split": report_split,
-                **{f"report_{k}": r.metrics[f"report_{k}"] for k in SCORES},
-                "robustness": _artifact(client, run_id, ROBUSTNESS_ARTIFACT),
-                "per_video": _artifact(client, run_id, PER_VIDEO_ARTIFACT),
-                "by_category": _artifact(client, run_id, CATEGORY_ARTIFACT),
-                "gates": _artifact(client, run_id, GATES_ARTIFACT),
-                "history": _history(r),
-            }
-        )
-    return trials
+        config = flat_config(r.config)
+        run = {
+            "variant": config["model.variant"],
+            "augment_shift_s": augment[config["train.max_audio_shift"]],
+            "key_mode": config["model.key_mode"],
+            "seed": config["train.seed"],
+            "corpus_seed": config[CORPUS_SEED],
+        }
+        frames.append(pd.DataFrame(_artifact(client, r.metrics["mlflow_run_id"], CELLS_ARTIFACT)).assign(**run))
+        histories += [{**run, **epoch} for epoch in _history(r)]
+        setups.setdefault(run["variant"], r.metrics["setup"])
+    return pd.concat(frames, ignore_index=True), histories, setups
 
 
 def _write_outputs(
-    trials: list[dict[str, Any]], params: Params, tuning: str, corpora_apart: bool, out: Path
-) -> list[dict[str, Any]]:
-    """The tables, per-video scores, curves, histories and figures; logged to the parent run too."""
-    ablate = params.ablate
-    apart = [_videos_apart(t) for t in trials] if corpora_apart else trials
-    table, curves = summarize(apart, ablate.variants, ablate.reference, tuning)
-    gates = gate_summary(apart)
-    with storage.atomic_path(str(out / "per_video.parquet")) as (fs, tmp), fs.open(tmp, "wb") as f:
-        pq.write_table(_per_video_table(trials), f)
-    storage.write_text(str(out / "ablation.json"), json.dumps(table, indent=1, allow_nan=False))
-    storage.write_text(str(out / "gates.json"), json.dumps(gates, indent=1, allow_nan=False))
-    storage.write_text(str(out / "ablation.md"), markdown(table, ablate.reference, gates))
-    write_table(curves, str(out / "robustness.json"), str(out / "robustness.csv"))
-    robustness_figure(curves, str(out / "robustness.png"))
-    histories = _histories(trials, table)
-    storage.write_text(str(out / "history.json"), json.dumps(histories, indent=1, allow_nan=False))
-    history_figure(_mean_curves(histories), str(out / "val_ccc.png"))
-    gate_category_figure(gates, str(out / "gates.png"))
-    for name in ("ablation.md", "ablation.json", "gates.json", "robustness.png", "gates.png", "val_ccc.png"):
+    cells: pd.DataFrame, histories: list[dict], meta: dict, params: Params, out: Path
+) -> dict[str, Any]:
+    """per_video.parquet, then every table and figure from it (tagf compare's code), the training histories; the
+    tables and figures logged to the parent run too."""
+    write_cells(str(out / "per_video.parquet"), cells, meta)
+    summary = compare(str(out / "per_video.parquet"), str(out))
+    labels = {(r["variant"], r["augment_shift_s"], r["key_mode"]): r["label"] for r in summary["rows"]}
+    rows = [
+        {"model": labels[(h["variant"], h["augment_shift_s"], h["key_mode"])], "seed": h["seed"],
+         "corpus_seed": h["corpus_seed"], "epoch": h["epoch"], SELECTION_MEAN: h[SELECTION_MEAN]}
+        for h in histories
+        if (h["variant"], h["augment_shift_s"], h["key_mode"]) in labels
+    ]
+    storage.write_text(str(out / "history.json"), json.dumps(rows, indent=1, allow_nan=False))
+    history_figure(_mean_curves(rows), str(out / "val_ccc.png"))
+    for name in ("ablation.md", "ablation.json", "gates.json", "power.json", "robustness.png", "gates.png", "val_ccc.png"):
         mlflow.log_artifact(str(out / name))
-    return table
+    return summary

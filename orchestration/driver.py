@@ -41,6 +41,7 @@ class Driver:
             "experiment_id": self.experiment_id,
             "parent_run_id": parent_run_id,
             "tags": self.tags,
+            "threads": max(1, int(params.sweep.cpus_per_trial)),
         }
         return TrialContext(**{**base, **fields})
 

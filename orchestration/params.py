@@ -194,11 +194,26 @@ class AblateParams(BaseModel):
         description="none: every variant trains with the model/train sections as they are; "
         "{trials: N}: each variant's own Optuna study first (equal budget)",
     )
+    primary: str = Field(
+        "clean",
+        description="the one endpoint the verdicts test, declared before the run: clean, lag>=X, lag<X (seconds, "
+        "an edge of evaluate.lag_bins_s), a lag bin, shift_s=S, outage, no_face",
+    )
+    equivalence_margin: float = Field(
+        0.02, gt=0, description="±CCC within which a difference counts as none (TOST); 'no difference' needs it"
+    )
+    controls: list[str] = Field(
+        default_factory=list,
+        description="variants that check the study (positive control, A/A): tested alone, outside the Holm family",
+    )
 
     @model_validator(mode="after")
     def _reference_is_run(self):
         if self.reference not in self.variants:
             raise ValueError(f"reference {self.reference!r} is not among the variants {self.variants}")
+        strays = [c for c in self.controls if c not in self.variants or c == self.reference]
+        if strays:
+            raise ValueError(f"controls {strays}: a control must be one of the variants, and not the reference")
         return self
 
     @field_validator("augment_shift_s")
@@ -235,6 +250,11 @@ class Params(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     profile: str = Field("small", description="a preset of model and train settings (tagf.profiles)")
+    reproducible: bool = Field(
+        False,
+        description="pin the CPU kernels (AVX2 on x86-64) and thread counts so results are the same on any such "
+        "machine (tagf.runtime); off: the fastest kernels and every core",
+    )
     data: DataParams = DataParams()
     splits: SplitParams = SplitParams()
     features: ExtractorConfig = ExtractorConfig()
@@ -260,6 +280,7 @@ class Params(BaseModel):
             raise ValueError(
                 "ablate.corpus_seeds: only the synthetic corpus has seeds (Aff-Wild2 is one corpus); set it to null"
             )
+        _check_primary(self)
         if corpus_seeds is not None and self.data.seed not in corpus_seeds:
             raise ValueError(
                 f"ablate.corpus_seeds: {corpus_seeds} leave out data.seed ({self.data.seed}), whose corpus the sweep "
@@ -287,6 +308,27 @@ class Params(BaseModel):
             {**self.train_overrides(), **(train or {})},
             where=self._where,
         )
+
+
+def _check_primary(params: Params) -> None:
+    """The primary endpoint must be one the protocol scores: known by name, its lag an edge of the bins, its
+    perturbation level one of the levels, and a lag endpoint needs a corpus with ground-truth lags."""
+    from tagf.errors import DataError
+    from tagf.study.cells import endpoint
+    from tagf.study.conditions import lag_bin_labels
+
+    settings, name = params.evaluate, params.ablate.primary
+    try:
+        picked = endpoint(name, lag_bin_labels(settings.lag_bins_s))
+    except DataError as err:
+        raise ValueError(f"ablate.primary: {err}") from None
+    if picked.level is not None and picked.level != 0:
+        levels = {"shift_s": [s for k in settings.shifts_s for s in (-k, k)], "audio_noise": settings.snr_db}
+        levels |= {"visual_noise": settings.snr_db, "audio_dropout": settings.dropout, "visual_dropout": settings.dropout}
+        if picked.level not in levels.get(picked.perturbation, []):
+            raise ValueError(f"ablate.primary: {name!r} is not a condition of evaluate: (its levels)")
+    if name.startswith("lag") and params.data.source != "synthetic":
+        raise ValueError(f"ablate.primary: {name!r} needs ground-truth audio lags, which only the synthetic corpus has")
 
 
 def validate(raw: dict[str, Any], where: str = "params.yaml") -> Params:

@@ -6,6 +6,8 @@ import os
 
 import ray
 
+from tagf import runtime
+
 
 def cluster_address(flag: str | None = None, configured: str | None = None) -> str | None:
     """--address, else RAY_ADDRESS (set by `ray job submit` to the job's cluster), else params' sweep.address;
@@ -20,9 +22,18 @@ def connect(flag: str | None = None, configured: str | None = None, num_cpus: in
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
     if ray.is_initialized():
         return "already connected"
+    # The driver's kernel pins (tagf.runtime) go to every worker of the job, on whichever node it runs.
+    reproducible = runtime.is_reproducible()
+    pins = {**runtime.kernel_environment(reproducible), **({"TAGF_REPRODUCIBLE": "1"} if reproducible else {})}
+    runtime_env = {"env_vars": pins} if pins else None
     target = cluster_address(flag, configured)
     if target:
-        ray.init(address=target, log_to_driver=False)
+        ray.init(address=target, log_to_driver=False, runtime_env=runtime_env)
         return target
-    ray.init(num_cpus=num_cpus or os.cpu_count(), include_dashboard=False, log_to_driver=False)
+    ray.init(
+        num_cpus=num_cpus or runtime.cpus_available(),
+        include_dashboard=False,
+        log_to_driver=False,
+        runtime_env=runtime_env,
+    )
     return "local"

@@ -61,7 +61,7 @@ def report(
     metrics = {
         "best_tagf": {k: round(best[k], 5) for k in SCORES},
         "best_tagf_latent_ccc_mean": round(best["latent"][MEAN], 5) if "latent" in best else None,
-        "variant_ccc_mean": {row["label"]: round(row[MEAN]["mean"], 5) for row in ablation},
+        "variant_ccc_mean": {row["label"]: round(row["clean"]["mean"]["mean"], 5) for row in ablation["rows"]},
     }
     storage.write_text(str(out / "metrics.json"), json.dumps(metrics, indent=1, allow_nan=False))
     _, extra = load_model(model_path)

@@ -17,27 +17,28 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 from mlflow.entities import Param
 from mlflow.tracking import MlflowClient
 from ray import tune
 
 from orchestration.tracking import MlflowEpochLogger, log_json
+from tagf import runtime
 from tagf.evaluation.evaluate import LoadedModel
 from tagf.models import VARIANTS
 from tagf.models.variants import variant_of
 from tagf.profiles import Setup, resolve
 from tagf.score_names import SCORES
-from tagf.study.protocol import Protocol, RunScores, score_run
+from tagf.study.cells import plain, pooled
+from tagf.study.protocol import Protocol, score_run
 from tagf.training.callbacks import TrainingCallback
 from tagf.training.checkpoint import CHECKPOINT_DIR
 from tagf.training.trainer import train
 
 RUN_ID_FILE = "mlflow_run_id"
-ROBUSTNESS_ARTIFACT = "robustness.json"
-PER_VIDEO_ARTIFACT = "per_video.json"
-CATEGORY_ARTIFACT = "by_category.json"
-GATES_ARTIFACT = "gates.json"
+CELLS_ARTIFACT = "cells.json"  # the protocol's per-video cells (tagf.study.cells) of the trial's model
 CORPUS_SEED = "data.corpus_seed"  # an ablation trial's corpus: its splits and report are that corpus's
+CELL = "ablation.cell"  # an ablation trial's cell of the grid: its variant, seeds, corpus and levels, as one value
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,7 @@ class TrialContext:
     experiment_id: str
     parent_run_id: str
     tags: dict[str, str]
+    threads: int = 1  # torch threads: the CPUs Ray gives the trial (sweep.cpus_per_trial), never more
     report: dict[int, Report] | None = None  # an ablation's, by corpus seed (config CORPUS_SEED picks one)
     callbacks: tuple[TrainingCallback, ...] = field(default=())
 
@@ -75,6 +77,11 @@ class TuneReporter(TrainingCallback):
     def on_epoch_end(self, epoch: int, metrics: dict[str, Any]) -> None:
         checkpoint = tune.Checkpoint.from_directory(self.checkpoint) if self.checkpoint else None
         tune.report({**metrics, "mlflow_run_id": self.run_id}, checkpoint=checkpoint)
+
+
+def flat_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A trial's config with an ablation's grid cell spread into its keys."""
+    return {**{k: v for k, v in config.items() if k != CELL}, **config.get(CELL, {})}
 
 
 def decode(value: Any) -> Any:
@@ -134,24 +141,22 @@ def _child_run(
     return run.info.run_id
 
 
-def _log_report(client: MlflowClient, run_id: str, scored: RunScores) -> None:
-    """The protocol's scores as the child run's metrics and artifacts."""
+def _score_report(client: MlflowClient, run_id: str, setup: Setup, result, split, report: Report) -> dict:
+    """Score the trained model by the protocol; log its cells (artifact) and plain pooled CCC (metrics)."""
+    loaded = [LoadedModel(result.model, setup.train.targets, setup.train.window, setup.train.hop)]
+    cells = score_run(loaded, split, report.protocol, setup.train.seed)
+    scores = pooled(plain(pd.DataFrame(cells)))
     for key in SCORES:
-        client.log_metric(run_id, f"report_{key}", scored.scores[key])
-    artifacts = {
-        ROBUSTNESS_ARTIFACT: scored.robustness,
-        PER_VIDEO_ARTIFACT: scored.scores["per_video"],
-        CATEGORY_ARTIFACT: scored.by_category,
-        GATES_ARTIFACT: scored.gates,
-    }
-    for name, content in artifacts.items():
-        log_json(client, run_id, name, content)
+        client.log_metric(run_id, f"report_{key}", scores[key])
+    log_json(client, run_id, CELLS_ARTIFACT, cells)
+    return {f"report_{k}": scores[k] for k in SCORES}
 
 
 def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> None:
     """Trainable: `splits` ({"train", "selection"}, or an ablation's {corpus seed: {"train", "selection", "report"}})
     arrive from the Ray object store, put there once."""
-    report = None
+    runtime.use_threads(context.threads)  # trials that share a node's cores never oversubscribe them
+    config, report = flat_config(config), None
     if context.report is not None:
         corpus = config[CORPUS_SEED]
         splits, report = splits[corpus], context.report[corpus]
@@ -180,10 +185,7 @@ def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> No
             selection=context.selection_split,
         )
         if report is not None:
-            loaded = [LoadedModel(result.model, setup.train.targets, setup.train.window, setup.train.hop)]
-            scored = score_run(variant, loaded, splits["report"], report.protocol, setup.train.seed)
-            _log_report(client, run_id, scored)
-            scores = {f"report_{k}": scored.scores[k] for k in SCORES}
+            scores = _score_report(client, run_id, setup, result, splits["report"], report)
             tune.report({**scores, "mlflow_run_id": run_id, "setup": setup.label})
     finally:
         shutil.rmtree(work, ignore_errors=True)

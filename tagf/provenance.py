@@ -9,6 +9,8 @@ import platform
 import subprocess
 from pathlib import Path
 
+from tagf import runtime
+
 
 def git_commit(path: str | Path = ".") -> str | None:
     """HEAD of the repository containing `path` (with '-dirty' if it has uncommitted changes), or None."""
@@ -35,11 +37,13 @@ def package_versions() -> dict[str, str]:
 
 
 def environment() -> dict[str, str]:
-    """The short form a model file and a run's tags carry; the full list is `package_versions()`."""
+    """The short form a model file and a run's tags carry; the full list is `package_versions()`. With it, what the
+    run computed with: the kernels' instruction set, threads, the CPU and the reproducible switch (tagf.runtime)."""
     versions = package_versions()
     frozen = "\n".join(f"{name}=={version}" for name, version in versions.items())
     return {
         "python": platform.python_version(),
         "torch": versions.get("torch", "absent"),
         "packages_sha256": hashlib.sha256(frozen.encode()).hexdigest(),
+        **runtime.describe(),
     }

@@ -374,20 +374,20 @@ def test_failing_ablation_trial_resumes_and_keeps_its_child_run(tiny_corpus, tmp
     )
     marker = tmp_path / "failed-once"
     before = set(Path(tempfile.gettempdir()).glob("tagf-trial-*"))
-    table = run_ablation(
+    summary = run_ablation(
         params,
         str(tiny_corpus["store"]),
         str(tmp_path / "ablation"),
         extra_callbacks=(failing_callback.FailOnce(str(marker)),),
     )
     assert marker.exists()  # it did fail once
-    assert [row["variant"] for row in table] == ["jca"]
-    assert set(table[0]["drop_shift_s"]) == {"-0.2", "+0.2"}
-    # The tiny corpus has masks: scores within its frame categories, and the gate of jca (its last step) per category
-    assert "synchronised" in table[0]["by_category"]
+    (row,) = summary["rows"]
+    assert row["variant"] == "jca" and set(row["drops"]["shift_s"]) == {"-0.2", "+0.2"}
+    # The tiny corpus has ground-truth lags and masks: CCC by effective lag, and the gate of jca (its last step) by lag
+    assert summary["lag_bins"][0] == "lag[0,0.25)" and row["lag"]["lag[0,0.25)"]["value"]["mean"] is not None
     gates = json.loads((tmp_path / "ablation" / "gates.json").read_text())
-    (row,) = gates["rows"]
-    assert row["variant"] == "jca" and row["visual"]["synchronised"][-1]["mean"] == 1.0
+    (gated,) = gates["rows"]
+    assert gated["variant"] == "jca" and gated["visual"]["clean"][-1]["mean"] == 1.0
     assert (tmp_path / "ablation" / "gates.png").exists()
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
@@ -419,8 +419,8 @@ def test_ablation_tunes_each_variant_with_its_own_study(tiny_corpus, tmp_path, m
             evaluate__dropout=[],
         )
     )
-    table = run_ablation(params, str(tiny_corpus["store"]), str(tmp_path / "ablation"))
-    assert all("Optuna study of 2 trials" in row["tuning"] for row in table)
+    summary = run_ablation(params, str(tiny_corpus["store"]), str(tmp_path / "ablation"))
+    assert "Optuna study of 2 trials" in summary["tuning"]
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name("tagf-test")

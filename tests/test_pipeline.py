@@ -30,7 +30,8 @@ TINY = {
         "grace_period": 1,
         "space": {"model.gate": {"choice": ["step_bilstm"]}},
     },
-    "ablate": {"variants": ["tagf", "audio_only"], "seeds": [0], "corpus_seeds": [0, 1]},  # n = 1 × 2 corpora
+    # n = 1 seed × 2 corpora; the tiny corpus's lags (±0.5 s) and shift (±0.5 s) reach 1 s
+    "ablate": {"variants": ["tagf", "audio_only"], "seeds": [0], "corpus_seeds": [0, 1], "primary": "lag>=0.5"},
     "evaluate": {"shifts_s": [0.5], "snr_db": [10], "dropout": [0.5]},
 }
 
@@ -140,12 +141,21 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
     assert "Scored on split `test`" in table and f"- tagf: setup {profile}" in table
     # Corpus seed 1 is a corpus of its own (data/replicas): each variant ran once on each corpus, and the paired
     # comparison pairs each corpus's videos with themselves only (the tiny preset has 2 test videos).
-    rows = json.loads((repo / "results/ablation/ablation.json").read_text())
-    assert [row["n"] for row in rows] == [2, 2] and rows[1]["vs_reference"]["n_videos"] == 4
-    per_video = pq.read_table(repo / "results/ablation/per_video.parquet").to_pylist()
-    assert {(r["corpus_seed"], r["shift_s"]) for r in per_video} == {(c, s) for c in (0, 1) for s in (-0.5, 0, 0.5)}
+    summary = json.loads((repo / "results/ablation/ablation.json").read_text())
+    assert [row["runs"] for row in summary["rows"]] == [2, 2] and summary["primary"] == "lag>=0.5"
+    compared = summary["rows"][1]["clean"]["vs_reference"]
+    assert (compared["corpora"], compared["seeds"], compared["videos"]) == (2, 1, 4)
+    # One seed on two corpora cannot estimate the seed variance: no verdict, and the table says why.
+    assert summary["rows"][1]["primary"]["vs_reference"]["verdict"].startswith("not testable (one training seed")
+    per_video = pq.read_table(repo / "results/ablation/per_video.parquet").to_pandas()
+    shifts = per_video[per_video["perturbation"] == "shift_s"]
+    assert set(zip(shifts["corpus_seed"], shifts["level"])) == {(c, s) for c in (0, 1) for s in (-0.5, 0, 0.5)}
     rows = json.loads((repo / "results/ablation/robustness.json").read_text())
-    assert {"model", "perturbation", "level", "ccc_mean"} <= set(rows[0])
+    assert {"model", "perturbation", "level", "ccc_mean", "ccc_low", "ccc_high"} <= set(rows[0])
+    # The stored scores give every table again, to the byte (what a re-analysis runs).
+    sh(repo, str(BIN / "tagf"), "compare", "results/ablation/per_video.parquet", "--output", str(repo.parent / "again"))
+    for name in ("ablation.json", "ablation.md", "gates.json", "power.json", "robustness.json"):
+        assert (repo.parent / "again" / name).read_bytes() == (repo / "results/ablation" / name).read_bytes(), name
 
     registry = json.loads((repo / "results/registry.json").read_text())
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")

@@ -5,7 +5,6 @@ import json
 
 import pytest
 
-from orchestration.ablation import _videos_apart
 from orchestration.params import validate
 from orchestration.replicas import corpus_stores, made_from, write_replicas
 from tagf.errors import DataError
@@ -52,22 +51,3 @@ def test_a_corpus_seed_without_a_corpus_is_an_error_naming_it(tmp_path):
     (tmp_path / "replicas.json").write_text(json.dumps({"1": "seed-1/features"}))  # not what `tagf replicas` writes
     with pytest.raises(DataError, match=f"^{tmp_path}/replicas.json: not a listing of corpora"):
         corpus_stores(params(corpus_seeds=[0, 1]), "data/features", str(tmp_path))
-
-
-def test_videos_of_different_corpora_are_never_the_same_video():
-    trial = {
-        "corpus_seed": 2,
-        "per_video": {"v1": {"ccc_valence": 0.5}},
-        "robustness": [
-            {"perturbation": "shift_s", "level": 0.0, "per_video": {"v1": {"ccc_valence": 0.5}}},
-            {"perturbation": "audio_noise", "level": 10.0},
-        ],
-        "by_category": {"silent": None, "synchronised": {"ccc_mean": 0.4, "per_video": {"v1": {}}}},
-        "gates": {"visual": {"v1": {"silent": None}}},
-    }
-    apart = _videos_apart(trial)
-    assert list(apart["per_video"]) == ["c2/v1"]
-    assert list(apart["robustness"][0]["per_video"]) == ["c2/v1"] and "per_video" not in apart["robustness"][1]
-    assert list(apart["by_category"]["synchronised"]["per_video"]) == ["c2/v1"]
-    assert apart["by_category"]["silent"] is None and list(apart["gates"]["visual"]) == ["c2/v1"]
-    assert list(trial["per_video"]) == ["v1"]  # the run itself is unchanged (per_video.parquet keeps the names)

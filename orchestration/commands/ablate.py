@@ -9,14 +9,19 @@ from orchestration.commands import load, params_option
 
 def _ablate(args: argparse.Namespace) -> None:
     from orchestration.ablation import plan, run_ablation
-    from tagf.study.tables import markdown
+    from tagf.study.tables import primary_table
 
     params = load(args)
     if args.plan:
         print(plan(params))
+        if args.pilot:
+            from tagf.study.planning import plan_from_pilot
+
+            print(plan_from_pilot(args.pilot, params.ablate, params.corpus_seeds(), args.target))
         return
-    table = run_ablation(params, args.store, args.output, address=args.address, replicas=args.replicas)
-    print(markdown(table, params.ablate.reference))
+    summary = run_ablation(params, args.store, args.output, address=args.address, replicas=args.replicas)
+    print("\n".join(primary_table(summary)))
+    print(f"-> {args.output}/ablation.md (every table), per_video.parquet (`tagf compare` recomputes them)")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -30,4 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--replicas", help="directory written by `tagf replicas`: the corpora of ablate.corpus_seeds but data.seed"
     )
     p.add_argument("--plan", action="store_true", help="only say how many trials it would run, and exit")
-    p.set_defaults(run=_ablate)
+    p.add_argument(
+        "--pilot",
+        help="with --plan: a previous ablation's per_video.parquet, whose variance components say what this design "
+        "can detect and what a target difference needs",
+    )
+    p.add_argument("--target", type=float, default=0.02, help="with --pilot: the difference to detect (CCC)")
+    p.set_defaults(run=_ablate, computes=True)

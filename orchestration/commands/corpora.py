@@ -42,4 +42,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     for name, (help_text, output, handler) in COMMANDS.items():
         p = params_option(sub.add_parser(name, help=help_text))
         p.add_argument("output", help=output)
-        p.set_defaults(run=handler)
+        p.set_defaults(run=handler, computes=True)

@@ -31,9 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--store", required=True, help="feature store")
     p.add_argument("--sweep", required=True, help="sweep output directory")
     p.add_argument("--output", required=True, help="registration summary JSON")
-    p.set_defaults(run=_register)
+    p.set_defaults(run=_register, computes=True)
 
     p = params_option(sub.add_parser("promote", help="move the champion alias to the challenger if it is better"))
     p.add_argument("--name", help="registered model (default: params mlflow.registered_model)")
     p.add_argument("--force", action="store_true", help="promote even if the challenger is not better")
-    p.set_defaults(run=_promote)
+    p.set_defaults(run=_promote, computes=True)

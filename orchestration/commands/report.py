@@ -23,4 +23,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--sweep", required=True, help="sweep output directory")
     p.add_argument("--ablation", required=True, help="ablation output directory")
     p.add_argument("--output", required=True, help="directory for metrics.json, history.json and the plots")
-    p.set_defaults(run=_report)
+    p.set_defaults(run=_report, computes=True)

@@ -24,4 +24,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output", required=True, help="directory for best_config.json, trials.csv, best/model.pt")
     p.add_argument("--resume", action="store_true", help="continue an interrupted sweep (keeps finished trials)")
     p.add_argument("--address", help="Ray cluster address (default: RAY_ADDRESS, params, else local)")
-    p.set_defaults(run=_sweep)
+    p.set_defaults(run=_sweep, computes=True)

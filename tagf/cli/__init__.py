@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 import traceback
 from collections.abc import Callable
 from importlib.metadata import entry_points
 
+from tagf import runtime
 from tagf.errors import exit_code, exit_codes_help
 
 # command -> the module that registers it
@@ -28,6 +30,7 @@ COMMANDS = {
     "train": "tagf.cli.train",
     "evaluate": "tagf.cli.evaluate",
     "robustness": "tagf.cli.robustness",
+    "compare": "tagf.cli.compare",
     "plot-gates": "tagf.cli.plot_gates",
     "predict": "tagf.cli.predict",
     "import-checkpoint": "tagf.cli.import_checkpoint",
@@ -63,11 +66,38 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     return parser
 
 
+def _reproducible(argv: list[str]) -> bool:
+    """The `reproducible` switch of the command's params file (`--params`, for the platform's commands by default
+    params.yaml; read raw, before any parser or schema imports torch), else TAGF_REPRODUCIBLE."""
+    from tagf.params_file import read_params_file
+
+    command = next((word for word in argv if not word.startswith("-")), None)
+    path = "params.yaml" if command is not None and command not in COMMANDS else None
+    for k, word in enumerate(argv):
+        if word == "--params" and k + 1 < len(argv):
+            path = argv[k + 1]
+        elif word.startswith("--params="):
+            path = word.split("=", 1)[1]
+    if path and os.path.exists(path):
+        try:
+            return bool(read_params_file(path).get("reproducible", False))
+        except Exception:  # a bad file: the command itself says what is wrong with it
+            return False
+    return os.environ.get("TAGF_REPRODUCIBLE") == "1"
+
+
 def main(argv: list[str] | None = None) -> int:
-    """Run one command; a user-fixable error becomes one `tagf <command>: error: ...` line and its exit status."""
+    """Run one command; a user-fixable error becomes one `tagf <command>: error: ...` line and its exit status.
+
+    Before the command imports torch, its kernels are pinned when the run is reproducible (tagf.runtime); a
+    command that computes (`computes` in its defaults) then gets its thread count."""
     argv = sys.argv[1:] if argv is None else argv
+    if "torch" not in sys.modules:  # a caller that imported torch already (a test) keeps its own kernels
+        runtime.pin_kernels(_reproducible(argv))
     args = build_parser(argv).parse_args(argv)
     try:
+        if getattr(args, "computes", False):
+            runtime.use_threads()
         args.run(args)
     except Exception as err:
         code = exit_code(err)

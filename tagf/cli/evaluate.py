@@ -24,4 +24,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--metrics", help="metrics JSON to write")
     p.add_argument("--predictions", help="per-frame predictions Parquet to write")
     model_uri_option(p)
-    p.set_defaults(run=_evaluate)
+    p.set_defaults(run=_evaluate, computes=True)

@@ -30,4 +30,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, help="frames per backbone batch (default 256)")
     p.add_argument("--dtype", choices=("float16", "float32"), help="storage precision (default float16)")
     params_option(p, "its features: section")
-    p.set_defaults(run=_features)
+    p.set_defaults(run=_features, computes=True)

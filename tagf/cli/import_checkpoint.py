@@ -26,4 +26,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--target", required=True, choices=TARGETS, help="what the checkpoint was trained on")
     p.add_argument("--hop", required=True, type=int, help="evaluation window hop in frames (authors: 200)")
-    p.set_defaults(run=_import_checkpoint)
+    p.set_defaults(run=_import_checkpoint, computes=True)

@@ -21,4 +21,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--video", required=True)
     p.add_argument("--output", required=True, help="PNG to write")
     model_uri_option(p)
-    p.set_defaults(run=_plot_gates)
+    p.set_defaults(run=_plot_gates, computes=True)

@@ -39,4 +39,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--submission", help="ABAW submission file to write (image_location,valence,arousal)")
     p.add_argument("--plot", help="PNG of the first video's VA trace")
     model_uri_option(p)
-    p.set_defaults(run=_predict)
+    p.set_defaults(run=_predict, computes=True)

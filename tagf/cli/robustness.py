@@ -15,7 +15,7 @@ def _robustness(args: argparse.Namespace) -> None:
     from tagf.params_file import invalid
     from tagf.study.conditions import ProtocolSettings
     from tagf.study.figures import robustness_figure
-    from tagf.study.robustness import robustness_of_files, write_table
+    from tagf.study.robustness import robustness_of_files, write_outputs
 
     models: dict[str, list[str]] = {}
     for spec in args.model:
@@ -28,10 +28,10 @@ def _robustness(args: argparse.Namespace) -> None:
         settings = ProtocolSettings(**fields)
     except ValidationError as err:
         raise invalid(err, args.params or "the flags", "evaluate.") from None
-    rows = robustness_of_files(models, args.store, args.split, settings)
-    write_table(rows, f"{args.output}/robustness.json", f"{args.output}/robustness.csv")
+    cells = robustness_of_files(models, args.store, args.split, settings)
+    rows = write_outputs(cells, args.output, args.split, settings)
     robustness_figure(rows, f"{args.output}/robustness.png")
-    print(f"{len(rows)} rows -> {args.output}/robustness.{{json,csv,png}}")
+    print(f"{len(rows)} rows -> {args.output}/robustness.{{json,csv,png}}, per_video.parquet")
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -55,4 +55,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--dropout", type=numbers(float), help="modality dropout fractions (empty: none)")
     p.add_argument("--output", required=True, help="directory for robustness.json/.csv/.png")
     model_uri_option(p, "its evaluate: section (levels); ")
-    p.set_defaults(run=_robustness)
+    p.set_defaults(run=_robustness, computes=True)

@@ -64,4 +64,4 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="the split that picks the best epoch and stops early (default: params' splits.selection or validation)",
     )
     params_option(p, "its profile, model:, train: and splits.selection")
-    p.set_defaults(run=_train)
+    p.set_defaults(run=_train, computes=True)

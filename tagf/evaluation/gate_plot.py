@@ -7,12 +7,13 @@ from tagf.errors import UsageError
 from tagf.evaluation.evaluate import load_for_evaluation
 from tagf.evaluation.figures import gate_figure
 from tagf.evaluation.inference import predict_frames
+from tagf.models.variants import variant_of
 
 
 def plot_gates(model_url: str, store: str, video: str, png_url: str) -> None:
     loaded = load_for_evaluation(model_url)
     if not loaded.model.gated:
-        raise UsageError(f"{model_url}: a {loaded.model.cfg.fusion} model has no gate to plot")
+        raise UsageError(f"{model_url}: a {variant_of(loaded.model.cfg)} model has no learned gate to plot")
     split = videos_from_store(store, [video])
     predicted = predict_frames(loaded.model, split, loaded.window, loaded.hop)
     gate_figure(

@@ -86,8 +86,10 @@ class FusionModel(nn.Module):
 
     @property
     def gated(self) -> bool:
-        """Whether its forward returns gate weights (co-attention variants)."""
-        return self.per_target[0].gated if self.per_target is not None else self.coattention is not None
+        """Whether it has a learned gate, whose weights are worth analysing (a uniform or last-step gate is not)."""
+        if self.per_target is not None:
+            return self.per_target[0].gated
+        return self.coattention is not None and getattr(self.visual_gate, "learned", True)
 
     def forward(
         self, visual: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor | None = None

@@ -1,7 +1,7 @@
 """Gates that weigh the M = S+1 co-attention candidates of one modality per frame.
 
 Every gate maps candidates (B, L, M, d_m) to (fused (B, L, d_m), α (B, L, M)); α sums to 1 over M and is what the
-interpretability plots show.
+interpretability plots show. A gate whose α is a constant (mean, last) says so with `learned = False`.
 """
 
 from __future__ import annotations
@@ -192,6 +192,8 @@ class FCGate(nn.Module):
 class MeanGate(nn.Module):
     """Uniform weights: every step counts the same."""
 
+    learned = False  # its α is a constant: nothing to analyse or plot
+
     def __init__(self, dim: int, cfg: ModelConfig):
         super().__init__()
 
@@ -203,6 +205,8 @@ class MeanGate(nn.Module):
 
 class LastGate(nn.Module):
     """RJCMA/JCA: only the final step's output is used."""
+
+    learned = False
 
     def __init__(self, dim: int, cfg: ModelConfig):
         super().__init__()

@@ -5,7 +5,9 @@
     audio_noise      Gaussian noise on the audio features at an SNR in dB (visual_noise: on the visual ones)
     audio_dropout    a fraction of frames with the audio features zeroed (visual_dropout: the visual ones)
 
-A module of settings and names only, so that the command line shows the defaults without importing torch.
+Within each condition the frames are grouped by their effective audio lag (|built-in lag + applied shift|, in the
+bins of `lag_bins_s`), the main view of misalignment. A module of settings and names only, so that the command line
+shows the defaults without importing torch.
 """
 
 from __future__ import annotations
@@ -44,11 +46,25 @@ class ProtocolSettings(BaseModel):
     )
     snr_db: list[float] = Field(default_factory=lambda: [20.0, 10.0, 0.0], description="modality noise levels")
     dropout: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5], description="modality dropout fractions")
+    lag_bins_s: list[float] = Field(
+        default_factory=lambda: [0.0, 0.25, 0.5, 1.0, 2.0],
+        description="lower edges of the effective-lag bins, seconds (the last bin is open above)",
+    )
+    min_frames: int = Field(
+        50, gt=1, description="frames a video needs in a pooled cell to have a CCC there (fewer: no value)"
+    )
 
     @field_validator("shifts_s")
     @classmethod
     def _shifts(cls, value: list[float]) -> list[float]:
         return distinct_non_negative(value)
+
+    @field_validator("lag_bins_s")
+    @classmethod
+    def _bins(cls, value: list[float]) -> list[float]:
+        if not value or value[0] != 0 or any(b <= a for a, b in zip(value, value[1:])):
+            raise ValueError(f"expected increasing edges starting at 0, got {value}")
+        return value
 
     @model_validator(mode="before")
     @classmethod
@@ -65,3 +81,9 @@ class ProtocolSettings(BaseModel):
 def drop_key(perturbation: str, level: float) -> str:
     """The key of a level in a row's `drop_<perturbation>`: `+0.5` (seconds of shift), `10` (dB), `0.25` (fraction)."""
     return f"{level:+g}" if perturbation == SHIFT else f"{level:g}"
+
+
+def lag_bin_labels(edges: list[float]) -> list[str]:
+    """`lag[0,0.25)`, ..., `lag[2,inf)`: the subset names of the effective-lag bins."""
+    bounds = [*edges, float("inf")]
+    return [f"lag[{low:g},{high:g})" for low, high in zip(bounds[:-1], bounds[1:])]

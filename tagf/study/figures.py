@@ -1,4 +1,5 @@
-"""The study's figures (PNG): robustness curves per perturbation, gate weights per frame category."""
+"""The study's figures (PNG): CCC by effective audio lag (the main misalignment view), under each perturbation, and
+the gates' α by effective lag; every point with its 95 % interval (tagf.study.summary, tagf.study.gates)."""
 
 from __future__ import annotations
 
@@ -10,64 +11,73 @@ from tagf.evaluation.figures import plt, save  # pyplot with the file-only backe
 from tagf.study.conditions import PERTURBATIONS
 
 
+def _errorbar(ax, xs, found, label, offset=0.0):
+    """Means with their intervals (a point without an interval is drawn without a bar)."""
+    keep = [(x, f) for x, f in zip(xs, found) if f is not None]
+    if not keep:
+        return
+    x = np.array([k for k, _ in keep], float) + offset
+    mean = np.array([f["mean"] for _, f in keep])
+    low = np.array([f["mean"] - f["ci95"][0] if f.get("ci95") else 0.0 for _, f in keep])
+    high = np.array([f["ci95"][1] - f["mean"] if f.get("ci95") else 0.0 for _, f in keep])
+    ax.errorbar(x, mean, yerr=[low, high], marker="o", ms=3, capsize=2, lw=1, label=label)
+
+
+PANELS = {"lag_s": "effective audio lag |built-in + shift| (s), bin's lower edge", **PERTURBATIONS}
+
+
 def robustness_figure(rows: list[dict[str, Any]], url: str) -> None:
-    """One panel per perturbation, one line per model, mean CCC on the y axis."""
-    present = [(p, label) for p, label in PERTURBATIONS.items() if any(r["perturbation"] == p for r in rows)]
-    fig, axes = plt.subplots(1, len(present), figsize=(4.2 * len(present), 3.6), squeeze=False, sharey=True)
+    """A panel per kind of curve (robustness.json rows: model, perturbation, level, ccc_mean[, ccc_low, ccc_high]),
+    a line per model, with its intervals where it has them."""
+    panels = [p for p in PANELS if any(r["perturbation"] == p for r in rows)]
     models = list(dict.fromkeys(r["model"] for r in rows))
-    for ax, (perturbation, label) in zip(axes[0], present):
-        for model in models:
-            points = sorted(
-                (r["level"], r["ccc_mean"])
-                for r in rows
-                if r["model"] == model and r["perturbation"] == perturbation
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.4 * len(panels), 3.8), squeeze=False, sharey=True)
+    for ax, panel in zip(axes[0], panels):
+        levels = sorted({r["level"] for r in rows if r["perturbation"] == panel})
+        step = min(np.diff(levels)) if len(levels) > 1 else 1.0
+        for k, model in enumerate(models):
+            mine = sorted(
+                ((r["level"], r) for r in rows if r["model"] == model and r["perturbation"] == panel), key=lambda x: x[0]
             )
-            ax.plot(*zip(*points), marker="o", label=model)
-        ax.set_xlabel(label)
+            found = [
+                {"mean": r["ccc_mean"], "ci95": None if r.get("ccc_low") is None else (r["ccc_low"], r["ccc_high"])}
+                for _, r in mine
+            ]
+            offset = (k / max(1, len(models) - 1) - 0.5) * 0.3 * step  # models side by side, not on top
+            _errorbar(ax, [level for level, _ in mine], found, model, offset)
+        ax.set_xlabel(PANELS[panel])
         ax.grid(alpha=0.3)
-        if perturbation.endswith("noise"):
+        if panel.endswith("noise"):
             ax.invert_xaxis()  # worse to the right
-    axes[0][0].set_ylabel("CCC (mean of valence, arousal)")
-    axes[0][-1].legend(fontsize=8)
+    axes[0][0].set_ylabel("CCC (95 % interval where shown)")
+    axes[0][-1].legend(fontsize=7)
     fig.suptitle("Robustness to audio-visual misalignment and modality degradation")
     save(fig, url)
 
 
-def gate_category_figure(gates: dict[str, Any], url: str) -> None:
-    """The gate analysis (tagf.study.gates.gate_summary): a column per gated model, a row per gate
-    (visual, audio); per frame category one bar per recursion step, the mean α over runs with its 95 % interval.
-    A skipped analysis is a figure that says why, so that the file always exists."""
+def gate_figure(gates: dict[str, Any], url: str) -> None:
+    """Per gated model and gate, α of each recursion step by effective lag (and in outages, without a face)."""
     if "skipped" in gates:
         fig, ax = plt.subplots(figsize=(6, 1.2))
         ax.axis("off")
         ax.text(0.5, 0.5, gates["skipped"], ha="center", va="center", wrap=True)
         save(fig, url)
         return
-    rows, categories = gates["rows"], gates["categories"]
-    gate_names = ("visual", "audio")
-    fig, axes = plt.subplots(
-        len(gate_names), len(rows), figsize=(3.6 * len(rows), 7.0), squeeze=False, sharey=True, layout="constrained"
-    )
+    rows, subsets = gates["rows"], gates["subsets"]
+    fig, axes = plt.subplots(2, len(rows), figsize=(3.8 * len(rows), 6.4), squeeze=False, sharey=True, layout="constrained")
     for column, row in enumerate(rows):
-        for axis_row, gate in enumerate(gate_names):
-            ax = axes[axis_row][column]
-            present = [c for c in categories if row[gate][c] is not None]
+        for line, gate in enumerate(("visual", "audio")):
+            ax = axes[line][column]
+            present = [s for s in subsets if row[gate].get(s)]
             steps = len(row[gate][present[0]]) if present else 0
-            width = 0.8 / max(steps, 1)
             for m in range(steps):
-                cells = [row[gate][c][m] for c in present]
-                means = np.array([cell["mean"] for cell in cells])
-                below_above = [[0.0, 0.0] if c["ci95"] is None else [c["mean"] - c["ci95"][0], c["ci95"][1] - c["mean"]]
-                               for c in cells]  # no interval with one run
-                errors = np.array(below_above).T  # (2, categories)
-                ax.bar(np.arange(len(present)) + m * width, means, width, yerr=errors, capsize=2, label=f"step {m}")
-            ax.set_xticks(np.arange(len(present)) + width * (steps - 1) / 2)
-            ax.set_xticklabels([c.replace("_", " ") for c in present], rotation=20, fontsize=8)
-            ax.grid(alpha=0.3, axis="y")
-            title = f"{row['variant']}, aug ±{row['augment_shift_s']:g} s, {row['key_mode']} key"
-            ax.set_title(f"{title}\n{gate} gate (n={row['n']})", fontsize=9)
+                _errorbar(ax, range(len(present)), [row[gate][s][m] for s in present], f"step {m}", 0.08 * (m - 1))
+            ax.set_xticks(range(len(present)))
+            ax.set_xticklabels([s.removeprefix("lag") for s in present], rotation=35, fontsize=7)
+            ax.set_title(f"{row['label']}: {gate} gate", fontsize=9)
+            ax.grid(alpha=0.3)
     axes[0][0].legend(fontsize=7)
-    for row_axes in axes:
-        row_axes[0].set_ylabel("mean α")
-    fig.suptitle("Gate weight per recursion step by frame category (95 % intervals over runs)")
+    for line in axes:
+        line[0].set_ylabel("mean α")
+    fig.suptitle("Gate weight per recursion step by effective audio lag (95 % intervals)")
     save(fig, url)

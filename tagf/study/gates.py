@@ -1,104 +1,79 @@
-"""Gate analysis: does a gated model's α move toward the un-fused step (step 0) where the modalities disagree?
+"""Gate analysis: where does a gated model put its weight α across the recursion steps (step 0: the un-fused
+features), frame by frame, as the audio drifts out of alignment?
 
-`gate_means` gives, per video and frame category (tagf.study.frame_categories), the mean α of each recursion step
-(M = S+1) of one gate; a category a video has no frame of is None, not 0. `gate_summary`: per gated variant and
-condition, mean α per step and frame category with intervals over runs, and `tagf` against `mean_gate` paired per
-video on α of step 0 in desynchronised minus synchronised frames.
+From the per-video Σα of tagf.study.cells: per gated variant and condition, the mean α of each step per effective
+lag bin, in outages and without a face, with intervals on the logit scale (tagf.study.statistics). `mean_gate`'s α is
+1/(S+1) by construction and is shown for scale only: a gate is compared with its own α at another lag, never with a
+constant.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
+import pandas as pd
 
-from tagf.study.frame_categories import CATEGORIES, NO_MASKS, FrameCategories
-from tagf.study.statistics import mean_interval
-from tagf.study.summary import CONDITION, compare, condition_of, holm_family, per_video_means
+from tagf.study.cells import CONDITION, Endpoint, gate_values
+from tagf.study.conditions import SHIFT
+from tagf.study.statistics import estimate
 
 GATES = ("visual", "audio")
+NO_GATES = "gate analysis skipped: no variant of the ablation has a gate"
 
 
-def gate_means(gate: np.ndarray, categories: FrameCategories) -> dict[str, dict[str, list[float] | None]]:
-    """{video: {category: mean α per step (M,) or None}} of one gate's weights.
-
-    `gate`: (N, M), or (N, targets, M) with one model per target, whose gates are averaged over the targets.
-    """
-    alpha = gate.mean(axis=1) if gate.ndim == 3 else gate  # (N, M)
-    if len(alpha) != len(categories.category):
-        raise ValueError(
-            f"gate_means: {len(alpha)} gate rows for {len(categories.category)} categorised frames"
-        )
-    means: dict[str, dict[str, list[float] | None]] = {}
-    for v, video in enumerate(categories.videos):
-        rows = slice(int(categories.offsets[v]), int(categories.offsets[v + 1]))
-        own, kinds = alpha[rows], categories.category[rows]
-        means[video] = {
-            name: own[kinds == k].mean(axis=0).tolist() if (kinds == k).any() else None
-            for k, name in enumerate(CATEGORIES)
-        }
-    return means
+def _subsets(frame: pd.DataFrame, lag_bins: list[str]) -> dict[str, Endpoint]:
+    named = {b: Endpoint(b, SHIFT, None, (b,)) for b in lag_bins}
+    named["clean"] = Endpoint("clean", SHIFT, 0.0, ("all",))
+    for category in ("outage", "no_face"):
+        if (frame["subset"] == category).any():
+            named[category] = Endpoint(category, SHIFT, 0.0, (category,))
+    return named
 
 
-def step0_contrast(means: dict[str, dict[str, list[float] | None]]) -> dict[str, float]:
-    """{video: α of step 0 in desynchronised minus in synchronised frames}, for videos that have both."""
-    return {
-        video: row["desynchronised"][0] - row["synchronised"][0]
-        for video, row in means.items()
-        if row["desynchronised"] is not None and row["synchronised"] is not None
+def _steps(found: pd.DataFrame, variant: str, condition: tuple) -> list[dict[str, Any]] | None:
+    """Per step, the interval of the per-video mean α over the runs of one variant and condition."""
+    mine = found[(found["variant"] == variant)]
+    for key, level in zip(CONDITION, condition):
+        mine = mine[mine[key] == level]
+    if mine.empty:
+        return None
+    steps = len(mine["value"].iloc[0])
+    return [
+        estimate(
+            [(c, s, v, float(alpha[m])) for c, s, v, alpha in zip(mine["corpus_seed"], mine["seed"], mine["video"], mine["value"])],
+            "weight",
+        ).as_dict()
+        for m in range(steps)
+    ]
+
+
+def gate_summary(frame: pd.DataFrame, rows: list[dict[str, Any]], lag_bins: list[str], min_frames: int) -> dict:
+    """The content of gates.json, for the table rows (variant, condition, label) of the summary."""
+    if "alpha_visual" not in frame or frame["alpha_visual"].isna().all():
+        return {"skipped": NO_GATES}
+    subsets = _subsets(frame, lag_bins)
+    per_video = {
+        (gate, name): gate_values(frame, picked, gate, min_frames) for gate in GATES for name, picked in subsets.items()
     }
-
-
-def _step_intervals(runs: list[dict[str, Any]], gate: str, category: str) -> list[dict[str, Any]] | None:
-    """Per step, the interval over runs of each run's mean over videos of its per-video mean α; None without
-    frames of the category."""
-    per_run = []
-    for run in runs:
-        videos = [means[category] for means in run["gates"][gate].values() if means[category] is not None]
-        if not videos:
-            return None
-        per_run.append(np.mean(videos, axis=0))  # (M,)
-    steps = np.stack(per_run)  # (runs, M)
-    return [{"step": m, **mean_interval(steps[:, m]).as_dict()} for m in range(steps.shape[1])]
-
-
-def gate_summary(
-    trials: list[dict[str, Any]], gated: str = "tagf", baseline: str = "mean_gate"
-) -> dict[str, Any]:
-    """The content of gates.json: intervals of α per gated variant, step and category; `gated` vs `baseline`."""
-    with_gates = [t for t in trials if t.get("gates") is not None]
-    if not with_gates:
-        masks = any(t.get("by_category") is not None for t in trials)
-        return {
-            "skipped": "gate analysis skipped: no variant of the ablation has a gate" if masks else NO_MASKS
-        }
-    rows, comparisons = [], []
-    for condition in sorted({condition_of(t) for t in with_gates}):
-        here = [t for t in with_gates if condition_of(t) == condition]
-        for variant in dict.fromkeys(t["variant"] for t in here):
-            runs = [t for t in here if t["variant"] == variant]
-            rows.append(
-                {
-                    "variant": variant,
-                    **dict(zip(CONDITION, condition)),
-                    "n": len(runs),
-                    **{gate: {c: _step_intervals(runs, gate, c) for c in CATEGORIES} for gate in GATES},
-                }
-            )
-        pair = {v: [t for t in here if t["variant"] == v] for v in (gated, baseline)}
-        if all(pair.values()):
-            comparison = {"model": gated, "baseline": baseline, **dict(zip(CONDITION, condition))}
-            for gate in GATES:
-                own, theirs = (
-                    per_video_means([step0_contrast(t["gates"][gate]) for t in pair[v]])
-                    for v in (gated, baseline)
-                )
-                comparison[gate] = compare(own, theirs)
-            comparisons.append(comparison)
-    holm_family([c[gate] for c in comparisons for gate in GATES])
+    gated = set(frame.loc[frame["alpha_visual"].notna(), "variant"])
+    out = []
+    for row in rows:
+        if row["variant"] not in gated:
+            continue
+        condition = tuple(row[key] for key in CONDITION)
+        out.append(
+            {
+                "variant": row["variant"],
+                **{key: row[key] for key in CONDITION},
+                "label": row["label"],
+                **{
+                    gate: {name: _steps(per_video[(gate, name)], row["variant"], condition) for name in subsets}
+                    for gate in GATES
+                },
+            }
+        )
     return {
-        "measure": "mean gate weight α per recursion step (step 0: the un-fused features), per frame category",
-        "categories": list(CATEGORIES),
-        "rows": rows,
-        "step0_desync_minus_sync": comparisons,
+        "measure": "mean gate weight α per recursion step (step 0: the un-fused features), per effective-lag bin",
+        "subsets": list(subsets),
+        "rows": out,
     }

@@ -1,14 +1,23 @@
 """The misalignment protocol: what every trained model of a study is scored on, the same way for every variant.
 
-A trained model (or one model per target) is scored on the report split:
-- plain: CCC over the split's labelled frames, and per video;
-- under audio shifts of ±s seconds (`shift_s`; each video shifts by round(s·fps) of its own frames, and a frame
-  whose shifted audio would come from outside its video is not scored: it has no audio to misalign);
-- under modality noise and dropout (tagf.study.perturbations), every model seeing the same draws;
-- on a synthetic corpus with masks, within each frame category (tagf.study.frame_categories), with the gates' mean
-  weight α per video, category and step for gated models.
-Each row of the robustness table is one (perturbation, level) with `frames` scored, its per-video scores and, on a
-synthetic corpus, the effective lag the model faces (built-in per-video lag + applied shift, in seconds).
+A trained model (or one model per target) is scored on the report split, every condition on **the same frames**:
+the labelled frames whose audio stays inside their video under every audio shift of the protocol (a video loses
+round(s·fps) frames at each end for the largest shift s), so that a model that never hears audio has a drop of
+exactly 0. The conditions:
+- plain (`shift_s` 0) and under audio shifts of ±s seconds (`shift_s`; each video shifts by round(s·fps) of its own
+  frames);
+- under modality noise and dropout (tagf.study.perturbations), every model seeing the same draws.
+
+Within each condition the frames are grouped into subsets:
+- `all`: every scored frame;
+- `lag[a,b)`: frames whose effective audio lag |built-in local lag + applied shift| is in [a, b) seconds (a synthetic
+  corpus's ground truth: its per-frame local lag from the masks, else its per-video lag), under each shift;
+- `outage` (ground-truth audio outages) and `no_face` (frames without a face), in the plain condition.
+
+What is kept is not a score but the **sufficient statistics** of a CCC, per run × condition × video × subset and
+target: n, Σŷ, Σy, Σŷ², Σy², Σŷy (float64), and for gated models Σα per recursion step of each gate. Any CCC over
+any union of cells (a video's frames at |lag| ≥ 1 s under every shift, pooled over videos, ...) follows from them
+exactly (tagf.study.cells), so a study can be re-analysed without retraining (`tagf compare`).
 
 `tagf robustness` and an ablation's trials run this same code.
 """
@@ -21,139 +30,174 @@ from typing import Any
 import numpy as np
 
 from tagf.data.feature_store import SplitArrays
-from tagf.data.synth.ground_truth import AudioLags, audio_lags
+from tagf.data.synth.ground_truth import audio_lags, has_masks, mask_columns, synthetic_root
 from tagf.data.windows import audio_inside_video
 from tagf.errors import DataError
 from tagf.evaluation.evaluate import LoadedModel, combined_predictions
 from tagf.evaluation.inference import predict_frames
-from tagf.evaluation.scoring import score
-from tagf.score_names import SCORES
-from tagf.study.conditions import SHIFT, ProtocolSettings
-from tagf.study.frame_categories import CATEGORIES, FrameCategories, frame_categories
-from tagf.study.gates import gate_means
+from tagf.score_names import TARGETS
+from tagf.study.conditions import SHIFT, ProtocolSettings, lag_bin_labels
 from tagf.study.perturbations import add_noise, drop_frames
+
+STATS = ("n", "sum_p", "sum_y", "sum_pp", "sum_yy", "sum_py")
+GATES = ("visual", "audio")
 
 
 @dataclass(frozen=True)
 class Protocol:
-    """How one corpus's report split is scored."""
+    """How one corpus's report split is scored: the conditions, and what the corpus's ground truth says of each
+    report row."""
 
     split: str  # its name, for messages
     settings: ProtocolSettings
-    lags: AudioLags | None = None  # synthetic corpus: each report video's built-in lag, for the effective lag
-    categories: FrameCategories | None = None  # synthetic corpus with masks: each report row's category
+    local_lag_s: np.ndarray | None = None  # (N,) each row's built-in audio lag (s); None: no ground truth
+    outage: np.ndarray | None = None  # (N,) bool: audio outage (ground-truth masks); None: no masks
 
     @classmethod
     def of_store(cls, store: str, split_name: str, split: SplitArrays, settings: ProtocolSettings) -> Protocol:
-        """The protocol of a feature store's split, with the corpus's ground truth where it has one."""
-        return cls(split_name, settings, audio_lags(store, split), frame_categories(store, split))
+        """The protocol of a feature store's split, with the corpus's ground truth where it has one: per-frame lags
+        and outages from its masks, else per-video lags, else none (Aff-Wild2)."""
+        root = synthetic_root(store)
+        if root is not None and has_masks(root):
+            masks = mask_columns(root, split)
+            return cls(split_name, settings, masks["local_lag_s"], masks["audio_outage"])
+        lags = audio_lags(store, split)
+        if lags is None:
+            return cls(split_name, settings)
+        return cls(split_name, settings, np.repeat(lags.lag_s, np.diff(split.offsets)))
 
 
-@dataclass(frozen=True)
-class RunScores:
-    """Everything the protocol measured of one trained model."""
-
-    scores: dict[str, Any]  # plain report-split scores: ccc_*, frames, per_video
-    robustness: list[dict[str, Any]]  # one row per (perturbation, level), with per_video
-    by_category: dict[str, dict[str, Any] | None] | None  # None without masks; a category without frames: None
-    gates: dict[str, dict[str, Any]] | None  # {"visual"|"audio": tagf.study.gates.gate_means}; None if ungated
-
-
-def effective_lag(lags: AudioLags, shift_frames: np.ndarray) -> dict[str, Any]:
-    """The row fields of the lag the model faces under a shift of (V,) frames: mean, min, max, per video (s)."""
-    per_video = lags.effective_s(shift_frames)  # (V,)
-    return {
-        "effective_lag_s_mean": float(per_video.mean()),
-        "effective_lag_s_min": float(per_video.min()),
-        "effective_lag_s_max": float(per_video.max()),
-        "effective_lag_s": dict(zip(lags.videos, per_video.tolist())),
-    }
-
-
-def _row(name: str, perturbation: str, level: float, result: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "model": name,
-        "perturbation": perturbation,
-        "level": level,
-        **{k: result.get(k) for k in (*SCORES, "frames")},
-        "per_video": result["per_video"],  # for paired comparisons (tables leave it out)
-    }
-
-
-def shift_rows(name: str, loaded: list[LoadedModel], data: SplitArrays, protocol: Protocol) -> list[dict[str, Any]]:
-    """A row per audio shift of ±s seconds and the clean condition (shift 0)."""
+def scored_frames(data: SplitArrays, settings: ProtocolSettings, split_name: str) -> np.ndarray:
+    """(N,) bool: the labelled frames whose audio stays inside their video under every shift of the protocol."""
+    if not data.label_valid.any():
+        raise DataError(
+            f"split {split_name!r} has no labelled frame to score, so it has no CCC "
+            "(Aff-Wild2's test split is unlabelled: use `tagf predict` there)"
+        )
     fps = np.array([data.fps[video] for video in data.videos])  # (V,)
-    lengths = np.diff(data.offsets)  # (V,)
+    lengths = np.diff(data.offsets)
+    keep = data.label_valid.copy()
+    for shift_s in settings.signed_shifts_s():
+        keep &= audio_inside_video(data, np.repeat(np.rint(shift_s * fps).astype(int), lengths))
+    if not keep.any():
+        largest = max(settings.shifts_s, default=0)
+        raise DataError(
+            f"audio shifts up to ±{largest:g} s: no labelled frame of split {split_name!r} keeps its audio inside its "
+            "video under all of them, so there is nothing to score; use smaller shifts"
+        )
+    return keep
+
+
+def _predict(loaded: list[LoadedModel], data: SplitArrays, shift: int) -> tuple[np.ndarray, list[str], dict | None]:
+    """(values (N, targets), targets, {gate: α (N, M)} of a gated single model or None) under one audio shift."""
+    if len(loaded) == 1 and loaded[0].model.gated:
+        model = loaded[0]
+        predicted = predict_frames(model.model, data, model.window, model.hop, audio_shift=shift)
+        gates = {
+            "visual": predicted.visual_gate,
+            "audio": predicted.audio_gate,
+        }
+        # One model per target inside one file: (N, targets, M), averaged over the targets.
+        gates = {name: alpha.mean(axis=1) if alpha.ndim == 3 else alpha for name, alpha in gates.items()}
+        return predicted.values, list(model.targets), gates
+    values, targets = combined_predictions(loaded, data, audio_shift=shift)
+    return values, targets, None
+
+
+def _shifted(loaded: list[LoadedModel], data: SplitArrays, shift_s: float):
+    """`_predict` with each video's audio shifted by round(shift_s·fps) of its frames (videos of one fps at once)."""
+    fps = np.array([data.fps[video] for video in data.videos])
+    shift = np.rint(shift_s * fps).astype(int)  # (V,) frames
+    values, gates, targets = None, None, None
+    for frames in np.unique(shift):
+        group = np.flatnonzero(shift == frames)
+        rows = np.concatenate([np.arange(data.offsets[v], data.offsets[v + 1]) for v in group])
+        part, part_targets, part_gates = _predict(loaded, data.select([data.videos[v] for v in group]), int(frames))
+        if values is None:
+            values = np.zeros((len(data.frames), part.shape[1]))
+            gates = None if part_gates is None else {k: np.zeros((len(data.frames), a.shape[1])) for k, a in part_gates.items()}
+            targets = part_targets
+        values[rows] = part
+        if gates is not None:
+            for name in gates:
+                gates[name][rows] = part_gates[name]
+    return values, targets, gates, np.repeat(shift, np.diff(data.offsets))
+
+
+def _subsets(protocol: Protocol, data: SplitArrays, shift_frames: np.ndarray, plain: bool) -> dict[str, np.ndarray]:
+    """{subset: (N,) bool} of one condition (before intersecting with the scored frames)."""
+    subsets = {"all": np.ones(len(data.frames), bool)}
+    if protocol.local_lag_s is not None:
+        fps = np.repeat([data.fps[v] for v in data.videos], np.diff(data.offsets))
+        effective = np.abs(protocol.local_lag_s + shift_frames / fps)  # (N,) seconds
+        edges = [*protocol.settings.lag_bins_s, np.inf]
+        for label, low, high in zip(lag_bin_labels(protocol.settings.lag_bins_s), edges[:-1], edges[1:]):
+            subsets[label] = (effective >= low) & (effective < high)
+    if plain:
+        if protocol.outage is not None:
+            subsets["outage"] = protocol.outage
+        subsets["no_face"] = ~data.visual_valid
+    return subsets
+
+
+def _cells(values, targets, gates, data: SplitArrays, keep: np.ndarray, subsets: dict) -> list[dict[str, Any]]:
+    """One row per video and subset: the sufficient statistics of each target's CCC and the gates' Σα."""
+    video_of = np.repeat(np.arange(len(data.videos)), np.diff(data.offsets))  # (N,)
+    rows = []
+    for subset, member in subsets.items():
+        selected = keep & member
+        group = video_of[selected]
+        count = np.bincount(group, minlength=len(data.videos))
+        sums: dict[str, np.ndarray] = {}
+        for k, target in enumerate(targets):
+            p = values[selected, k].astype(np.float64)
+            y = data.labels[selected, TARGETS.index(target)].astype(np.float64)
+            for name, weights in (("sum_p", p), ("sum_y", y), ("sum_pp", p * p), ("sum_yy", y * y), ("sum_py", p * y)):
+                sums[f"{name}_{target}"] = np.bincount(group, weights, minlength=len(data.videos))
+        alpha = {}
+        for gate, weights in (gates or {}).items():
+            chosen = weights[selected].astype(np.float64)  # (n, M)
+            alpha[gate] = np.stack(
+                [np.bincount(group, chosen[:, m], minlength=len(data.videos)) for m in range(chosen.shape[1])], 1
+            )  # (V, M)
+        for v, video in enumerate(data.videos):
+            if count[v] == 0:
+                continue
+            rows.append(
+                {
+                    "video": video,
+                    "subset": subset,
+                    "n": int(count[v]),
+                    **{key: float(total[v]) for key, total in sums.items()},
+                    **{f"alpha_{gate}": total[v].tolist() for gate, total in alpha.items()},
+                }
+            )
+    return rows
+
+
+def score_run(loaded: list[LoadedModel], data: SplitArrays, protocol: Protocol, seed: int) -> list[dict[str, Any]]:
+    """Every cell of the protocol for one trained model (`loaded`: it, or one model per target): rows with
+    perturbation, level, video, subset and the sufficient statistics."""
+    keep = scored_frames(data, protocol.settings, protocol.split)
     rows = []
     for shift_s in protocol.settings.signed_shifts_s():
-        shift = np.rint(shift_s * fps).astype(int)  # (V,) frames
-        values = np.zeros((len(data.frames), sum(len(m.targets) for m in loaded)), np.float32)  # (N, targets)
-        # Videos sharing a frame rate share a shift in frames: predict each such group at once.
-        for frames in np.unique(shift):
-            group = np.flatnonzero(shift == frames)  # video indices
-            rows_of = np.concatenate([np.arange(data.offsets[v], data.offsets[v + 1]) for v in group])
-            part = data.select([data.videos[v] for v in group])
-            values[rows_of], targets = combined_predictions(loaded, part, audio_shift=int(frames))
-        scored = data.label_valid & audio_inside_video(data, np.repeat(shift, lengths))  # (N,)
-        if data.label_valid.any() and not scored.any():  # (no labelled frame at all: scoring says so)
-            raise DataError(
-                f"audio shift {shift_s:+g} s: no labelled frame of split {protocol.split!r} keeps its audio inside "
-                "its video, so there is nothing to score; use smaller shifts"
-            )
-        result = score(values, data, targets, valid=scored, split_name=protocol.split)
-        lag = effective_lag(protocol.lags, shift) if protocol.lags is not None else {}
-        rows.append({**_row(name, SHIFT, shift_s, result), **lag})
+        values, targets, gates, shift_frames = _shifted(loaded, data, shift_s)
+        subsets = _subsets(protocol, data, shift_frames, plain=shift_s == 0)
+        rows += [{"perturbation": SHIFT, "level": shift_s, **r} for r in _cells(values, targets, gates, data, keep, subsets)]
+    all_frames = {"all": np.ones(len(data.frames), bool)}
+    for perturbation, level, perturbed in degradations(data, protocol.settings, seed):
+        values, targets, gates = _predict(loaded, perturbed, 0)
+        cells = _cells(values, targets, gates, perturbed, keep, all_frames)
+        rows += [{"perturbation": perturbation, "level": level, **r} for r in cells]
     return rows
 
 
-def degradation_rows(
-    models: dict[str, list[LoadedModel]], data: SplitArrays, protocol: Protocol, seed: int = 0
-) -> list[dict[str, Any]]:
-    """A row per model, modality and level of noise and dropout; every model sees the same draws."""
-    conditions = []
+def degradations(data: SplitArrays, settings: ProtocolSettings, seed: int):
+    """(perturbation, level, perturbed split) of every noise level and dropout fraction above 0; the same draws for
+    every model of a seed."""
     for modality in ("audio", "visual"):
-        conditions += [
-            (f"{modality}_noise", float(snr), add_noise(data, modality, snr, np.random.default_rng(seed)))
-            for snr in protocol.settings.snr_db
-        ]
-        conditions += [
-            (f"{modality}_dropout", float(f), drop_frames(data, modality, f, np.random.default_rng(seed)))
-            for f in protocol.settings.dropout
-        ]
-    lag = effective_lag(protocol.lags, np.zeros(len(data.videos), int)) if protocol.lags is not None else {}
-    rows = []
-    for name, loaded in models.items():
-        for perturbation, level, perturbed in conditions:
-            values, targets = combined_predictions(loaded, perturbed)
-            result = score(values, perturbed, targets, split_name=protocol.split)
-            rows.append({**_row(name, perturbation, level, result), **lag})
-    return rows
-
-
-def _by_category(values, targets, data: SplitArrays, protocol: Protocol) -> dict[str, dict[str, Any] | None]:
-    by_category = {}
-    for name in CATEGORIES:
-        labelled = data.label_valid & protocol.categories.rows(name)  # (N,)
-        # A category without a labelled frame has no CCC: None, not 0.
-        by_category[name] = (
-            score(values, data, targets, valid=labelled, split_name=protocol.split) if labelled.any() else None
-        )
-    return by_category
-
-
-def score_run(name: str, loaded: list[LoadedModel], data: SplitArrays, protocol: Protocol, seed: int) -> RunScores:
-    """Every measure of the protocol for one trained model (`loaded`: it, or one model per target)."""
-    values, targets = combined_predictions(loaded, data)
-    scores = score(values, data, targets, split_name=protocol.split)
-    rows = shift_rows(name, loaded, data, protocol) + degradation_rows({name: loaded}, data, protocol, seed)
-    by_category, gates = None, None
-    if protocol.categories is not None:
-        by_category = _by_category(values, targets, data, protocol)
-        model = loaded[0]
-        if len(loaded) == 1 and model.model.gated:  # the gates are not part of the values: predict them once more
-            predicted = predict_frames(model.model, data, model.window, model.hop)
-            gates = {
-                "visual": gate_means(predicted.visual_gate, protocol.categories),
-                "audio": gate_means(predicted.audio_gate, protocol.categories),
-            }
-    return RunScores(scores, rows, by_category, gates)
+        for snr in settings.snr_db:
+            yield f"{modality}_noise", float(snr), add_noise(data, modality, snr, np.random.default_rng(seed))
+        for fraction in settings.dropout:
+            if fraction > 0:  # dropping nothing is the plain condition
+                yield f"{modality}_dropout", float(fraction), drop_frames(data, modality, fraction, np.random.default_rng(seed))

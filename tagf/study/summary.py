@@ -1,11 +1,20 @@
-"""The ablation's tables: per variant and condition (training augmentation, key mode), CCC, CCC within each frame
-category and CCC drop (clean minus perturbed) at each level of each perturbation — audio shift, modality noise,
-modality dropout — as means over runs (training seeds × corpus seeds) with a 95 % t interval, and the paired
-per-video bootstrap against the reference variant in the same condition of ΔCCC, of ΔCCC per frame category and of
-the difference in drop at each level, Holm-corrected across the table's comparisons of each measure
-(tagf.study.statistics). Videos of different corpus seeds are different videos (run_ablation names them
-apart).
-One run gives `n=1` and no interval, never `± 0.000`.
+"""The study's verdicts and tables from per-video scores (tagf.study.cells): one primary endpoint declared before
+the run, tested once per variant against the reference, every other measure an interval.
+
+- **Primary** (`ablate.primary`, e.g. `lag>=1`: CCC where the audio is at least 1 s off): per variant and condition,
+  the mean per-video CCC and its difference from the reference, paired by corpus, training seed and video
+  (tagf.study.statistics), with a two-sided p and the TOST p against ±`margin`, Holm-corrected over the family:
+  every (condition, variant) of the table but the controls. A variant without a factor (concat has no co-attention
+  key) is run and compared once, at the factor's first level. Controls (`ablate.controls`, e.g. the positive control
+  `oracle_align` and the A/A check) are tested alone, outside the family: they check the study, they claim nothing.
+  Verdict: *better*/*worse* (Holm p < α), else *equivalent within ±m* (Holm TOST p < α), else *inconclusive*; a design
+  that cannot estimate a variance it needs is *not testable* and says why.
+- **Exploratory** (intervals, no p-values, no verdicts): the clean CCC per target, CCC per lag bin, the drop under
+  each perturbation (clean minus perturbed, on the same frames), CCC in outages and without a face, each with its
+  difference from the reference; the factors (augmentation, key) within a variant.
+
+One estimand everywhere: the mean over videos of each video's CCC (the mean of valence's and arousal's), its
+interval carrying the corpus, seed and video variance as the design allows.
 """
 
 from __future__ import annotations
@@ -13,18 +22,171 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import pandas as pd
 
-from tagf.errors import RunError
-from tagf.score_names import MEAN, SCORES, TARGETS, ccc_key
-from tagf.study.conditions import IDENTITY_AT_ZERO, SHIFT, drop_key
-from tagf.study.frame_categories import CATEGORIES
-from tagf.study.statistics import holm, mean_interval, paired_bootstrap
+from tagf.study.cells import CONDITION, RUN, endpoint, lag_bounds, targets_of, values
+from tagf.study.conditions import SHIFT, drop_key
+from tagf.study.statistics import Estimate, equivalence_p, estimate, holm
 
-CONDITION = ("augment_shift_s", "key_mode")  # what else, besides the variant, makes a row of the table
+ALPHA = 0.05
 
 
-def condition_of(trial: dict[str, Any]) -> tuple:
-    return tuple(trial[key] for key in CONDITION)
+def _runs_of(cells: pd.DataFrame, variant: str, condition: tuple) -> pd.DataFrame:
+    keep = cells["variant"] == variant
+    for key, level in zip(CONDITION, condition):
+        keep &= cells[key] == level
+    return cells[keep]
+
+
+def _own(found: pd.DataFrame) -> list[tuple]:
+    return list(zip(found["corpus_seed"], found["seed"], found["video"], found["value"]))
+
+
+def _paired(mine: pd.DataFrame, theirs: pd.DataFrame) -> list[tuple]:
+    """(corpus, seed, video, mine − theirs) for every video both have a value for, paired by corpus and seed."""
+    keys = ["corpus_seed", "seed", "video"]
+    both = mine[[*keys, "value"]].merge(theirs[[*keys, "value"]], on=keys, suffixes=("", "_ref"))
+    return list(zip(both["corpus_seed"], both["seed"], both["video"], both["value"] - both["value_ref"]))
+
+
+def _estimate(cells: list[tuple], kind: str) -> dict[str, Any] | None:
+    return estimate(cells, kind).as_dict() if cells else None
+
+
+class Measures:
+    """Every endpoint's per-run, per-video values of a study, computed once."""
+
+    def __init__(self, frame: pd.DataFrame, lag_subsets: list[str], min_frames: int):
+        self.frame, self.lag_subsets, self.min_frames = frame, lag_subsets, min_frames
+        self.cache: dict[str, pd.DataFrame] = {}
+
+    def __call__(self, name: str) -> pd.DataFrame:
+        if name not in self.cache:
+            self.cache[name] = values(self.frame, endpoint(name, self.lag_subsets), self.min_frames)
+        return self.cache[name]
+
+    def drop(self, perturbation: str, level: float) -> pd.DataFrame:
+        """clean minus perturbed, per run and video (the same frames)."""
+        name = f"drop {perturbation}={level:+g}"
+        if name not in self.cache:
+            keys = [*RUN, "video"]
+            clean, perturbed = self("clean"), self(f"{perturbation}={level:+g}")
+            both = clean.merge(perturbed, on=keys, suffixes=("", "_perturbed"))
+            both["value"] = both["value"] - both["value_perturbed"]
+            self.cache[name] = both[[*keys, "value"]]
+        return self.cache[name]
+
+
+def _compare(measure: pd.DataFrame, variant, condition, reference, kind="ccc") -> dict[str, Any]:
+    """A measure's interval for one variant and condition, and (not for the reference) its paired difference."""
+    mine = _runs_of(measure, variant, condition)
+    cell = {"value": _estimate(_own(mine), kind)}
+    if variant != reference:
+        cell["vs_reference"] = _estimate(_paired(mine, _runs_of(measure, reference, condition)), "difference")
+    return cell
+
+
+def _levels(frame: pd.DataFrame) -> dict[str, list[float]]:
+    """{perturbation: its levels but the plain one}, in order."""
+    found = {}
+    for perturbation, group in frame.groupby("perturbation", sort=False):
+        levels = sorted(set(group["level"]))
+        found[perturbation] = [lv for lv in levels if not (perturbation == SHIFT and lv == 0)]
+    return found
+
+
+def _row(measures: Measures, variant, condition, reference, primary, label, meta) -> dict[str, Any]:
+    frame = _runs_of(measures.frame, variant, condition)
+    row: dict[str, Any] = {
+        "variant": variant,
+        **dict(zip(CONDITION, condition)),
+        "label": label,
+        "setup": meta["setups"].get(variant),
+        "runs": int(frame[["seed", "corpus_seed"]].drop_duplicates().shape[0]),
+        "clean": {
+            target: _estimate(_own(_runs_of(_target_measure(measures, target), variant, condition)), "ccc")
+            for target in ("mean", *targets_of(measures.frame))
+        },
+        "primary": _compare(measures(primary), variant, condition, reference),
+    }
+    if variant != reference:
+        row["clean"]["vs_reference"] = _estimate(
+            _paired(_runs_of(measures("clean"), variant, condition), _runs_of(measures("clean"), reference, condition)),
+            "difference",
+        )
+    row["lag"] = {b: _compare(measures(b), variant, condition, reference) for b in measures.lag_subsets}
+    row["under"] = {
+        perturbation: {
+            drop_key(perturbation, level): _compare(measures(f"{perturbation}={level:+g}"), variant, condition, reference)["value"]
+            for level in levels
+        }
+        for perturbation, levels in _levels(measures.frame).items()
+    }
+    row["drops"] = {
+        perturbation: {
+            drop_key(perturbation, level): _compare(measures.drop(perturbation, level), variant, condition, reference, "difference")
+            for level in levels
+        }
+        for perturbation, levels in _levels(measures.frame).items()
+    }
+    row["categories"] = {
+        name: _compare(measures(name), variant, condition, reference)
+        for name in ("outage", "no_face")
+        if (measures.frame["subset"] == name).any()
+    }
+    return row
+
+
+def _target_measure(measures: Measures, target: str) -> pd.DataFrame:
+    """The clean CCC of one target (or `mean`: the per-video mean over targets)."""
+    if target == "mean":
+        return measures("clean")
+    name = f"clean {target}"
+    if name not in measures.cache:
+        single = measures.frame.drop(columns=[c for c in measures.frame if c.startswith("sum_") and not c.endswith(f"_{target}")])
+        measures.cache[name] = values(single, endpoint("clean", measures.lag_subsets), measures.min_frames)
+    return measures.cache[name]
+
+
+def verdict(comparison: dict[str, Any], margin: float) -> str:
+    if comparison is None or comparison.get("p") is None:
+        return "not testable" + (f" ({comparison['note']})" if comparison else "")
+    if comparison["p_holm"] < ALPHA:
+        return "better" if comparison["mean"] > 0 else "worse"
+    if comparison["p_equivalence_holm"] is not None and comparison["p_equivalence_holm"] < ALPHA:
+        return f"equivalent within ±{margin:g}"
+    return "inconclusive"
+
+
+def _test(rows: list[dict[str, Any]], controls: set[str], margin: float) -> dict[str, Any]:
+    """Holm over the primary family (controls apart, each its own family); adds p_holm, the TOST p and the
+    verdict to every primary comparison. Returns what the family was."""
+    def tested(row):
+        return row["primary"].get("vs_reference")
+
+    family = [row for row in rows if tested(row) is not None and row["variant"] not in controls]
+    alone = [row for row in rows if tested(row) is not None and row["variant"] in controls]
+    for group in [family, *([row] for row in alone)]:
+        have = [row for row in group if tested(row)["p"] is not None]
+        for row in group:
+            found = tested(row)
+            found["p_equivalence"] = equivalence_p(_as_estimate(found), margin) if found["p"] is not None else None
+        for row, p, q in zip(
+            have, holm([tested(r)["p"] for r in have]), holm([tested(r)["p_equivalence"] for r in have])
+        ):
+            tested(row)["p_holm"], tested(row)["p_equivalence_holm"] = p, q
+        for row in group:
+            tested(row).setdefault("p_holm", None)
+            tested(row).setdefault("p_equivalence_holm", None)
+            tested(row)["verdict"] = verdict(tested(row), margin)
+    return {"family": [row["label"] for row in family], "controls": [row["label"] for row in alone]}
+
+
+def _as_estimate(found: dict[str, Any]) -> Estimate:
+    return Estimate(
+        found["mean"], found["se"], found["df"], tuple(found["ci95"]) if found["ci95"] else None, found["p"],
+        found["corpora"], found["seeds"], found["videos"], found["level"], found["note"],
+    )
 
 
 def _label(variant: str, condition: tuple, several: list[str]) -> str:
@@ -38,169 +200,64 @@ def _label(variant: str, condition: tuple, several: list[str]) -> str:
     return " ".join(parts)
 
 
-def _perturbed(trial: dict[str, Any]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
-    """(the clean row — audio shift 0, the plain report scores —, the rows that perturb: every other shift, every
-    noise level, every dropout fraction above 0)."""
-    rows = trial["robustness"]
-    clean = next((r for r in rows if r["perturbation"] == SHIFT and r["level"] == 0), None)
-    if clean is None or any("per_video" not in r for r in rows):
-        raise RunError(
-            f"ablation run {trial['variant']} seed {trial['seed']}: its robustness rows lack the clean (shift 0) row or "
-            "per-video scores; rerun the ablation"
-        )
-    return clean, [r for r in rows if not (r["level"] == 0 and r["perturbation"] in IDENTITY_AT_ZERO)]
-
-
-def _drops(trial: dict[str, Any]) -> dict[tuple[str, float], float]:
-    """{(perturbation, level): clean CCC mean minus perturbed CCC mean}, for one run."""
-    clean, perturbed = _perturbed(trial)
-    return {(r["perturbation"], r["level"]): clean[MEAN] - r[MEAN] for r in perturbed}
-
-
-def _video_drops(trial: dict[str, Any]) -> dict[tuple[str, float], dict[str, float | None]]:
-    """{(perturbation, level): {video: its clean CCC mean minus its perturbed one}}, for one run; None where either
-    has no score."""
-    clean, perturbed = _perturbed(trial)
-    before = {video: _video_mean(scores) for video, scores in clean["per_video"].items()}
-    drops = {}
-    for row in perturbed:
-        after = {video: _video_mean(scores) for video, scores in row["per_video"].items()}
-        drops[(row["perturbation"], row["level"])] = {
-            video: None if before.get(video) is None or value is None else before[video] - value
-            for video, value in after.items()
-        }
-    return drops
-
-
-def _video_mean(row: dict[str, Any]) -> float | None:
-    values = [row[ccc_key(t)] for t in TARGETS if row.get(ccc_key(t)) is not None]
-    return float(np.mean(values)) if values else None
-
-
-def per_video_means(per_run: list[dict[str, float | None]]) -> dict[str, float]:
-    """{video: value averaged over the runs}, from one {video: value or None} per run; None is left out."""
-    values: dict[str, list[float]] = {}
-    for run in per_run:
-        for video, value in run.items():
-            if value is not None:
-                values.setdefault(video, []).append(value)
-    return {video: float(np.mean(v)) for video, v in values.items()}
-
-
-def compare(own: dict[str, float], reference: dict[str, float]) -> dict[str, Any] | None:
-    """The paired bootstrap over the videos both have a score for; None when there is none."""
-    videos = sorted(set(own) & set(reference))
-    if not videos:
-        return None
-    return paired_bootstrap([own[v] for v in videos], [reference[v] for v in videos]).as_dict()
-
-
-def holm_family(comparisons: list[dict[str, Any]]) -> None:
-    """Adds p_holm to each comparison that has a p, over those comparisons (one family)."""
-    tested = [c for c in comparisons if c is not None and c.get("p") is not None]
-    for comparison, adjusted in zip(tested, holm([c["p"] for c in tested])):
-        comparison["p_holm"] = adjusted
-
-
-def _overall_videos(trial: dict[str, Any]) -> dict[str, float | None]:
-    return {video: _video_mean(row) for video, row in trial["per_video"].items()}
-
-
-def _category_videos(trial: dict[str, Any], category: str) -> dict[str, float | None] | None:
-    scored = (trial.get("by_category") or {}).get(category)
-    return None if scored is None else {video: _video_mean(row) for video, row in scored["per_video"].items()}
-
-
-def _paired(mine, theirs, per_video, reference: str, family: list) -> dict[str, Any] | None:
-    """The paired comparison of `per_video(run)` ({video: value}) between two variants' runs, each video's value
-    averaged over its runs; None when no video has both. It joins `family` (one Holm correction)."""
-    own = per_video_means([per_video(t) for t in mine])
-    compared = compare(own, per_video_means([per_video(t) for t in theirs]))
-    if compared is None:
-        return None
-    found = {"reference": reference, **compared}
-    family.append(found)
+def _factors(measures: Measures, primary: str) -> list[dict[str, Any]]:
+    """Within a variant, the difference on the primary endpoint between each factor's levels (the other fixed),
+    paired by corpus, seed and video: exploratory."""
+    measure = measures(primary)
+    found = []
+    for factor in CONDITION:
+        other = next(k for k in CONDITION if k != factor)
+        levels = sorted(set(measure[factor]))
+        for variant in dict.fromkeys(measure["variant"]):
+            for fixed in sorted(set(measure[other])):
+                at = {lv: measure[(measure["variant"] == variant) & (measure[factor] == lv) & (measure[other] == fixed)] for lv in levels}
+                at = {lv: runs for lv, runs in at.items() if len(runs)}
+                if len(at) < 2:
+                    continue
+                base = next(iter(at))
+                for lv, runs in list(at.items())[1:]:
+                    found.append(
+                        {
+                            "variant": variant, "factor": factor, other: fixed, "level": lv, "versus": base,
+                            "difference": _estimate(_paired(runs, at[base]), "difference"),
+                        }
+                    )
     return found
 
 
-def _drop_cells(mine, theirs, reference: str, families: dict) -> dict[str, dict[str, Any]]:
-    """{drop_<perturbation>: {level: interval over runs, with the paired comparison of the per-video drops}}."""
-    cells: dict[str, dict[str, Any]] = {}
-    drops = [_drops(t) for t in mine]
-    for perturbation, level in drops[0]:
-        cell = mean_interval([d[(perturbation, level)] for d in drops]).as_dict()
-        cells.setdefault(f"drop_{perturbation}", {})[drop_key(perturbation, level)] = cell
-        if theirs is not None:
-            family = families.setdefault(f"drop {perturbation} {level:g}", [])
-            found = _paired(mine, theirs, lambda t, k=(perturbation, level): _video_drops(t)[k], reference, family)
-            if found is not None:
-                cell["vs_reference"] = found
-    return cells
-
-
-def _category_cells(mine, theirs, reference: str, families: dict) -> dict[str, dict[str, Any]]:
-    """{category: CCC interval over runs, with the paired comparison on that category's frames}; a category some
-    run has no labelled frame of (or no masks) has no cell."""
-    cells = {}
-    for category in CATEGORIES:
-        scored = [(t.get("by_category") or {}).get(category) for t in mine]
-        if any(s is None for s in scored):
-            continue  # no masks, or no labelled frame of this category: no number
-        cell: dict[str, Any] = {MEAN: mean_interval([s[MEAN] for s in scored]).as_dict()}
-        if theirs is not None and all(_category_videos(t, category) for t in theirs):
-            family = families.setdefault(category, [])
-            found = _paired(mine, theirs, lambda t, c=category: _category_videos(t, c), reference, family)
-            if found is not None:
-                cell["vs_reference"] = found
-        cells[category] = cell
-    return cells
-
-
-def _curves(mine: list[dict[str, Any]], label: str) -> list[dict[str, Any]]:
-    """The robustness rows of a row of the table, averaged over its runs."""
-    curves = []
-    for cell in mine[0]["robustness"]:
-        key = (cell["perturbation"], cell["level"])
-        same = [next(r for r in t["robustness"] if (r["perturbation"], r["level"]) == key) for t in mine]
-        curves.append(
-            {
-                # what every run has in common (lags and frames: not across corpora); scores: their mean
-                **{k: v for k, v in cell.items() if k != "per_video" and all(r.get(k) == v for r in same)},
-                "model": label,
-                **{k: float(np.mean([r[k] for r in same])) for k in SCORES},
-            }
-        )
-    return curves
-
-
-def summarize(
-    trials: list[dict[str, Any]], variants: list[str], reference: str, tuning: str
-) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(table rows per condition and variant, robustness rows averaged over runs per row of the table)."""
-    table, curves = [], []
-    conditions = sorted({condition_of(t) for t in trials})
+def summarize(frame: pd.DataFrame, meta: dict, reference: str, primary: str, margin: float) -> dict[str, Any]:
+    """The content of ablation.json."""
+    lag_subsets = [s for s in dict.fromkeys(frame["subset"]) if lag_bounds(s) is not None]
+    lag_subsets.sort(key=lambda s: lag_bounds(s)[0])
+    measures = Measures(frame, lag_subsets, meta["min_frames"])
+    measures(primary)  # an unknown endpoint fails before any work
+    conditions = sorted(frame[list(CONDITION)].drop_duplicates().itertuples(index=False, name=None))
     several = [key for k, key in enumerate(CONDITION) if len({c[k] for c in conditions}) > 1]
-    families: dict[str, list[dict[str, Any]]] = {}
+    if reference not in set(frame["variant"]):
+        raise ValueError(f"reference {reference!r} has no runs among {sorted(set(frame['variant']))}")
+    rows = []
     for condition in conditions:
-        runs = {v: [t for t in trials if t["variant"] == v and condition_of(t) == condition] for v in variants}
-        for variant in variants:
-            mine, theirs = runs[variant], None if variant == reference else runs[reference]
-            row: dict[str, Any] = {
-                "variant": variant,
-                **dict(zip(CONDITION, condition)),
-                "label": _label(variant, condition, several),
-                "tuning": tuning,
-                "n": len(mine),
-                "setup": mine[0]["setup"],
-                "report_split": mine[0]["report_split"],
-                **{key: mean_interval([t[f"report_{key}"] for t in mine]).as_dict() for key in SCORES},
-            }
-            if theirs is not None:
-                row["vs_reference"] = _paired(mine, theirs, _overall_videos, reference, families.setdefault(MEAN, []))
-            row |= _drop_cells(mine, theirs, reference, families)
-            row["by_category"] = _category_cells(mine, theirs, reference, families)
-            table.append(row)
-            curves += _curves(mine, row["label"])
-    for family in families.values():
-        holm_family(family)
-    return table, curves
+        present = set(_runs_of_condition(frame, condition)["variant"])
+        for variant in [v for v in meta["variants"] if v in present]:
+            rows.append(_row(measures, variant, condition, reference, primary, _label(variant, condition, several), meta))
+    family = _test(rows, set(meta.get("controls", [])), margin)
+    return {
+        "estimand": "mean over videos of each video's CCC (mean of valence and arousal), clean frames shared by every condition",
+        "reference": reference,
+        "primary": primary,
+        "margin": margin,
+        "alpha": ALPHA,
+        **family,
+        "lag_bins": lag_subsets,
+        "tuning": meta.get("tuning"),
+        "report_split": meta.get("report_split"),
+        "rows": rows,
+        "factors": _factors(measures, primary),
+    }
+
+
+def _runs_of_condition(frame: pd.DataFrame, condition: tuple) -> pd.DataFrame:
+    keep = np.ones(len(frame), bool)
+    for key, level in zip(CONDITION, condition):
+        keep &= frame[key].to_numpy() == level
+    return frame[keep]

@@ -1,37 +1,33 @@
-"""The ablation's tables as Markdown (ablation.md): what produced them, the CCC per variant with its comparison with
-the reference, the drops under every perturbation, the CCC per frame category, and the gates."""
+"""The study's tables as Markdown (ablation.md), from ablation.json (tagf.study.summary): the primary endpoint's
+verdicts first, then every exploratory measure as intervals. Each says what it measures and on what."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from tagf.score_names import MEAN, SCORES
-from tagf.study.conditions import PERTURBATIONS, SHIFT
-from tagf.study.frame_categories import CATEGORIES
-from tagf.study.gates import GATES
+from tagf.study.conditions import PERTURBATIONS
 
 
-def _cell(interval: dict[str, Any], signed: bool = False) -> str:
-    form = "{:+.3f}" if signed else "{:.3f}"
-    if interval["ci95"] is None:
-        return form.format(interval["mean"])
-    low, high = interval["ci95"]
-    return f"{form.format(interval['mean'])} [{form.format(low)}, {form.format(high)}]"
+def number(value: float | None, signed: bool = False) -> str:
+    if value is None:
+        return "—"
+    return f"{value:+.3f}" if signed else f"{value:.3f}"
 
 
-def _comparison(found: dict[str, Any] | None) -> str:
+def interval(found: dict[str, Any] | None, signed: bool = False) -> str:
+    """`0.512 [0.431, 0.588]`, or the mean alone with why there is no interval."""
     if found is None:
         return "—"
     if found["ci95"] is None:
-        return f"{found['delta']:+.3f} ({found['n_videos']} video)"
-    p = found.get("p_holm")
-    return _cell({"mean": found["delta"], "ci95": found["ci95"]}, signed=True) + (
-        f", p={p:.3f}" if p is not None else ""
-    )
+        return f"{number(found['mean'], signed)} (no interval)"
+    low, high = found["ci95"]
+    return f"{number(found['mean'], signed)} [{number(low, signed)}, {number(high, signed)}]"
 
 
-def _drop_cell(cell: dict[str, Any], reference: bool) -> str:
-    return _cell(cell) + ("" if reference else f"; Δ {_comparison(cell.get('vs_reference'))}")
+def p_value(p: float | None) -> str:
+    if p is None:
+        return "—"
+    return "<0.001" if p < 0.001 else f"{p:.3f}"
 
 
 def _table(head: list[str], lines: list[list[str]]) -> list[str]:
@@ -42,126 +38,184 @@ def _table(head: list[str], lines: list[list[str]]) -> list[str]:
     ]
 
 
-def markdown(table: list[dict[str, Any]], reference: str, gates: dict[str, Any] | None = None) -> str:
-    """ablation.md: what produced it, then the CCC and shift drops, the Δ drops, the other drops, the categories."""
-    if not table:
-        return "No runs.\n"
-    out = _head(table)
-    out += _main_table(table, reference)
-    out += _shift_deltas(table, reference)
-    out += _other_drops(table, reference)
-    out += _categories(table, reference)
-    if gates is not None:
-        out += ["", "Gates: " + (gates["skipped"] if "skipped" in gates else _gate_lines(gates))]
-    return "\n".join(out) + "\n"
+def design_line(summary: dict[str, Any]) -> str:
+    """What the intervals and tests generalise over, and what this design cannot estimate."""
+    found = next(
+        (r["primary"]["vs_reference"] for r in summary["rows"] if r["primary"].get("vs_reference")), None
+    )
+    if found is None:
+        return "No comparison with the reference."
+    unit = {
+        "corpora": f"the {found['corpora']} corpora as the unit (each corpus mean carries its seed and video variance)",
+        "none": "none: " + (found["note"] or ""),
+    }.get(found["level"], found["level"])
+    corpora = f"{found['corpora']} corpus" if found["corpora"] == 1 else f"{found['corpora']} corpora"
+    seeds = f"{found['seeds']} training seed" + ("" if found["seeds"] == 1 else "s")
+    return f"Design: {corpora} × {seeds} × {found['videos']} test videos; inference: {unit}."
 
 
-def _head(table: list[dict[str, Any]]) -> list[str]:
-    # Every table says what produced it: the set-up (profile and what differs from it), split, tuning, statistics.
-    first = table[0]
-    return [
-        f"Scored on split `{first['report_split']}`. Tuning: {first['tuning']}. Means over n runs (training seeds × corpus seeds) "
-        "with 95 % t intervals (none for n=1); Δ: paired bootstrap over the report videos against the reference in "
-        "the same condition, Holm-corrected p. Drops: CCC mean at shift 0 minus at an audio shift of ±s seconds "
-        "(each video shifted by its own frames; frames whose audio would leave the video are not scored).",
-        *dict.fromkeys(f"- {row['variant']}: setup {row['setup']}" for row in table),
-        "",
-    ]
-
-
-def _main_table(table: list[dict[str, Any]], reference: str) -> list[str]:
-    levels = list(table[0].get("drop_shift_s", {}))
-    head = ["model", "n", "CCC valence", "CCC arousal", "CCC mean", f"Δ CCC vs {reference}"]
-    head += [f"drop @{level} s" for level in levels]
-    lines = [
-        [
-            row["label"],
-            str(row["n"]),
-            *[_cell(row[key]) for key in SCORES],
-            "reference" if row["variant"] == reference else _comparison(row.get("vs_reference")),
-            *[_cell(row["drop_shift_s"][level]) for level in levels],
-        ]
-        for row in table
-    ]
+def primary_table(summary: dict[str, Any]) -> list[str]:
+    reference, margin = summary["reference"], summary["margin"]
+    lines = []
+    for row in summary["rows"]:
+        found = row["primary"].get("vs_reference")
+        lines.append(
+            [
+                row["label"] + (" (control)" if row["label"] in summary["controls"] else ""),
+                str(row["runs"]),
+                interval(row["primary"]["value"]),
+                "reference" if found is None else interval(found, signed=True),
+                "" if found is None else p_value(found["p_holm"]),
+                "" if found is None else p_value(found["p_equivalence_holm"]),
+                "" if found is None else found["verdict"],
+            ]
+        )
+    head = ["model", "runs", f"CCC ({summary['primary']})", f"Δ vs {reference}", "Holm p", f"TOST ±{margin:g} p", "verdict"]
     return _table(head, lines)
 
 
-def _shift_deltas(table: list[dict[str, Any]], reference: str) -> list[str]:
-    compared = [row for row in table if any("vs_reference" in d for d in row.get("drop_shift_s", {}).values())]
-    if not compared:
-        return []
-    levels = list(table[0]["drop_shift_s"])
+def markdown(summary: dict[str, Any], gates: dict[str, Any] | None = None, power: dict[str, Any] | None = None) -> str:
+    """ablation.md (`power`: power.json, for what this design can detect)."""
+    if not summary["rows"]:
+        return "No runs.\n"
+    detectable = (power or {}).get("detectable_difference")
+    out = [
+        f"Scored on split `{summary['report_split']}`. Tuning: {summary['tuning']}. {design_line(summary)}",
+        f"Estimand: {summary['estimand']}; 95 % intervals.",
+        "",
+        *dict.fromkeys(f"- {row['variant']}: setup {row['setup']}" for row in summary["rows"]),
+        "",
+        f"## Primary endpoint: `{summary['primary']}` (declared before the run)",
+        "",
+        f"Δ: paired by corpus, training seed and video. Holm over the family of {len(summary['family'])} comparisons; "
+        "controls are tested alone. Verdicts: better/worse (Holm p < 0.05), equivalent within the margin (Holm TOST "
+        "p < 0.05), else inconclusive."
+        + (
+            f" At this design the smallest difference found with 80 % power is about {detectable:.3f} CCC "
+            "(power.json: from the variance components of these comparisons)."
+            if detectable
+            else ""
+        ),
+        "",
+        *primary_table(summary),
+        "",
+        "## Exploratory (intervals only: no test, no verdict)",
+        "",
+        *_clean_table(summary),
+        *_lag_tables(summary),
+        *_drop_tables(summary),
+        *_category_table(summary),
+        *_factor_table(summary),
+    ]
+    if gates is not None:
+        out += ["", *gate_lines(gates)]
+    return "\n".join(out) + "\n"
+
+
+def _clean_table(summary: dict[str, Any]) -> list[str]:
+    reference = summary["reference"]
+    targets = [t for t in summary["rows"][0]["clean"] if t not in ("mean", "vs_reference")]
     lines = [
-        [row["label"], *[_comparison(row["drop_shift_s"][level].get("vs_reference")) for level in levels]]
-        for row in compared
+        [
+            row["label"],
+            *[interval(row["clean"][t]) for t in targets],
+            interval(row["clean"]["mean"]),
+            "reference" if row["variant"] == reference else interval(row["clean"].get("vs_reference"), signed=True),
+        ]
+        for row in summary["rows"]
+    ]
+    return ["Clean CCC (plain audio, every scored frame):", "", *_table(["model", *targets, "mean", f"Δ vs {reference}"], lines), ""]
+
+
+def _lag_tables(summary: dict[str, Any]) -> list[str]:
+    bins = summary["lag_bins"]
+    if not bins:
+        return []
+    reference = summary["reference"]
+    values = [[row["label"], *[interval(row["lag"][b]["value"]) for b in bins]] for row in summary["rows"]]
+    deltas = [
+        [row["label"], *[interval(row["lag"][b].get("vs_reference"), signed=True) for b in bins]]
+        for row in summary["rows"]
+        if row["variant"] != reference
     ]
     return [
+        "CCC by effective audio lag |built-in + applied| (s), every shift pooled:",
         "",
-        f"Δ drop vs {reference}: a model's drop minus {reference}'s on the same videos (per-video CCC mean), "
-        "paired bootstrap over videos, Holm-corrected across the table's comparisons at each shift (positive: it "
-        "loses more under the shift):",
+        *_table(["model", *bins], values),
         "",
-        *_table(["model", *[f"Δ drop @{level} s" for level in levels]], lines),
+        f"Δ vs {reference} by effective lag:",
+        "",
+        *_table(["model", *bins], deltas),
+        "",
     ]
 
 
-def _other_drops(table: list[dict[str, Any]], reference: str) -> list[str]:
+def _drop_tables(summary: dict[str, Any]) -> list[str]:
     out = []
+    reference = summary["reference"]
     for perturbation, label in PERTURBATIONS.items():
-        key = f"drop_{perturbation}"
-        if perturbation == SHIFT or key not in table[0]:
+        levels = list(summary["rows"][0]["drops"].get(perturbation, {}))
+        if not levels:
             continue
-        lines = [
-            [row["label"], *[_drop_cell(cell, row["variant"] == reference) for cell in row[key].values()]]
-            for row in table
-        ]
+        lines = []
+        for row in summary["rows"]:
+            cells = row["drops"][perturbation]
+            lines.append(
+                [row["label"]]
+                + [
+                    interval(cells[lv]["value"], signed=True)
+                    + ("" if row["variant"] == reference else f"; Δ {interval(cells[lv].get('vs_reference'), signed=True)}")
+                    for lv in levels
+                ]
+            )
         out += [
+            f"Drop under {label} (clean minus perturbed, same frames; Δ: minus {reference}'s drop):",
             "",
-            f"Drop under {label}: CCC mean clean minus perturbed (all frames pooled), and Δ: the drop minus "
-            f"{reference}'s, per video (per-video CCC), paired bootstrap, Holm-corrected across the table's "
-            "comparisons at each level:",
+            *_table(["model", *levels], lines),
             "",
-            *_table(["model", *table[0][key]], lines),
         ]
     return out
 
 
-def _categories(table: list[dict[str, Any]], reference: str) -> list[str]:
-    categories = [c for c in CATEGORIES if any(c in row["by_category"] for row in table)]
-    if not categories:
+def _category_table(summary: dict[str, Any]) -> list[str]:
+    names = list(summary["rows"][0]["categories"])
+    if not names:
         return []
-    lines = []
-    for row in table:
-        cells = [row["label"]]
-        for category in categories:
-            cell = row["by_category"].get(category)
-            cells += ["—", "—"] if cell is None else [_cell(cell[MEAN]), _comparison(cell.get("vs_reference"))]
-        lines.append(cells)
-    return [
-        "",
-        "CCC mean within each frame category of the corpus masks (tagf.study.frame_categories), and Δ against "
-        f"{reference} on those frames:",
-        "",
-        *_table(["model", *[f"{c} {what}" for c in categories for what in ("CCC", "Δ")]], lines),
-    ]
-
-
-def _gate_lines(gates: dict[str, Any]) -> str:
-    """Mean α of step 0 per category, per gated model and gate, and the paired step-0 contrast (gates.json)."""
-    lines = ["mean α of step 0 (un-fused) per frame category (all steps: gates.json, gates.png)", ""]
-    rows = []
-    for row in gates["rows"]:
-        label = f"{row['variant']}, aug ±{row['augment_shift_s']:g} s, {row['key_mode']} key"
-        for gate in GATES:
-            rows.append(
-                [label, gate, *["—" if row[gate][c] is None else _cell(row[gate][c][0]) for c in CATEGORIES]]
-            )
-    lines += _table(["model", "gate", *CATEGORIES], rows)
-    for found in gates["step0_desync_minus_sync"]:
-        lines += [
-            "",
-            f"{found['model']} − {found['baseline']} (aug ±{found['augment_shift_s']:g} s, {found['key_mode']} key), "
-            "α of step 0 in desynchronised minus synchronised frames, paired per video: "
-            + "; ".join(f"{gate} {_comparison(found[gate])}" for gate in GATES),
+    reference = summary["reference"]
+    lines = [
+        [row["label"]]
+        + [
+            interval(row["categories"][c]["value"])
+            + ("" if row["variant"] == reference else f"; Δ {interval(row['categories'][c].get('vs_reference'), signed=True)}")
+            for c in names
         ]
-    return "\n".join(lines)
+        for row in summary["rows"]
+    ]
+    return ["CCC in audio outages and where the face is missing (plain condition):", "", *_table(["model", *names], lines), ""]
+
+
+def _factor_table(summary: dict[str, Any]) -> list[str]:
+    if not summary["factors"]:
+        return []
+    lines = [
+        [f["variant"], f"{f['factor']}: {f['level']} − {f['versus']}", interval(f["difference"], signed=True)]
+        for f in summary["factors"]
+    ]
+    return ["Factors on the primary endpoint, within a variant:", "", *_table(["model", "difference", "Δ"], lines), ""]
+
+
+def gate_lines(gates: dict[str, Any]) -> list[str]:
+    """The gates' mean α of step 0 (the un-fused features) by effective lag, per gated model and gate."""
+    if "skipped" in gates:
+        return [f"Gates: {gates['skipped']}"]
+    bins = gates["subsets"]
+    lines = [
+        [row["label"], gate, *[interval((row[gate].get(b) or [None])[0]) for b in bins]]
+        for row in gates["rows"]
+        for gate in ("visual", "audio")
+    ]
+    return [
+        "Gates: mean α of step 0 (the un-fused features) by effective lag (all steps: gates.json, gates.png):",
+        "",
+        *_table(["model", "gate", *bins], lines),
+    ]

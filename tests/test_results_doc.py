@@ -1,0 +1,32 @@
+"""Every results number a reader sees in docs/results.md comes from a committed result file: the document is what
+tools/results_doc.py writes from results/, and the committed tables are what `tagf compare` writes from the
+committed per-video scores."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tools"))
+
+import results_doc  # noqa: E402
+
+STUDIES = [directory for directory in results_doc.STUDIES if (ROOT / directory / "per_video.parquet").exists()]
+
+
+def test_the_results_document_is_what_the_result_files_say():
+    assert (ROOT / "docs" / "results.md").read_text() == results_doc.render()
+
+
+def test_there_are_committed_results():
+    assert "results/ablation" in STUDIES
+
+
+@pytest.mark.parametrize("directory", STUDIES)
+def test_compare_on_the_committed_scores_reproduces_the_committed_tables(directory, tmp_path):
+    from tagf.study.compare import compare
+
+    compare(str(ROOT / directory / "per_video.parquet"), str(tmp_path))
+    for name in ("ablation.json", "ablation.md", "gates.json", "power.json", "robustness.json", "robustness.csv"):
+        assert (tmp_path / name).read_bytes() == (ROOT / directory / name).read_bytes(), f"{directory}/{name}"

@@ -1,0 +1,146 @@
+"""docs/results.md, written from the committed result files alone: every number a reader sees there comes from
+results/ (`make run`'s outputs and the reduced study's), and tests/test_results_doc.py fails when the document and
+the files differ. Run it after a new `make run` or study:
+
+    python tools/results_doc.py          # rewrites docs/results.md
+    python tools/results_doc.py --check  # exit 1 if docs/results.md is not what the files say
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DOCUMENT = ROOT / "docs" / "results.md"
+STUDIES = {  # directory: what it is
+    "results/ablation": "`make run`: the embedded default corpus, every variant, one corpus",
+    "results/study": "the reduced misalignment study (params.study.local.yaml)",
+}
+
+
+def load(directory: str) -> dict | None:
+    found = ROOT / directory
+    if not (found / "ablation.json").exists():
+        return None
+    return {name: json.loads((found / f"{name}.json").read_text()) for name in ("ablation", "power", "gates")}
+
+
+def interval(found: dict | None, signed: bool = False) -> str:
+    if found is None:
+        return "—"
+    form = "{:+.3f}" if signed else "{:.3f}"
+    if not found.get("ci95"):
+        return form.format(found["mean"])
+    low, high = found["ci95"]
+    return f"{form.format(found['mean'])} [{form.format(low)}, {form.format(high)}]"
+
+
+def verdict_table(summary: dict) -> list[str]:
+    lines = [
+        f"| model | CCC ({summary['primary']}) | Δ vs {summary['reference']} | Holm p | verdict |",
+        "|---|---|---|---|---|",
+    ]
+    for row in summary["rows"]:
+        found = row["primary"].get("vs_reference")
+        label = row["label"] + (" (control)" if row["label"] in summary["controls"] else "")
+        if found is None:
+            lines.append(f"| {label} | {interval(row['primary']['value'])} | reference | | |")
+            continue
+        p = found["p_holm"]
+        shown = "—" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
+        lines.append(f"| {label} | {interval(row['primary']['value'])} | {interval(found, True)} | {shown} | {found['verdict']} |")
+    return lines
+
+
+def findings(summary: dict, power: dict) -> list[str]:
+    """What the verdicts say, in words, and what this design cannot say."""
+    by_verdict: dict[str, list[str]] = {}
+    for row in summary["rows"]:
+        found = row["primary"].get("vs_reference")
+        if found is not None and row["label"] in summary["family"]:
+            by_verdict.setdefault(found["verdict"].split(" (")[0], []).append(row["label"])
+    said = []
+    for kind in ("better", "worse"):
+        if by_verdict.get(kind):
+            said.append(f"*{kind}* than {summary['reference']} on `{summary['primary']}`: {', '.join(by_verdict[kind])}")
+    for kind, names in by_verdict.items():
+        if kind.startswith("equivalent"):
+            said.append(f"*{kind}* of {summary['reference']}: {', '.join(names)}")
+    if by_verdict.get("inconclusive"):
+        said.append(f"*inconclusive* (no difference shown, none ruled out): {', '.join(by_verdict['inconclusive'])}")
+    if by_verdict.get("not testable"):
+        said.append(f"*not testable* at this design: {', '.join(by_verdict['not testable'])}")
+    design = power.get("design", {})
+    detectable, needed = power.get("detectable_difference"), power.get("corpora_needed", {})
+    if detectable is not None:
+        said.append(
+            f"this design ({design['corpora']} corpus/corpora × {design['seeds']} seeds × {design['videos_per_corpus']} "
+            f"test videos each, Holm over {design['family']}) finds a true difference of {detectable:.3f} CCC with 80 % "
+            "power; smaller ones can go unseen"
+        )
+    if needed.get("0.02"):
+        said.append(f"detecting 0.02 CCC would take about {needed['0.02']} corpora of that size ({needed.get('0.05')} for 0.05)")
+    controls = [r for r in summary["rows"] if r["label"] in summary["controls"] and r["primary"].get("vs_reference")]
+    for row in controls:
+        said.append(f"control {row['label']}: *{row['primary']['vs_reference']['verdict']}*, Δ {interval(row['primary']['vs_reference'], True)}")
+    return [f"- {line}." for line in said]
+
+
+def section(directory: str, title: str, found: dict) -> list[str]:
+    summary, power = found["ablation"], found["power"]
+    return [
+        f"## {title}",
+        "",
+        f"From `{directory}/` (split `{summary['report_split']}`; tuning: {summary['tuning']}). Estimand: "
+        f"{summary['estimand']}. Verdicts on the primary endpoint `{summary['primary']}`, declared before the run, "
+        f"Holm over {len(summary['family'])} comparisons, equivalence margin ±{summary['margin']:g} CCC; every other "
+        f"measure is exploratory (`{directory}/ablation.md`).",
+        "",
+        *verdict_table(summary),
+        "",
+        "What these data say:",
+        "",
+        *findings(summary, power),
+        "",
+        f"![robustness](../{directory}/robustness.png)",
+        "",
+        f"![gates by effective lag](../{directory}/gates.png)",
+        "",
+    ]
+
+
+def render() -> str:
+    out = [
+        "# Results",
+        "",
+        "Written by `tools/results_doc.py` from the committed result files; every number here is in them. The "
+        "synthetic corpora are not Aff-Wild2 and `profile: small` is not the paper's model: nothing here is a claim "
+        "about either.",
+        "",
+    ]
+    for directory, title in STUDIES.items():
+        found = load(directory)
+        if found is not None:
+            out += section(directory, title, found)
+    return "\n".join(out).rstrip() + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--check", action="store_true", help="exit 1 if docs/results.md differs from the files")
+    args = parser.parse_args()
+    text = render()
+    if args.check:
+        if DOCUMENT.read_text() != text:
+            print(f"{DOCUMENT}: not what the result files say; run python tools/results_doc.py", file=sys.stderr)
+            return 1
+        return 0
+    DOCUMENT.write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
