@@ -29,7 +29,7 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 
 from orchestration.driver import Driver, load_roles, start_driver
-from orchestration.params import Params
+from orchestration.params import Params, preset_of
 from orchestration.provenance import data_tags, log_environment
 from orchestration.replicas import corpus_stores
 from orchestration.sweep import METRIC, MODE, search_config, search_space
@@ -55,19 +55,19 @@ def _artifact(client: MlflowClient, run_id: str, name: str) -> Any:
 
 def uses_key(variant: str) -> bool:
     """Whether the co-attention key mode is a factor of the variant (concat and the unimodal models have no key)."""
-    return model_config(variant).fusion == "coattention"
+    return model_config(preset_of(variant)).fusion == "coattention"
 
 
 def uses_audio(variant: str) -> bool:
     """Whether shift augmentation is a factor of the variant (visual_only never hears the audio it shifts)."""
-    return model_config(variant).fusion != "visual_only"
+    return model_config(preset_of(variant)).fusion != "visual_only"
 
 
 def grid_cells(params: Params, stores: dict[int, str], augment: dict[int, float], modes: list[str]) -> list[dict]:
     """Every trial of the grid: variant × training seed × corpus seed × augmentation × key mode, a variant without a
     factor at its first level only (so it is trained, and compared, once)."""
     cells = []
-    for variant in params.ablate.variants:
+    for variant in params.ablate.variants_run():
         shifts = list(augment) if uses_audio(variant) else list(augment)[:1]
         keys = modes if uses_key(variant) else modes[:1]
         for seed in params.ablate.seeds:
@@ -102,7 +102,7 @@ def plan(params: Params) -> str:
     (a variant without a factor runs at its first level only)."""
     ablate = params.ablate
     factors = [
-        (len(ablate.variants), "variants"),
+        (len(ablate.variants_run()), "variants"),
         (len(ablate.seeds), "seeds"),
         (len(params.corpus_seeds()), "corpora" if len(params.corpus_seeds()) > 1 else "corpus"),
         (len(ablate.augment_shift_s), "augmentations"),
@@ -225,8 +225,8 @@ def _meta(params: Params, tuning: str, setups: dict[str, str], stores: dict[int,
     ablate = params.ablate
     return {
         "reference": ablate.reference,
-        "variants": ablate.variants,
-        "controls": ablate.controls,
+        "variants": ablate.variants_run(),
+        "controls": ablate.controls_run(),
         "primary": ablate.primary,
         "margin": ablate.equivalence_margin,
         "min_frames": params.evaluate.min_frames,

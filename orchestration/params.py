@@ -166,10 +166,21 @@ class TuningParams(BaseModel):
     trials: int = Field(gt=0, description="Optuna trials per variant")
 
 
+AA_SUFFIX = "_aa"  # the reference trained again from other seeds: the A/A check
+
+
+def preset_of(variant: str) -> str:
+    """The registered variant a grid's variant trains: itself, or for the A/A copy `<reference>_aa`, the reference."""
+    return variant.removesuffix(AA_SUFFIX) if variant.endswith(AA_SUFFIX) else variant
+
+
 class AblateParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    variants: list[str] = Field(default_factory=lambda: list(VARIANTS))
+    variants: list[str] = Field(
+        default_factory=lambda: [v for v in VARIANTS if v != "oracle_align"],
+        description="every registered variant but the oracle control (it needs a synthetic corpus's ground truth)",
+    )
     seeds: list[int] = Field(default_factory=lambda: [0, 1], description="training seeds; each is one run")
     corpus_seeds: list[int] | None = Field(
         None,
@@ -206,6 +217,21 @@ class AblateParams(BaseModel):
         default_factory=list,
         description="variants that check the study (positive control, A/A): tested alone, outside the Holm family",
     )
+    aa_check: bool = Field(
+        False,
+        description="also train the reference again with other training seeds (variant <reference>_aa), a control "
+        "whose verdict must not be better or worse",
+    )
+
+    def aa_variant(self) -> str:
+        return f"{self.reference}{AA_SUFFIX}"
+
+    def variants_run(self) -> list[str]:
+        """The variants of the grid: `variants`, and the A/A copy of the reference when asked for."""
+        return [*self.variants, *([self.aa_variant()] if self.aa_check else [])]
+
+    def controls_run(self) -> list[str]:
+        return [*self.controls, *([self.aa_variant()] if self.aa_check else [])]
 
     @model_validator(mode="after")
     def _reference_is_run(self):
@@ -329,6 +355,13 @@ def _check_primary(params: Params) -> None:
             raise ValueError(f"ablate.primary: {name!r} is not a condition of evaluate: (its levels)")
     if name.startswith("lag") and params.data.source != "synthetic":
         raise ValueError(f"ablate.primary: {name!r} needs ground-truth audio lags, which only the synthetic corpus has")
+    oracles = [v for v in params.ablate.variants if VARIANTS[v].get("audio_alignment") == "oracle"]
+    oracles += ["model.variant"] if VARIANTS[params.model.variant].get("audio_alignment") == "oracle" else []
+    if oracles and params.data.source != "synthetic":
+        raise ValueError(
+            f"{', '.join(oracles)}: oracle alignment needs each frame's ground-truth lag, which only the synthetic "
+            "corpus has; leave it out on Aff-Wild2"
+        )
 
 
 def validate(raw: dict[str, Any], where: str = "params.yaml") -> Params:

@@ -22,6 +22,7 @@ from mlflow.entities import Param
 from mlflow.tracking import MlflowClient
 from ray import tune
 
+from orchestration.params import preset_of
 from orchestration.tracking import MlflowEpochLogger, log_json
 from tagf import runtime
 from tagf.evaluation.evaluate import LoadedModel
@@ -89,24 +90,30 @@ def decode(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) and value.startswith("[") else value
 
 
+AA_SEED_OFFSET = 100_003  # the A/A copy's training seeds: the grid's plus this (another stream of inits and orders)
+
+
 def trial_setup(config: dict[str, Any], context: TrialContext) -> tuple[Setup, str]:
     """(Setup, variant name) of a trial: the context's settings with the trial's values over them.
 
     A trial that picks its variant (an ablation) gets that variant's preset (fusion, gate, steps) over the base,
-    so that only the fusion differs between variants.
+    so that only the fusion differs between variants; the A/A copy of the reference trains the reference from
+    other seeds.
     """
     model, train_fields = dict(context.model), dict(context.train)
     values = {key: decode(value) for key, value in config.items() if key != CORPUS_SEED}
     variant = values.pop("model.variant", None)
     if variant is not None:
-        model = {k: v for k, v in model.items() if k not in VARIANTS[variant]}
+        model = {k: v for k, v in model.items() if k not in VARIANTS[preset_of(variant)]}
     for key, value in values.items():
         section, _, name = key.partition(".")
         (model if section == "model" else train_fields)[name] = value
+    if variant is not None and variant != preset_of(variant):
+        train_fields["seed"] = int(train_fields.get("seed", 0)) + AA_SEED_OFFSET
     model.pop("outputs", None)  # set by training from the target
-    setup = resolve(context.profile, variant or context.variant, model, train_fields, where="trial config")
+    setup = resolve(context.profile, preset_of(variant or context.variant), model, train_fields, where="trial config")
     # Named after what it is: a sweep that sets the gate of `tagf` to `fc` trains GRJCA.
-    return setup, variant_of(setup.model)
+    return setup, variant if variant is not None and variant != preset_of(variant) else variant_of(setup.model)
 
 
 def trial_name(variant: str, config: dict[str, Any]) -> str:

@@ -13,6 +13,11 @@ from collections.abc import Iterator
 import fsspec
 from fsspec.core import url_to_fs
 
+# pyarrow's thread pool (25.x) can abort the interpreter at exit ("terminate called without an active exception",
+# about one run in twenty on this project's machines): Parquet is read on the calling thread instead. Our files are
+# small enough that this costs little (benchmarks/feature_store_read.py).
+ARROW_THREADS = False
+
 
 def filesystem(url: str) -> tuple[fsspec.AbstractFileSystem, str]:
     """The filesystem and the path within it of a URL or local path."""

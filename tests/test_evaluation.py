@@ -271,7 +271,7 @@ def test_non_gated_model_has_no_gate_plot(tiny_corpus, tmp_path):
         str(tmp_path / "g.png"),
         check=False,
     )
-    assert proc.returncode == UsageError.exit_code and "has no gate to plot" in proc.stderr and not (tmp_path / "g.png").exists()
+    assert proc.returncode == UsageError.exit_code and "has no learned gate to plot" in proc.stderr and not (tmp_path / "g.png").exists()
 
 
 @pytest.fixture(scope="module")

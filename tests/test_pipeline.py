@@ -207,6 +207,7 @@ def test_a_changed_affwild2_tree_reruns_exactly_the_data_stages(tmp_path):
     aff_wild2 = {
         "data": {"source": "affwild2", "root": str(tree)},
         "splits": {"selection": "dev", "report": "validation", "dev_fraction": 0.25},
+        "ablate": {"primary": "clean"},  # Aff-Wild2 has no ground-truth lags to pool frames by
     }
     repo = project(tmp_path / "repo", aff_wild2)
     (repo.parent / "imports").mkdir()

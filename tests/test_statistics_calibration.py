@@ -12,7 +12,7 @@ from tagf.study.cells import lag_bounds, read_cells
 from tagf.study.planning import Components, comparison_layouts, components, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
-PILOTS = [path for path in (ROOT / "results" / "ablation" / "per_video.parquet", ROOT / "results" / "study" / "per_video.parquet") if path.exists()]
+PILOTS = [path for path in (ROOT / "results" / "ablation" / "per_video.parquet", ROOT / "study" / "results" / "per_video.parquet") if path.exists()]
 DESIGNS = [(c, v) for c in (1, 3, 10) for v in (4, 12, 36)]
 REPS = 2000
 

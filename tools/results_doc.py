@@ -17,7 +17,7 @@ ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "results.md"
 STUDIES = {  # directory: what it is
     "results/ablation": "`make run`: the embedded default corpus, every variant, one corpus",
-    "results/study": "the reduced misalignment study (params.study.local.yaml)",
+    "study/results": "the reduced misalignment study (study/params.yaml, `dvc repro study/dvc.yaml`)",
 }
 
 

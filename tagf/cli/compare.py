@@ -23,4 +23,4 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--reference", help="the variant every other is compared with (default: the study's)")
     p.add_argument("--primary", help="the primary endpoint, e.g. clean or lag>=1 (default: the study's)")
     p.add_argument("--margin", type=float, help="equivalence margin in CCC (default: the study's)")
-    p.set_defaults(run=_compare, computes=True)
+    p.set_defaults(run=_compare)

@@ -60,6 +60,8 @@ class SplitArrays:
     visual_valid: np.ndarray  # (N,) bool
     frames: np.ndarray  # (N,) int32, 1-based
     fps: dict[str, float] = field(default_factory=dict)  # video → frames per second (read_split: every video)
+    # (N,) each frame's ground-truth audio lag in seconds, on a synthetic corpus (tagf.data.synth.ground_truth.with_lags)
+    true_lag_s: np.ndarray | None = None
 
     def video_slice(self, index: int) -> slice:
         return slice(int(self.offsets[index]), int(self.offsets[index + 1]))
@@ -82,6 +84,7 @@ class SplitArrays:
             visual_valid=self.visual_valid[rows],
             frames=self.frames[rows],
             fps={v: self.fps[v] for v in videos if v in self.fps},
+            true_lag_s=None if self.true_lag_s is None else self.true_lag_s[rows],
         )
 
 
@@ -197,7 +200,7 @@ def read_split(url: str, split: str) -> SplitArrays:
     where = f"{file} (split {split!r})"
     data = fs.cat_file(path)  # read once: hashed, then parsed from memory
     try:
-        table = pq.read_table(pa.BufferReader(data))
+        table = pq.read_table(pa.BufferReader(data), use_threads=storage.ARROW_THREADS)
     except (pa.ArrowException, OSError) as err:
         # pyarrow's first sentence, without its "Could not open Parquet input source '<Buffer>': " prefix
         reason = str(err).rsplit("': ", 1)[-1].split(". ")[0].strip().rstrip(".") or type(err).__name__
@@ -247,4 +250,5 @@ def _concat(parts: list[SplitArrays]) -> SplitArrays:
             for f in ("visual", "audio", "labels", "label_valid", "visual_valid", "frames")
         },
         fps={video: rate for p in parts for video, rate in p.fps.items()},
+        true_lag_s=None if any(p.true_lag_s is None for p in parts) else np.concatenate([p.true_lag_s for p in parts]),
     )

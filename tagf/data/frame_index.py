@@ -12,4 +12,4 @@ from tagf import storage
 def read_index(index_url: str) -> pa.Table:
     fs, path = storage.filesystem(index_url)
     with fs.open(path, "rb") as f:
-        return pq.read_table(f)
+        return pq.read_table(f, use_threads=storage.ARROW_THREADS)

@@ -13,6 +13,7 @@ from typing import Literal
 import numpy as np
 
 from tagf.data.feature_store import SplitArrays, read_split
+from tagf.data.synth.ground_truth import with_lags
 from tagf.errors import ParamsError
 
 SELECTABLE = Literal["dev", "validation", "test"]
@@ -34,7 +35,8 @@ def dev_videos(train_videos: list[str], fraction: float, seed: int) -> list[str]
 def load_splits(
     store: str, names: tuple[str, ...], dev_fraction: float = 0.0, dev_seed: int = 0
 ) -> dict[str, SplitArrays]:
-    """The named splits of a feature store; with dev_fraction > 0, `train` excludes the `dev` videos."""
+    """The named splits of a feature store, with their ground-truth lags where the corpus has them; with
+    dev_fraction > 0, `train` excludes the `dev` videos."""
     loaded: dict[str, SplitArrays] = {}
     if "train" in names or "dev" in names:
         train = read_split(store, "train")
@@ -48,4 +50,4 @@ def load_splits(
     for name in names:
         if name not in loaded:
             loaded[name] = read_split(store, name)
-    return {name: loaded[name] for name in names}
+    return {name: with_lags(store, loaded[name]) for name in names}

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 
 from tagf.data.feature_store import SplitArrays
+from tagf.errors import DataError
 
 
 def window_starts(frames: int, length: int, hop: int) -> list[int]:
@@ -48,10 +49,23 @@ class WindowBatch:
 
 
 class Windows:
-    """All windows of one split; `batches()` gathers them with vectorised indexing (no per-item Python work)."""
+    """All windows of one split; `batches()` gathers them with vectorised indexing (no per-item Python work).
 
-    def __init__(self, split: SplitArrays, length: int, hop: int):
+    `oracle_alignment`: each frame's audio is read where its ground-truth lag puts its voice (frame t hears the audio
+    of t + round(true_lag_s·fps)), whatever shift is asked: a control that knows the effective lag and undoes it.
+    """
+
+    def __init__(self, split: SplitArrays, length: int, hop: int, oracle_alignment: bool = False):
         self.split, self.length = split, length
+        self.oracle = None
+        if oracle_alignment:
+            if split.true_lag_s is None:
+                raise DataError(
+                    "oracle_align needs each frame's ground-truth audio lag, which only a synthetic corpus has "
+                    "(ground_truth/); this split has none"
+                )
+            fps = np.repeat([split.fps[v] for v in split.videos], np.diff(split.offsets))
+            self.oracle = np.rint(split.true_lag_s * fps).astype(np.int64)  # (N,) frames
         items = [
             (v, s)
             for v in range(len(split.videos))
@@ -72,7 +86,10 @@ class Windows:
         t = start[:, None] + np.arange(self.length)[None, :]  # (B, L) frame within its video
         real = t < frames
         rows = offset + np.minimum(t, frames - 1)
-        source = t - np.broadcast_to(np.asarray(audio_shift), video.shape)[:, None]
+        if self.oracle is not None:
+            source = t + self.oracle[rows]  # where the voice of frame t is, in the original audio
+        else:
+            source = t - np.broadcast_to(np.asarray(audio_shift), video.shape)[:, None]
         audio_valid = real & (source >= 0) & (source < frames)
         # Any row in range: where there is no source (audio_valid false) the audio is zeroed below.
         audio_rows = offset + np.clip(source, 0, frames - 1)

@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 
 from tagf import storage
 from tagf.data.feature_store import SplitArrays, read_split
-from tagf.data.synth.ground_truth import latent_labels
+from tagf.data.synth.ground_truth import latent_labels, with_lags
 from tagf.errors import ModelFileError, UsageError
 from tagf.evaluation.inference import predict_frames
 from tagf.evaluation.scoring import score
@@ -85,7 +85,7 @@ def evaluate(
 ) -> dict[str, Any]:
     """Scores of the models on `split_name` of the store (or on `split`, already loaded under that name)."""
     models = [load_for_evaluation(url) for url in model_urls]
-    split = read_split(store, split_name) if split is None else split
+    split = with_lags(store, read_split(store, split_name)) if split is None else split
     values, targets = combined_predictions(models, split)
     metrics = {"split": split_name, **score(values, split, targets, split_name=split_name)}
     latent = latent_labels(store, split)

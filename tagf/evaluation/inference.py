@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import torch
@@ -20,6 +20,7 @@ class FramePredictions:
     values: np.ndarray  # (N, T) per frame, in the split's row order
     visual_gate: np.ndarray | None  # (N, S+1) gate weights α of gated models; (N, targets, S+1) if separate
     audio_gate: np.ndarray | None
+    diagnostics: dict[str, np.ndarray] = field(default_factory=dict)  # a mechanism's per-frame decisions
 
 
 @torch.inference_mode()
@@ -33,7 +34,7 @@ def predict_frames(
     device: torch.device | str = "cpu",
 ) -> FramePredictions:
     model.eval()
-    windows = Windows(split, window, hop)
+    windows = Windows(split, window, hop, oracle_alignment=model.cfg.audio_alignment == "oracle")
     outputs: dict[str, list[np.ndarray]] = {"values": [], "visual_gate": [], "audio_gate": []}
     for batch in windows.batches(batch_size, audio_shift=audio_shift):
         batch = batch.to(device)
@@ -42,10 +43,13 @@ def predict_frames(
         if out.visual_gate is not None:
             outputs["visual_gate"].append(out.visual_gate.float().cpu().numpy())
             outputs["audio_gate"].append(out.audio_gate.float().cpu().numpy())
+        for name, value in (out.diagnostics or {}).items():
+            outputs.setdefault(f"diagnostic {name}", []).append(value.float().cpu().numpy())
 
     def stitched(name):
-        if not outputs[name]:
+        if not outputs.get(name):
             return None
         return stitch(np.concatenate(outputs[name]), windows.video, windows.start, split.offsets)
 
-    return FramePredictions(stitched("values"), stitched("visual_gate"), stitched("audio_gate"))
+    diagnostics = {name.split(" ", 1)[1]: stitched(name) for name in outputs if name.startswith("diagnostic ")}
+    return FramePredictions(stitched("values"), stitched("visual_gate"), stitched("audio_gate"), diagnostics)

@@ -16,6 +16,7 @@ from tagf import storage
 from tagf.data import affwild2_layout as layout
 from tagf.data.feature_store import SplitArrays, videos_from_store
 from tagf.data.prepare import prepare
+from tagf.data.synth.ground_truth import with_lags
 from tagf.errors import DataError, UsageError
 from tagf.evaluation.evaluate import combined_predictions, load_for_evaluation
 from tagf.evaluation.figures import trace_figure
@@ -121,7 +122,7 @@ def predict(
         videos, listed = layout.parse_test_list(text), layout.parse_test_frames(text)
     if not store or not videos:
         raise UsageError("predict: give --store with --videos or --test-list, or --video-file")
-    split = videos_from_store(store, videos)
+    split = with_lags(store, videos_from_store(store, videos))
     models = [load_for_evaluation(url) for url in model_urls]
     values, targets = combined_predictions(models, split)
     write_outputs(split, values, targets, csv_url, submission_url, listed, plot_url)

@@ -6,10 +6,13 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from tagf.models.crossmodal_gate import JOINT_GATES
 from tagf.models.gates import GATES
 
 Fusion = Literal["coattention", "concat", "visual_only", "audio_only"]
-Gate = Literal[tuple(GATES)]  # type: ignore[valid-type]
+Gate = Literal[(*GATES, *JOINT_GATES)]  # type: ignore[valid-type]
+AudioAlignment = Literal["none", "oracle", "attention"]
+Output = Literal["head", "reliability"]
 KeyMode = Literal["faithful", "length_agnostic"]
 
 
@@ -41,6 +44,17 @@ class ModelConfig(BaseModel):
     separate_targets: bool = Field(
         False, description="with 2 outputs: one complete model per target (the authors' set-up), not a joint head"
     )
+    audio_alignment: AudioAlignment = Field(
+        "none",
+        description="oracle: the audio realigned by each frame's ground-truth lag (synthetic corpora only, a "
+        "control); attention: each visual frame attends over the audio within ±max_lag_s (tagf.models.lag_attention)",
+    )
+    max_lag_s: float = Field(3.0, gt=0, description="attention alignment: the farthest lag it looks, in seconds")
+    fps: float = Field(30.0, gt=0, description="frames per second of the training data (set by training)")
+    output: Output = Field(
+        "head", description="reliability: per-frame weights over visual, audio and fused predictions (tagf.models.reliability)"
+    )
+    auxiliary_weight: float = Field(0.5, ge=0, description="reliability: weight of each unimodal head's 1 − CCC loss")
     init: Literal["pytorch", "authors"] = Field(
         "pytorch",
         description="authors: xavier-uniform Linear weights and zero biases in the fusion (co-attention and "

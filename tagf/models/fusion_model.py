@@ -3,7 +3,11 @@
     visual (B, L, Dv_in), audio (B, L, Da_in), mask (B, L) → prediction (B, L, outputs) in [-1, 1]
 
 `fusion` picks what happens between encoders and head; with co-attention, `gate` picks how the S+1 step outputs
-are weighed. Everything else (encoders, normalisation, head) is identical across variants, so comparisons are fair.
+are weighed (a joint gate, `crossmodal`, weighs both modalities at once), `audio_alignment: attention` realigns the
+audio to the face before the co-attention (tagf.models.lag_attention), and `output: reliability` chooses per frame
+between unimodal and fused predictions (tagf.models.reliability). Everything else (encoders, normalisation, head) is
+identical across variants, so comparisons are fair. What a mechanism decides per frame comes back in
+`diagnostics`: `attended_lag_s` (B, L), `audio_scale` (B, L), `reliability` (B, L, outputs, 3).
 """
 
 from __future__ import annotations
@@ -17,8 +21,11 @@ from torch import nn
 
 from tagf.models.coattention import RecursiveCoAttention
 from tagf.models.config import ModelConfig
+from tagf.models.crossmodal_gate import JOINT_GATES
 from tagf.models.gates import GATES
 from tagf.models.head import RegressionHead
+from tagf.models.lag_attention import LagAttention
+from tagf.models.reliability import Reliability
 from tagf.models.temporal_encoder import TemporalEncoder
 
 
@@ -27,6 +34,8 @@ class FusionOutput(NamedTuple):
     # Gate weights α, co-attention variants only: (B, L, S+1), or (B, L, outputs, S+1) with separate_targets.
     visual_gate: torch.Tensor | None
     audio_gate: torch.Tensor | None
+    diagnostics: dict[str, torch.Tensor] | None = None  # per-frame decisions of a mechanism (module docstring)
+    auxiliary: tuple[torch.Tensor, ...] = ()  # (B, L, outputs) predictions trained with their own loss
 
 
 def authors_init(module: nn.Module) -> None:
@@ -69,11 +78,14 @@ class FusionModel(nn.Module):
             else None
         )
         self.coattention = RecursiveCoAttention(cfg) if cfg.fusion == "coattention" else None
-        if self.coattention is not None:
+        self.aligner = LagAttention(cfg) if cfg.audio_alignment == "attention" and uses_audio else None
+        self.joint_gate = JOINT_GATES[cfg.gate](cfg) if cfg.gate in JOINT_GATES and self.coattention else None
+        if self.coattention is not None and self.joint_gate is None:
             self.visual_gate = GATES[cfg.gate](cfg.visual_dim, cfg)
             self.audio_gate = GATES[cfg.gate](cfg.audio_dim, cfg)
         head_in = cfg.visual_dim * uses_visual + cfg.audio_dim * uses_audio
         self.head = RegressionHead(head_in, cfg.head_hidden, cfg.outputs)
+        self.reliability = Reliability(cfg) if cfg.output == "reliability" and uses_visual and uses_audio else None
         if cfg.init == "authors":
             for encoder in (self.visual_encoder, self.audio_encoder):
                 for level in encoder.levels if encoder is not None else ():
@@ -81,34 +93,63 @@ class FusionModel(nn.Module):
                         # xavier there is overwritten by weight_norm's recomputation, so it has no effect
                         nn.init.xavier_uniform_(level.downsample.weight, gain=math.sqrt(2))
             if self.coattention is not None:
-                for fusion in (self.coattention, self.visual_gate, self.audio_gate):
+                for fusion in (self.coattention, *self._gates()):
                     authors_init(fusion)
+
+    def _gates(self) -> tuple[nn.Module, ...]:
+        if self.joint_gate is not None:
+            return (self.joint_gate,)
+        return (self.visual_gate, self.audio_gate) if self.coattention is not None else ()
 
     @property
     def gated(self) -> bool:
         """Whether it has a learned gate, whose weights are worth analysing (a uniform or last-step gate is not)."""
         if self.per_target is not None:
             return self.per_target[0].gated
-        return self.coattention is not None and getattr(self.visual_gate, "learned", True)
+        return any(getattr(gate, "learned", True) for gate in self._gates())
 
     def forward(
         self, visual: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor | None = None
     ) -> FusionOutput:
         if self.per_target is not None:
-            outs = [model(visual, audio, mask) for model in self.per_target]
-            gates = [
-                None if outs[0][k] is None else torch.stack([o[k] for o in outs], dim=2) for k in (1, 2)
-            ]  # (B, L, outputs, S+1)
-            return FusionOutput(torch.cat([o.prediction for o in outs], dim=-1), *gates)
-        streams = []
+            return _joined([model(visual, audio, mask) for model in self.per_target])
+        streams, diagnostics = [], {}
         if self.visual_encoder is not None:
             streams.append(F.normalize(self.visual_encoder(visual), dim=-1))  # (B, L, d_v)
         if self.audio_encoder is not None:
             streams.append(F.normalize(self.audio_encoder(audio), dim=-1))  # (B, L, d_a)
+        if self.aligner is not None:  # the audio found for each visual frame
+            streams[1], diagnostics["attended_lag_s"] = self.aligner(streams[0], streams[1], mask)
         if self.coattention is None:
             return FusionOutput(self.head(torch.cat(streams, dim=-1)), None, None)
         visual_steps, audio_steps = self.coattention(*streams, mask)  # (B, L, M, d_m) each
-        visual_fused, visual_alpha = self.visual_gate(visual_steps, mask)
-        audio_fused, audio_alpha = self.audio_gate(audio_steps, mask)
+        if self.joint_gate is not None:
+            visual_fused, audio_fused, visual_alpha, audio_alpha, scale = self.joint_gate(visual_steps, audio_steps)
+            diagnostics["audio_scale"] = scale
+        else:
+            visual_fused, visual_alpha = self.visual_gate(visual_steps, mask)
+            audio_fused, audio_alpha = self.audio_gate(audio_steps, mask)
         prediction = self.head(torch.cat((visual_fused, audio_fused), dim=-1))
-        return FusionOutput(prediction, visual_alpha, audio_alpha)
+        auxiliary: tuple[torch.Tensor, ...] = ()
+        if self.reliability is not None:
+            prediction, auxiliary, diagnostics["reliability"] = self.reliability(*streams, prediction)
+        return FusionOutput(prediction, visual_alpha, audio_alpha, diagnostics or None, auxiliary)
+
+
+def _joined(outs: list[FusionOutput]) -> FusionOutput:
+    """One model per target, as one: predictions side by side, gates and diagnostics stacked on a target axis."""
+
+    def stacked(values):
+        return None if values[0] is None else torch.stack(values, dim=2)  # (B, L, outputs, ...)
+
+    gates = [stacked([o[k] for o in outs]) for k in (1, 2)]
+    diagnostics = None
+    if outs[0].diagnostics:
+        diagnostics = {
+            name: torch.cat([o.diagnostics[name] for o in outs], dim=2)
+            if name == "reliability"  # (B, L, 1, 3) each: targets already have an axis
+            else torch.stack([o.diagnostics[name] for o in outs], dim=2)
+            for name in outs[0].diagnostics
+        }
+    auxiliary = tuple(torch.cat(parts, dim=-1) for parts in zip(*(o.auxiliary for o in outs)))
+    return FusionOutput(torch.cat([o.prediction for o in outs], dim=-1), *gates, diagnostics, auxiliary)

@@ -133,18 +133,41 @@ class StepBiLSTMGate(nn.Module):
         with torch.autocast(device, enabled=False):
             return _StepBiLSTM.apply(steps.to(dtype), *(w.to(dtype) for w in weights))
 
-    def forward(self, candidates, mask=None):
+    def _projected(self, candidates: torch.Tensor) -> torch.Tensor:  # (B, L, M, d) -> (B·L, M, 2·d)
         b, length, m, dim = candidates.shape
         steps = candidates.reshape(b * length, m, dim)  # (B·L, M, d_m)
         out = self._bilstm(steps)  # (B·L, M, 2·d_m)
         # (B·L, M, 3·d_m): candidates, then BiLSTM outputs (back in the candidates' dtype)
         joined = torch.cat((steps, out.to(steps.dtype)), dim=-1)
-        projected = self.linear(self.dropout(joined))  # (B·L, M, 2·d_m)
+        return self.linear(self.dropout(joined))  # (B·L, M, 2·d_m)
+
+    def _scores(self, projected: torch.Tensor) -> torch.Tensor:  # (B·L, M, 2·d) -> (B·L, M), over τ
         # mean(normalize(y)) = sum(y) / (2·d_m·max(‖y‖, ε)), without normalising every element and its backward
         norm = torch.linalg.vector_norm(projected, dim=-1).clamp_min(1e-12)
-        scores = projected.sum(-1) / (projected.shape[-1] * norm)  # (B·L, M)
-        alpha = torch.softmax(scores / self.temperature, dim=-1).reshape(b, length, m)  # (B, L, M)
+        return projected.sum(-1) / (projected.shape[-1] * norm) / self.temperature
+
+    def alpha(self, candidates: torch.Tensor) -> torch.Tensor:
+        """(B, L, M) step weights of the candidates (B, L, M, d)."""
+        b, length, m, _ = candidates.shape
+        return torch.softmax(self._scores(self._projected(candidates)), dim=-1).reshape(b, length, m)
+
+    def forward(self, candidates, mask=None):
+        alpha = self.alpha(candidates)  # (B, L, M)
         return (alpha.unsqueeze(-1) * candidates).sum(2), alpha
+
+
+class FreeStepBiLSTMGate(StepBiLSTMGate):
+    """`tagf_free`: TAGF's step gate without its bound. The released score mean(normalize(y)) lies within
+    ±1/√(2·d_m), so at τ = 0.1 and the paper's width α can never leave a narrow band; here a learned Linear reads the
+    score out of y and τ is learned too (from its configured value), so the gate can commit to a step."""
+
+    def __init__(self, dim: int, cfg: ModelConfig):
+        super().__init__(dim, cfg)
+        self.readout = nn.Linear(2 * dim, 1)
+        self.log_temperature = nn.Parameter(torch.tensor(float(cfg.temperature)).log())
+
+    def _scores(self, projected: torch.Tensor) -> torch.Tensor:
+        return self.readout(projected).squeeze(-1) / self.log_temperature.exp()  # (B·L, M)
 
 
 class TimeBiLSTMGate(nn.Module):
@@ -219,6 +242,7 @@ class LastGate(nn.Module):
 
 GATES: dict[str, type[nn.Module]] = {
     "step_bilstm": StepBiLSTMGate,
+    "step_bilstm_free": FreeStepBiLSTMGate,
     "time_bilstm": TimeBiLSTMGate,
     "fc": FCGate,
     "mean": MeanGate,

@@ -85,7 +85,7 @@ def endpoint(name: str, lag_subsets: list[str]) -> Endpoint:
 def read_cells(url: str) -> tuple[pd.DataFrame, dict]:
     """The rows and the metadata of a per_video.parquet, checked for the columns every analysis needs."""
     try:
-        table = pq.read_table(pa.BufferReader(storage.read_bytes(url)))
+        table = pq.read_table(pa.BufferReader(storage.read_bytes(url)), use_threads=storage.ARROW_THREADS)
     except FileNotFoundError:
         raise DataError(f"{url}: no such per-video scores file") from None
     except (pa.ArrowException, OSError) as err:
@@ -95,7 +95,7 @@ def read_cells(url: str) -> tuple[pd.DataFrame, dict]:
     missing = sorted(needed - set(table.column_names))
     if missing or not meta:
         raise DataError(f"{url}: not the per-video scores of an ablation (missing {missing or 'its metadata'})")
-    return table.to_pandas(), meta
+    return table.to_pandas(use_threads=storage.ARROW_THREADS), meta
 
 
 def write_cells(url: str, frame: pd.DataFrame, meta: dict) -> None:

@@ -5,10 +5,11 @@ its outputs through this same function.
     ablation.json     the summary: verdicts on the primary endpoint, every exploratory interval (tagf.study.summary)
     ablation.md       the same as tables
     gates.json        the gates' α by effective lag (tagf.study.gates)
+    diagnostics.json  what lag_attention, reliability and tagf_xmodal decided per frame (tagf.study.diagnostics)
     power.json        the variance components, the smallest detectable difference, the simulated calibration
     robustness.json   curves for `dvc plots`: CCC by effective lag, under each shift, noise level and dropout
     robustness.csv    the same as CSV
-    robustness.png, gates.png
+    robustness.png, gates.png, diagnostics.png
 """
 
 from __future__ import annotations
@@ -22,7 +23,8 @@ import numpy as np
 
 from tagf import storage
 from tagf.study.cells import lag_bounds, read_cells
-from tagf.study.figures import gate_figure, robustness_figure
+from tagf.study.diagnostics import diagnostics_summary
+from tagf.study.figures import diagnostics_figure, gate_figure, robustness_figure
 from tagf.study.gates import gate_summary
 from tagf.study.planning import comparison_layouts, components, design_for, design_se, detectable, simulate
 from tagf.study.statistics import MIN_CORPORA
@@ -106,14 +108,17 @@ def compare(
     margin = meta["margin"] if margin is None else margin
     summary = summarize(frame, meta, reference, primary, margin)
     gates = gate_summary(frame, summary["rows"], summary["lag_bins"], meta["min_frames"])
+    decided = diagnostics_summary(frame, summary["rows"], summary["lag_bins"], meta["min_frames"])
     out = storage.join(out_dir, "")
     planned = power(frame, meta, summary)
     storage.write_text(f"{out}ablation.json", json.dumps(summary, indent=1, allow_nan=False))
     storage.write_text(f"{out}ablation.md", markdown(summary, gates, planned))
     storage.write_text(f"{out}gates.json", json.dumps(gates, indent=1, allow_nan=False))
+    storage.write_text(f"{out}diagnostics.json", json.dumps(decided, indent=1, allow_nan=False))
     storage.write_text(f"{out}power.json", json.dumps(planned, indent=1, allow_nan=False))
     rows = curves(summary)
     write_curves(rows, f"{out}robustness.json", f"{out}robustness.csv")
     robustness_figure(rows, f"{out}robustness.png")
     gate_figure(gates, f"{out}gates.png")
+    diagnostics_figure(decided, f"{out}diagnostics.png")
     return summary

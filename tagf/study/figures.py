@@ -81,3 +81,42 @@ def gate_figure(gates: dict[str, Any], url: str) -> None:
         line[0].set_ylabel("mean α")
     fig.suptitle("Gate weight per recursion step by effective audio lag (95 % intervals)")
     save(fig, url)
+
+
+def diagnostics_figure(diagnostics: dict[str, Any], url: str) -> None:
+    """A panel per diagnosed model: the attended lag against the true lag (with the identity), or a mechanism's
+    weights by effective lag, in outages and without a face."""
+    rows = diagnostics["rows"]
+    panels = [(row, kind) for row in rows for kind in ("attended_lag", "reliability", "audio_scale") if row.get(kind)]
+    if not panels:
+        fig, ax = plt.subplots(figsize=(6, 1.2))
+        ax.axis("off")
+        ax.text(0.5, 0.5, "no variant of this study realigns or weighs the audio", ha="center", va="center")
+        save(fig, url)
+        return
+    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.0), squeeze=False, layout="constrained")
+    for ax, (row, kind) in zip(axes[0], panels):
+        found = row[kind]
+        if kind == "attended_lag":
+            x = [p["true_lag_s"] for p in found["points"]]
+            y = [p["attended_lag_s"] for p in found["points"]]
+            ax.scatter(x, y, s=8, alpha=0.5)
+            limit = max(1.0, *np.abs(x)) if x else 1.0
+            ax.plot([-limit, limit], [-limit, limit], color="grey", lw=0.8, ls="--", label="attended = true")
+            r = found["correlation"]
+            ax.set_title(f"{row['label']}: r = {r['mean']:.2f} over {found['runs']} runs", fontsize=9)
+            ax.set_xlabel("true effective lag (s, + = audio late), per video and shift")
+            ax.set_ylabel("attended lag (s)")
+            ax.legend(fontsize=7)
+        else:
+            subsets = [s for s in diagnostics["subsets"] if found.get(s)]
+            for m, component in enumerate(found["components"]):
+                _errorbar(ax, range(len(subsets)), [found[s][m] for s in subsets], component, 0.06 * (m - 1))
+            ax.set_xticks(range(len(subsets)))
+            ax.set_xticklabels([s.removeprefix("lag") for s in subsets], rotation=35, fontsize=7)
+            ax.set_ylabel("mean weight (95 % interval)")
+            ax.set_title(f"{row['label']}: {kind.replace('_', ' ')} by effective lag", fontsize=9)
+            ax.legend(fontsize=7)
+        ax.grid(alpha=0.3)
+    fig.suptitle("What the mechanisms decided, against the ground truth")
+    save(fig, url)

@@ -42,7 +42,7 @@ def _steps(found: pd.DataFrame, variant: str, condition: tuple) -> list[dict[str
         estimate(
             [(c, s, v, float(alpha[m])) for c, s, v, alpha in zip(mine["corpus_seed"], mine["seed"], mine["video"], mine["value"])],
             "weight",
-        ).as_dict()
+        ).as_dict(tested=False)
         for m in range(steps)
     ]
 

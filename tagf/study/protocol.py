@@ -88,51 +88,54 @@ def scored_frames(data: SplitArrays, settings: ProtocolSettings, split_name: str
     return keep
 
 
-def _predict(loaded: list[LoadedModel], data: SplitArrays, shift: int) -> tuple[np.ndarray, list[str], dict | None]:
-    """(values (N, targets), targets, {gate: α (N, M)} of a gated single model or None) under one audio shift."""
-    if len(loaded) == 1 and loaded[0].model.gated:
+def _per_frame(predicted) -> dict[str, np.ndarray]:
+    """A gated or diagnosed model's per-frame arrays besides its values, each (N,) or (N, k): `alpha_visual`,
+    `alpha_audio`, `diag_<name>`; one model per target inside one file has them per target, averaged here."""
+    found = {"alpha_visual": predicted.visual_gate, "alpha_audio": predicted.audio_gate}
+    found |= {f"diag_{name}": value for name, value in predicted.diagnostics.items()}
+    averaged = {}
+    for name, value in found.items():
+        if value is None:
+            continue
+        per_target = value.ndim == 3 or (name in ("diag_attended_lag_s", "diag_audio_scale") and value.ndim == 2)
+        averaged[name] = value.mean(axis=1) if per_target else value
+    return averaged
+
+
+def _predict(loaded: list[LoadedModel], data: SplitArrays, shift: int) -> tuple[list[str], dict[str, np.ndarray]]:
+    """(targets, {"values": (N, targets), and the model's _per_frame arrays}) under one audio shift."""
+    if len(loaded) == 1:
         model = loaded[0]
         predicted = predict_frames(model.model, data, model.window, model.hop, audio_shift=shift)
-        gates = {
-            "visual": predicted.visual_gate,
-            "audio": predicted.audio_gate,
-        }
-        # One model per target inside one file: (N, targets, M), averaged over the targets.
-        gates = {name: alpha.mean(axis=1) if alpha.ndim == 3 else alpha for name, alpha in gates.items()}
-        return predicted.values, list(model.targets), gates
+        arrays = _per_frame(predicted) if model.model.gated or predicted.diagnostics else {}
+        return list(model.targets), {"values": predicted.values, **arrays}
     values, targets = combined_predictions(loaded, data, audio_shift=shift)
-    return values, targets, None
+    return targets, {"values": values}
 
 
 def _shifted(loaded: list[LoadedModel], data: SplitArrays, shift_s: float):
-    """`_predict` with each video's audio shifted by round(shift_s·fps) of its frames (videos of one fps at once)."""
+    """`_predict` with each video's audio shifted by round(shift_s·fps) of its frames (videos of one fps at once);
+    and the shift in frames of each row."""
     fps = np.array([data.fps[video] for video in data.videos])
     shift = np.rint(shift_s * fps).astype(int)  # (V,) frames
-    values, gates, targets = None, None, None
+    arrays: dict[str, np.ndarray] = {}
     for frames in np.unique(shift):
         group = np.flatnonzero(shift == frames)
         rows = np.concatenate([np.arange(data.offsets[v], data.offsets[v + 1]) for v in group])
-        part, part_targets, part_gates = _predict(loaded, data.select([data.videos[v] for v in group]), int(frames))
-        if values is None:
-            values = np.zeros((len(data.frames), part.shape[1]))
-            gates = None if part_gates is None else {k: np.zeros((len(data.frames), a.shape[1])) for k, a in part_gates.items()}
-            targets = part_targets
-        values[rows] = part
-        if gates is not None:
-            for name in gates:
-                gates[name][rows] = part_gates[name]
-    return values, targets, gates, np.repeat(shift, np.diff(data.offsets))
+        targets, part = _predict(loaded, data.select([data.videos[v] for v in group]), int(frames))
+        for name, value in part.items():
+            arrays.setdefault(name, np.zeros((len(data.frames), *value.shape[1:])))[rows] = value
+    return targets, arrays, np.repeat(shift, np.diff(data.offsets))
 
 
-def _subsets(protocol: Protocol, data: SplitArrays, shift_frames: np.ndarray, plain: bool) -> dict[str, np.ndarray]:
-    """{subset: (N,) bool} of one condition (before intersecting with the scored frames)."""
+def _subsets(protocol: Protocol, data: SplitArrays, lag: np.ndarray | None, plain: bool) -> dict[str, np.ndarray]:
+    """{subset: (N,) bool} of one condition (before intersecting with the scored frames); `lag`: each row's signed
+    effective lag in seconds, where the corpus knows it."""
     subsets = {"all": np.ones(len(data.frames), bool)}
-    if protocol.local_lag_s is not None:
-        fps = np.repeat([data.fps[v] for v in data.videos], np.diff(data.offsets))
-        effective = np.abs(protocol.local_lag_s + shift_frames / fps)  # (N,) seconds
+    if lag is not None:
         edges = [*protocol.settings.lag_bins_s, np.inf]
         for label, low, high in zip(lag_bin_labels(protocol.settings.lag_bins_s), edges[:-1], edges[1:]):
-            subsets[label] = (effective >= low) & (effective < high)
+            subsets[label] = (np.abs(lag) >= low) & (np.abs(lag) < high)
     if plain:
         if protocol.outage is not None:
             subsets["outage"] = protocol.outage
@@ -140,38 +143,58 @@ def _subsets(protocol: Protocol, data: SplitArrays, shift_frames: np.ndarray, pl
     return subsets
 
 
-def _cells(values, targets, gates, data: SplitArrays, keep: np.ndarray, subsets: dict) -> list[dict[str, Any]]:
-    """One row per video and subset: the sufficient statistics of each target's CCC and the gates' Σα."""
+def _effective_lag(protocol: Protocol, data: SplitArrays, shift_frames: np.ndarray) -> np.ndarray | None:
+    """(N,) signed seconds: built-in local lag + applied shift (+: the audio is late); None without ground truth."""
+    if protocol.local_lag_s is None:
+        return None
+    fps = np.repeat([data.fps[v] for v in data.videos], np.diff(data.offsets))
+    return protocol.local_lag_s + shift_frames / fps
+
+
+def _sums(group: np.ndarray, values: np.ndarray, videos: int) -> np.ndarray:
+    """(V, k) per-video sums of (n, k) or (n,) values."""
+    values = values.reshape(len(values), int(np.prod(values.shape[1:]))).astype(np.float64)
+    return np.stack([np.bincount(group, values[:, m], minlength=videos) for m in range(values.shape[1])], 1)
+
+
+def _cells(targets, arrays, lag, data: SplitArrays, keep: np.ndarray, subsets: dict) -> list[dict[str, Any]]:
+    """One row per video and subset: the sufficient statistics of each target's CCC; with ground truth, Σ and Σ² of
+    the signed effective lag; Σα of each gate; of each diagnostic d, Σd, Σd² and Σd·lag."""
     video_of = np.repeat(np.arange(len(data.videos)), np.diff(data.offsets))  # (N,)
-    rows = []
+    videos, rows = len(data.videos), []
     for subset, member in subsets.items():
         selected = keep & member
         group = video_of[selected]
-        count = np.bincount(group, minlength=len(data.videos))
-        sums: dict[str, np.ndarray] = {}
+        count = np.bincount(group, minlength=videos)
+        scalars: dict[str, np.ndarray] = {}
         for k, target in enumerate(targets):
-            p = values[selected, k].astype(np.float64)
+            p = arrays["values"][selected, k].astype(np.float64)
             y = data.labels[selected, TARGETS.index(target)].astype(np.float64)
             for name, weights in (("sum_p", p), ("sum_y", y), ("sum_pp", p * p), ("sum_yy", y * y), ("sum_py", p * y)):
-                sums[f"{name}_{target}"] = np.bincount(group, weights, minlength=len(data.videos))
-        alpha = {}
-        for gate, weights in (gates or {}).items():
-            chosen = weights[selected].astype(np.float64)  # (n, M)
-            alpha[gate] = np.stack(
-                [np.bincount(group, chosen[:, m], minlength=len(data.videos)) for m in range(chosen.shape[1])], 1
-            )  # (V, M)
-        for v, video in enumerate(data.videos):
-            if count[v] == 0:
+                scalars[f"{name}_{target}"] = np.bincount(group, weights, minlength=videos)
+        if lag is not None:
+            scalars |= {"sum_lag": _sums(group, lag[selected], videos)[:, 0], "sum_lag2": _sums(group, lag[selected] ** 2, videos)[:, 0]}
+        lists: dict[str, np.ndarray] = {}
+        for name, value in arrays.items():
+            if name == "values":
                 continue
-            rows.append(
-                {
-                    "video": video,
-                    "subset": subset,
-                    "n": int(count[v]),
-                    **{key: float(total[v]) for key, total in sums.items()},
-                    **{f"alpha_{gate}": total[v].tolist() for gate, total in alpha.items()},
-                }
-            )
+            chosen = value[selected]
+            lists[name] = _sums(group, chosen, videos)
+            if name.startswith("diag_"):
+                lists[f"{name}_sq"] = _sums(group, chosen**2, videos)
+                if lag is not None:
+                    lists[f"{name}_lag"] = _sums(group, chosen * lag[selected].reshape(-1, *([1] * (chosen.ndim - 1))), videos)
+        for v, video in enumerate(data.videos):
+            if count[v]:
+                rows.append(
+                    {
+                        "video": video,
+                        "subset": subset,
+                        "n": int(count[v]),
+                        **{key: float(total[v]) for key, total in scalars.items()},
+                        **{key: total[v].tolist() for key, total in lists.items()},
+                    }
+                )
     return rows
 
 
@@ -181,13 +204,15 @@ def score_run(loaded: list[LoadedModel], data: SplitArrays, protocol: Protocol, 
     keep = scored_frames(data, protocol.settings, protocol.split)
     rows = []
     for shift_s in protocol.settings.signed_shifts_s():
-        values, targets, gates, shift_frames = _shifted(loaded, data, shift_s)
-        subsets = _subsets(protocol, data, shift_frames, plain=shift_s == 0)
-        rows += [{"perturbation": SHIFT, "level": shift_s, **r} for r in _cells(values, targets, gates, data, keep, subsets)]
+        targets, arrays, shift_frames = _shifted(loaded, data, shift_s)
+        lag = _effective_lag(protocol, data, shift_frames)
+        subsets = _subsets(protocol, data, lag, plain=shift_s == 0)
+        rows += [{"perturbation": SHIFT, "level": shift_s, **r} for r in _cells(targets, arrays, lag, data, keep, subsets)]
     all_frames = {"all": np.ones(len(data.frames), bool)}
+    lag = _effective_lag(protocol, data, np.zeros(len(data.frames)))
     for perturbation, level, perturbed in degradations(data, protocol.settings, seed):
-        values, targets, gates = _predict(loaded, perturbed, 0)
-        cells = _cells(values, targets, gates, perturbed, keep, all_frames)
+        targets, arrays = _predict(loaded, perturbed, 0)
+        cells = _cells(targets, arrays, lag, perturbed, keep, all_frames)
         rows += [{"perturbation": perturbation, "level": level, **r} for r in cells]
     return rows
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from tagf import storage
 from tagf.data.feature_store import read_split
+from tagf.data.synth.ground_truth import with_lags
 from tagf.evaluation.evaluate import load_for_evaluation
 from tagf.score_names import MEAN
 from tagf.study.cells import SUMS, ccc_of_sums, lag_bounds, pooled, targets_of, write_cells
@@ -53,7 +54,7 @@ def robustness_of_files(
 ) -> pd.DataFrame:
     """The protocol's cells for model files (name → URLs: one, or one per target) on a split of a feature store, as
     a study's per-video scores (variant = the name; one run each)."""
-    split = read_split(store, split_name)
+    split = with_lags(store, read_split(store, split_name))
     protocol = Protocol.of_store(store, split_name, split, settings)
     frames = []
     for name, urls in models.items():

@@ -59,8 +59,9 @@ class Estimate:
     level: str  # the unit of inference
     note: str | None = None
 
-    def as_dict(self) -> dict:
-        return {
+    def as_dict(self, tested: bool = True) -> dict:
+        """As JSON; an exploratory estimate (`tested` false) leaves its p out: only a declared test reports one."""
+        found = {
             "mean": self.mean,
             "ci95": None if self.ci95 is None else list(self.ci95),
             "se": self.se,
@@ -72,6 +73,7 @@ class Estimate:
             "level": self.level,
             "note": self.note,
         }
+        return found if tested else {k: v for k, v in found.items() if k != "p"}
 
 
 def _layouts(cells: Iterable[tuple[object, object, object, float]]) -> list[np.ndarray]:

@@ -49,8 +49,12 @@ def _paired(mine: pd.DataFrame, theirs: pd.DataFrame) -> list[tuple]:
     return list(zip(both["corpus_seed"], both["seed"], both["video"], both["value"] - both["value_ref"]))
 
 
-def _estimate(cells: list[tuple], kind: str) -> dict[str, Any] | None:
-    return estimate(cells, kind).as_dict() if cells else None
+def _estimate(cells: list[tuple], kind: str, tested: bool = False) -> dict[str, Any] | None:
+    """The estimate's dict; without its p unless `tested` (only the primary endpoint's comparisons are tests)."""
+    if not cells:
+        return None
+    found = estimate(cells, kind).as_dict()
+    return found if tested else {k: v for k, v in found.items() if k != "p"}
 
 
 class Measures:
@@ -77,12 +81,13 @@ class Measures:
         return self.cache[name]
 
 
-def _compare(measure: pd.DataFrame, variant, condition, reference, kind="ccc") -> dict[str, Any]:
+def _compare(measure: pd.DataFrame, variant, condition, reference, kind="ccc", tested=False) -> dict[str, Any]:
     """A measure's interval for one variant and condition, and (not for the reference) its paired difference."""
     mine = _runs_of(measure, variant, condition)
     cell = {"value": _estimate(_own(mine), kind)}
     if variant != reference:
-        cell["vs_reference"] = _estimate(_paired(mine, _runs_of(measure, reference, condition)), "difference")
+        theirs = _runs_of(measure, reference, condition)
+        cell["vs_reference"] = _estimate(_paired(mine, theirs), "difference", tested)
     return cell
 
 
@@ -107,7 +112,7 @@ def _row(measures: Measures, variant, condition, reference, primary, label, meta
             target: _estimate(_own(_runs_of(_target_measure(measures, target), variant, condition)), "ccc")
             for target in ("mean", *targets_of(measures.frame))
         },
-        "primary": _compare(measures(primary), variant, condition, reference),
+        "primary": _compare(measures(primary), variant, condition, reference, tested=True),
     }
     if variant != reference:
         row["clean"]["vs_reference"] = _estimate(

@@ -21,7 +21,8 @@ import numpy as np
 import torch
 
 from tagf import storage
-from tagf.data.feature_store import SplitArrays, read_manifest, read_split
+from tagf.data.feature_store import SplitArrays, read_manifest
+from tagf.data.splits import load_splits
 from tagf.data.windows import Windows
 from tagf.errors import DataError, ParamsError
 from tagf.evaluation.inference import predict_frames
@@ -103,7 +104,9 @@ def fit_model_config(model_cfg: ModelConfig, train_cfg: TrainConfig, split: Spli
             f"model.window ({model_cfg.window}) != train.window ({train_cfg.window}): faithful TAGF is fixed to its "
             "window; use the same length or key_mode=length_agnostic"
         )
-    return model_cfg.model_copy(update={"outputs": len(train_cfg.target_columns)})
+    # Seconds become frames at the training videos' rate (one rate for every video: the model works in frames).
+    fps = float(np.median(list(split.fps.values()))) if split.fps else model_cfg.fps
+    return model_cfg.model_copy(update={"outputs": len(train_cfg.target_columns), "fps": fps})
 
 
 def _train_epoch(model, optimizer, schedule, windows, train_cfg, rng, device, callbacks, epoch, steps) -> dict:
@@ -120,8 +123,11 @@ def _train_epoch(model, optimizer, schedule, windows, train_cfg, rng, device, ca
         batch = batch.to(device)
         optimizer.zero_grad(set_to_none=True)
         with autocast:
-            prediction = model(batch.visual, batch.audio, batch.frame_mask).prediction
-        loss = ccc_loss(prediction.float(), batch.labels[..., columns], batch.label_mask)
+            out = model(batch.visual, batch.audio, batch.frame_mask)
+        labels = batch.labels[..., columns]
+        loss = ccc_loss(out.prediction.float(), labels, batch.label_mask)
+        for auxiliary in out.auxiliary:  # unimodal heads (reliability), each with its own 1 − CCC
+            loss = loss + model.cfg.auxiliary_weight * ccc_loss(auxiliary.float(), labels, batch.label_mask)
         # ccc_loss averages over targets; with one model per target, each must get its own loss's full gradient
         # (Adam's weight decay is not scale-free), so the sum of the targets' losses is what is minimised.
         (loss * per_target).backward()
@@ -170,12 +176,15 @@ def train(
     if splits is None:
         if store is None:
             raise ValueError("train: give a feature store URL or the splits")
-        splits = {"train": read_split(store, "train"), "selection": read_split(store, selection)}
+        loaded = load_splits(store, ("train", selection))  # with the corpus's ground-truth lags, if it has them
+        splits = {"train": loaded["train"], "selection": loaded[selection]}
     if not splits["train"].label_valid.any():
         raise DataError("split 'train' has no labelled frame to train on")
     model_cfg = fit_model_config(model_cfg, train_cfg, splits["train"])
     device = resolve_device(train_cfg.device)
-    windows = Windows(splits["train"], train_cfg.window, train_cfg.hop)
+    windows = Windows(
+        splits["train"], train_cfg.window, train_cfg.hop, oracle_alignment=model_cfg.audio_alignment == "oracle"
+    )
     steps = -(-len(windows) // train_cfg.batch_size)
     run = _start(model_cfg, train_cfg, device, steps)
     checkpoint_dir = storage.join(out_dir, CHECKPOINT_DIR) if out_dir else None

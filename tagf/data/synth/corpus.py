@@ -5,7 +5,9 @@ stretches; faces rendered from the latent VA at video time t, except in face dro
 from the latent VA at t - lag_s[t], so the audio lags the video (negative: audio leads). The lag is a per-video
 constant in the `tiny`/`default`/`large` presets; the `misaligned` presets add a linear drift, desynchronised
 stretches (tagf.data.synth.audio_lag), audio outages (near-zero energy), longer face dropouts and a latent that
-jumps every ~1 s, so that a second of misalignment costs CCC. Media is an AVI with a tiny video track at the
+jumps every ~1 s, so that a second of misalignment costs CCC. The `sync` presets make the alignment observable: the
+mouth opens with the voice's energy when the speech is produced (heard local_lag_s later), and a quarter of the
+videos are in sync. Media is an AVI with a tiny video track at the
 video's fps and the 16 kHz PCM audio track, decoded later by the same code that reads Aff-Wild2. The ground truth
 beside it (latent, lags, per-frame masks) is in tagf.data.synth.ground_truth's format.
 """
@@ -27,7 +29,7 @@ from tagf.data.synth.face_renderer import Identity, render_face
 from tagf.data.synth.presets import PRESETS, SynthPreset
 from tagf.data.synth.stretches import stretches
 from tagf.data.synth.trajectory import latent_va
-from tagf.data.synth.voice import SAMPLE_RATE, synthesize
+from tagf.data.synth.voice import SAMPLE_RATE, loudness, synthesize, voiced_mask
 from tagf.errors import ParamsError
 
 
@@ -54,6 +56,18 @@ def _avi_bytes(audio: np.ndarray, fps: int, frames: int, brightness: np.ndarray)
     return buffer.getvalue()
 
 
+def _speech(rng: np.random.Generator, latent: np.ndarray, fps: int) -> tuple[np.ndarray, np.ndarray]:
+    """When the speech is produced (mouth_sync presets): (samples,) voicing in production time, and (frames,) how far
+    the mouth opens at each video frame, the voice's energy then, in [0, 1]."""
+    frames = len(latent)
+    samples = int(frames / fps * SAMPLE_RATE)
+    frame_of_sample = np.arange(samples) * fps // SAMPLE_RATE
+    voicing = voiced_mask(rng, samples, SAMPLE_RATE)
+    energy = voicing * loudness(latent[frame_of_sample, 1]) / loudness(np.ones(1))  # (samples,) in [0, 1]
+    mouth = np.bincount(frame_of_sample, energy, frames) / np.bincount(frame_of_sample, minlength=frames)
+    return voicing, np.clip(mouth, 0.0, 1.0)
+
+
 def _audio(
     rng: np.random.Generator,
     latent: np.ndarray,
@@ -61,8 +75,10 @@ def _audio(
     local_lag_s: np.ndarray,
     audio_outage: np.ndarray,
     snr_db: tuple[float, float],
+    produced: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(samples,) waveform whose voice expresses the latent at t - local_lag_s, and (frames,) voiced flags."""
+    """(samples,) waveform whose voice expresses the latent at t - local_lag_s, and (frames,) voiced flags.
+    `produced`: the speech's voicing in production time (mouth_sync), heard local_lag_s later like the rest."""
     frames = len(latent)
     samples = int(frames / fps * SAMPLE_RATE)
     frame_of_sample = np.arange(samples) * fps // SAMPLE_RATE  # (samples,) the frame each sample falls in
@@ -71,7 +87,10 @@ def _audio(
     va_at_samples = np.stack(
         [np.interp(source_frames, np.arange(frames), latent[:, k]) for k in range(2)], axis=1
     )
-    audio, voicing = synthesize(rng, va_at_samples, float(rng.uniform(*snr_db)))
+    voicing = None
+    if produced is not None:  # the voicing heard at t is the one produced at t - lag
+        voicing = np.interp(source_frames / fps * SAMPLE_RATE, np.arange(samples), produced)
+    audio, voicing = synthesize(rng, va_at_samples, float(rng.uniform(*snr_db)), voicing=voicing)
     outage = audio_outage[frame_of_sample]
     if outage.any():  # a dead capture chain: no voice, no room noise, only a faint dither (about -80 dBFS)
         audio[outage] = rng.normal(0, 1e-4, int(outage.sum()))
@@ -87,17 +106,19 @@ def _write_video(
     fps = int(rng.choice([25, 30]))
     frames = int(rng.uniform(*preset.duration_s) * fps)
     latent = latent_va(rng, frames, fps, preset.latent_jump_every_s)
-    lag_s = float(rng.uniform(-preset.max_lag_s, preset.max_lag_s))
+    in_sync = preset.zero_lag_fraction > 0 and bool(rng.random() < preset.zero_lag_fraction)
+    lag_s = 0.0 if in_sync else float(rng.uniform(-preset.max_lag_s, preset.max_lag_s))
     local_lag_s, desynced = lag_per_frame(
         rng,
         frames,
         fps,
         mean_lag_s=lag_s,
-        max_drift_s=preset.max_lag_drift_s,
-        desync_fraction=preset.desync_fraction,
+        max_drift_s=0 if in_sync else preset.max_lag_drift_s,
+        desync_fraction=0 if in_sync else preset.desync_fraction,
         desync_mean_s=preset.desync_mean_s,
         desync_offset_s=preset.desync_offset_s,
     )
+    produced, mouth = _speech(rng, latent, fps) if preset.mouth_sync else (None, np.zeros(frames))
 
     labels = np.clip(
         latent + np.convolve(rng.normal(0, 0.08, (frames + 9)), np.ones(10) / 10, "valid")[:, None], -1, 1
@@ -117,13 +138,15 @@ def _write_video(
     for t in range(frames):
         if no_face[t]:
             continue
-        img = render_face(preset.face_px, identity, latent[t, 0], latent[t, 1], rng, light[t], occluded[t])
+        img = render_face(
+            preset.face_px, identity, latent[t, 0], latent[t, 1], rng, light[t], occluded[t], mouth[t]
+        )
         buffer = io.BytesIO()
         img.save(buffer, format="JPEG", quality=90)
         storage.put(fs, f"{root}/{layout.FACES_DIR}/{name}/{layout.face_name(t + 1)}", buffer.getvalue())
 
     audio_outage = stretches(rng, frames, preset.audio_outage_fraction, outage_frames)
-    audio, voiced = _audio(rng, latent, fps, local_lag_s, audio_outage, preset.snr_db)
+    audio, voiced = _audio(rng, latent, fps, local_lag_s, audio_outage, preset.snr_db, produced)
     storage.put(
         fs, f"{root}/{layout.VIDEO_DIR}/{name}.avi", _avi_bytes(audio, fps, frames, 100 + 80 * light / 1.25)
     )
@@ -153,5 +176,5 @@ def write_corpus(
             fs, f"{tmp}/{layout.ANNOTATION_DIR}/{layout.TEST_LIST}", "".join(f"{n}\n" for n in tests).encode()
         )
         storage.put(fs, ground_truth.lags_path(tmp), json.dumps(lags, indent=1, allow_nan=False).encode())
-        meta = {"preset": preset.model_dump(), "seed": seed}
+        meta = {"preset": preset.described(), "seed": seed}
         storage.put(fs, ground_truth.meta_path(tmp), json.dumps(meta, indent=1, allow_nan=False).encode())

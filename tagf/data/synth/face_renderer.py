@@ -2,7 +2,8 @@
 
 Valence drives the mouth curvature strongly (visual is good on valence); arousal only moves the eye opening and brow
 height a little, around a per-identity baseline (visual is weak on arousal). Pose jitter, lighting drift and
-occluders make the mapping noisy.
+occluders make the mapping noisy. Where a preset asks for it, the lips part with the voice's energy as it is
+produced, the lip cue that makes audio-visual alignment observable.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ def render_face(
     rng: np.random.Generator,
     light: float,
     occluded: bool,
+    mouth_open: float = 0.0,
 ) -> Image.Image:
+    """`mouth_open` in [0, 1]: how far the lips part (the voice's energy, when a preset syncs the mouth with it)."""
     s = size * 2  # draw at 2x, then downsample: cheap anti-aliasing
     img = Image.new("RGB", (s, s), (60, 60, 70))
     d = ImageDraw.Draw(img)
@@ -61,7 +64,7 @@ def render_face(
     mouth_y, half = cy + 0.22 * s, 0.16 * s
     xs = np.linspace(-1, 1, 15)
     curve = -valence * 0.09 * s * (1 - xs**2)
-    gap = 0.01 * s
+    gap = 0.01 * s + 0.06 * s * mouth_open
     upper = [(cx + x * half, mouth_y - c - gap) for x, c in zip(xs, curve)]
     lower = [(cx + x * half, mouth_y - c + gap) for x, c in zip(xs[::-1], curve[::-1])]
     d.polygon(upper + lower, fill=(120, 30, 40))

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import io
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -140,3 +140,15 @@ def mask_columns(root: str, split: SplitArrays) -> dict[str, np.ndarray]:
             values = table[frames, k]
             out[name][rows] = values > 0 if name in MASK_FLAGS else values
     return out
+
+
+def with_lags(store: str, split: SplitArrays) -> SplitArrays:
+    """The split with each frame's ground-truth audio lag (`true_lag_s`): from the masks (drift and jumps included),
+    else the per-video lags; as it was for a corpus without ground truth."""
+    root = synthetic_root(store)
+    if root is None:
+        return split
+    if has_masks(root):
+        return replace(split, true_lag_s=mask_columns(root, split)["local_lag_s"])
+    lags = audio_lags(store, split)
+    return replace(split, true_lag_s=np.repeat(lags.lag_s, np.diff(split.offsets)))

@@ -24,12 +24,22 @@ def voiced_mask(rng: np.random.Generator, samples: int, sr: int) -> np.ndarray:
     return np.convolve(mask, fade / fade.sum(), mode="same")
 
 
+def loudness(arousal: np.ndarray) -> np.ndarray:
+    """The voice's amplitude at each arousal (louder when aroused), at most 0.64."""
+    return 0.04 + 0.3 * (arousal + 1.0)
+
+
 def synthesize(
-    rng: np.random.Generator, va_at_samples: np.ndarray, snr_db: float, sr: int = SAMPLE_RATE
+    rng: np.random.Generator,
+    va_at_samples: np.ndarray,
+    snr_db: float,
+    sr: int = SAMPLE_RATE,
+    voicing: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """(samples,) mono float32 waveform in [-1, 1] and (samples,) voicing in [0, 1] (1: speech, 0: a pause).
 
-    va_at_samples: (samples, 2) latent VA at each sample time."""
+    va_at_samples: (samples, 2) latent VA at each sample time; `voicing`: when the speech and pauses are given (as
+    produced, then delayed to the audio's time), else drawn here."""
     samples = len(va_at_samples)
     valence, arousal = va_at_samples[:, 0], va_at_samples[:, 1]
     base_f0 = rng.uniform(120, 160)
@@ -39,9 +49,8 @@ def synthesize(
     voice = np.zeros(samples)
     for h in range(1, 13):
         voice += np.sin(h * phase) * h ** (-tilt)
-    loudness = 0.04 + 0.3 * (arousal + 1.0)
-    voicing = voiced_mask(rng, samples, sr)
-    signal = voice * loudness * voicing
+    voicing = voiced_mask(rng, samples, sr) if voicing is None else voicing
+    signal = voice * loudness(arousal) * voicing
     noise = rng.normal(0, 1, samples)
     power = np.mean(signal**2) + 1e-12
     noise *= np.sqrt(power / 10 ** (snr_db / 10)) / noise.std()

@@ -1,0 +1,56 @@
+"""`lag_attention`: each visual frame finds its audio within ±K seconds before the streams are fused.
+
+The encoders are causal TCNs and co-attention mixes frames only through a window-level context, so no TAGF variant
+can realign audio that arrives late. Here, after the encoders, each visual frame i attends over the audio frames
+j with |j − i| ≤ K (non-causal: later audio too):
+
+    a_ij = softmax_j(q_i · k_j / √h + b[j − i])   q = W_q visual, k = W_k audio (h = 32)
+    audio'_i = normalize(Σ_j a_ij audio_j)         the audio realigned to frame i, then fused as in TAGF
+    lag_i = Σ_j a_ij (j − i) / fps                 the lag it attended to, in seconds (+: the audio is late)
+
+The relative-position bias b is learned and starts peaked at 0 (b[δ] = −|δ|/2): at first each frame hears its own
+audio, as the other variants do. K = round(max_lag_s · fps), fps being the training data's.
+
+    visual (B, L, d_v), audio (B, L, d_a), mask (B, L) → audio' (B, L, d_a), lag (B, L)
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+if TYPE_CHECKING:
+    from tagf.models.config import ModelConfig
+
+HIDDEN = 32
+MASKED = -1e4  # a score no key can win with (−inf would give NaN where a row has no key at all)
+
+
+class LagAttention(nn.Module):
+    def __init__(self, cfg: ModelConfig):
+        super().__init__()
+        self.span = max(1, round(cfg.max_lag_s * cfg.fps))  # K, frames
+        self.fps = cfg.fps
+        self.query = nn.Linear(cfg.visual_dim, HIDDEN)
+        self.key = nn.Linear(cfg.audio_dim, HIDDEN)
+        offsets = torch.arange(-self.span, self.span + 1, dtype=torch.float32)
+        self.bias = nn.Parameter(-0.5 * offsets.abs())  # (2K+1,) peaked at 0
+
+    def forward(self, visual: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor | None = None):
+        length = visual.shape[1]
+        scores = torch.bmm(self.query(visual), self.key(audio).transpose(1, 2)) / math.sqrt(HIDDEN)  # (B, L, L)
+        positions = torch.arange(length, device=visual.device)
+        offset = positions[None, :] - positions[:, None]  # (L, L): j − i
+        within = offset.abs() <= self.span
+        bias = self.bias[(offset + self.span).clamp(0, 2 * self.span)]  # (L, L)
+        scores = scores + torch.where(within, bias, torch.full_like(bias, MASKED))
+        if mask is not None:  # padded frames have no audio to attend to
+            scores = scores.masked_fill(~mask[:, None, :], MASKED)
+        weights = torch.softmax(scores, dim=-1)  # (B, L, L)
+        aligned = F.normalize(torch.bmm(weights, audio), dim=-1)  # (B, L, d_a)
+        lag = (weights * offset.to(weights.dtype)).sum(-1) / self.fps  # (B, L) seconds
+        return aligned, lag
