@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +29,19 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 
 from orchestration.driver import Driver, load_roles, start_driver
+from orchestration.mlflow_trials import close_unfinished
 from orchestration.params import Params, preset_of
 from orchestration.provenance import data_tags, log_environment
 from orchestration.replicas import corpus_stores
+from orchestration.resumption import (
+    begin,
+    check_complete,
+    fingerprint,
+    parent_run,
+    start_parent,
+    stoppable,
+    tuner,
+)
 from orchestration.sweep import METRIC, MODE, search_config, search_space
 from orchestration.trial import CELL, CELLS_ARTIFACT, CORPUS_SEED, Report, TrialContext, flat_config
 from tagf import storage
@@ -42,6 +52,8 @@ from tagf.score_names import SELECTION_MEAN
 from tagf.study.cells import write_cells
 from tagf.study.compare import compare
 from tagf.study.protocol import Protocol
+
+EXPERIMENT = "tagf-ablation"  # the Ray experiment, in sweep.storage
 
 # Never tuned per variant: what defines a variant, and what the ablation's grid sets.
 FIXED = {"model.variant", *(f"model.{k}" for preset in VARIANTS.values() for k in preset)}
@@ -63,7 +75,9 @@ def uses_audio(variant: str) -> bool:
     return model_config(preset_of(variant)).fusion != "visual_only"
 
 
-def grid_cells(params: Params, stores: dict[int, str], augment: dict[int, float], modes: list[str]) -> list[dict]:
+def grid_cells(
+    params: Params, stores: dict[int, str], augment: dict[int, float], modes: list[str]
+) -> list[dict]:
     """Every trial of the grid: variant × training seed × corpus seed × augmentation × key mode, a variant without a
     factor at its first level only (so it is trained, and compared, once)."""
     cells = []
@@ -75,8 +89,13 @@ def grid_cells(params: Params, stores: dict[int, str], augment: dict[int, float]
                 for shift in shifts:
                     for key in keys:
                         cells.append(
-                            {"model.variant": variant, "train.seed": seed, CORPUS_SEED: corpus,
-                             "train.max_audio_shift": shift, "model.key_mode": key}
+                            {
+                                "model.variant": variant,
+                                "train.seed": seed,
+                                CORPUS_SEED: corpus,
+                                "train.max_audio_shift": shift,
+                                "model.key_mode": key,
+                            }
                         )
     return cells
 
@@ -129,8 +148,18 @@ def tuning_space(params: Params) -> dict[str, Any]:
     return space
 
 
+@dataclass(frozen=True)
+class Resumed:
+    """What a tuning study needs to continue with its ablation: the client, the ablation's fingerprint, and whether
+    the ablation is resumed (then each study is restored too, a finished one at once)."""
+
+    client: MlflowClient
+    fingerprint: str
+    resumed: bool
+
+
 def _tune_variants(
-    driver: Driver, context: TrialContext, space: dict[str, Any], grid: dict[str, Any]
+    driver: Driver, context: TrialContext, space: dict[str, Any], grid: dict[str, Any], resumed: Resumed
 ) -> dict[str, dict[str, Any]]:
     """{variant: its best values of `space`}: one Optuna study (with ASHA) per variant, on the selection split, at
     the first level of each grid factor. Each study is a nested MLflow run with its trials under it."""
@@ -138,22 +167,35 @@ def _tune_variants(
     trials = params.ablate.tuning.trials
     best = {}
     for variant in params.ablate.variants:
-        with mlflow.start_run(
-            experiment_id=driver.experiment_id,
+        name = f"{EXPERIMENT}-tuning-{variant}"
+        experiment = driver.experiment_path(name)
+        study_id = begin(resumed.client, experiment, "tagf ablate", resumed.fingerprint, resumed.resumed)
+        study = start_parent(
+            study_id,
+            experiment,
+            resumed.fingerprint,
             nested=True,
+            experiment_id=driver.experiment_id,
             run_name=f"tuning {variant}",
             tags={"kind": "ablation-tuning", **driver.tags},
-        ) as study:
-            tuner = tune.Tuner(
-                driver.trainable(replace(context, parent_run_id=study.info.run_id)),
+        )
+        with parent_run(study):
+            trainable = driver.trainable(replace(context, parent_run_id=study.info.run_id))
+            study_tuner = tuner(
+                experiment,
+                study_id is not None,
+                trainable,
                 param_space={"model.variant": variant, **grid, **space},
                 tune_config=search_config(driver, trials, params.setup().train.epochs),
-                run_config=driver.run_config(f"tagf-ablation-tuning-{variant}"),
+                run_config=driver.run_config(name),
             )
-            results = tuner.fit()
+            with stoppable():
+                results = study_tuner.fit()
+            what = f"ablation tuning of {variant}"
+            check_complete(results, trials, what, driver.tracking_uri, resumed.client, study.info.run_id)
             if all(r.error is not None or METRIC not in r.metrics for r in results):
                 first = next((r.error for r in results if r.error is not None), "no trial reported a result")
-                raise RunError(f"ablation tuning of {variant}: every trial failed; first error: {first}")
+                raise RunError(f"{what}: every trial failed; first error: {first}")
             config = results.get_best_result(METRIC, MODE, scope="all").config
             best[variant] = {key: config[key] for key in space}
             mlflow.log_dict(best[variant], "best_values.json")
@@ -193,8 +235,10 @@ def run_ablation(
     address: str | None = None,
     extra_callbacks: tuple = (),
     replicas: str | None = None,
+    resume: bool = False,
 ) -> list[dict[str, Any]]:
-    """`store`: data.seed's corpus; `replicas` (`tagf replicas`): the other corpora of ablate.corpus_seeds."""
+    """`store`: data.seed's corpus; `replicas` (`tagf replicas`): the other corpora of ablate.corpus_seeds.
+    `resume`: continue the interrupted ablation of the same settings (orchestration.resumption)."""
     print(plan(params), flush=True)
     space = None if params.ablate.tuning == "none" else search_space(tuning_space(params))  # fails before Ray
     stores = corpus_stores(params, store, replicas)
@@ -202,19 +246,39 @@ def run_ablation(
     corpora, reports = _corpora(driver, stores, store)
     augment = augment_frames(params, driver.splits["train"].fps)
     modes = key_modes(params)
-    with mlflow.start_run(
-        experiment_id=driver.experiment_id, run_name="ablation", tags={"kind": "ablation", **driver.tags}
-    ) as parent:
-        _log_parent(params, stores, modes)
+    client, experiment = MlflowClient(driver.tracking_uri), driver.experiment_path(EXPERIMENT)
+    fp = fingerprint(params, [r.data_tags["data_version"] for r in reports.values()])
+    parent_id = begin(client, experiment, "tagf ablate", fp, resume)
+    parent = start_parent(
+        parent_id,
+        experiment,
+        fp,
+        experiment_id=driver.experiment_id,
+        run_name="ablation",
+        tags={"kind": "ablation", **driver.tags},
+    )
+    with parent_run(parent):
+        if parent_id is None:
+            _log_parent(params, stores, modes)
         context = driver.context(parent.info.run_id, callbacks=tuple(extra_callbacks))
-        tuned, tuning = _tuning(driver, context, space, augment, modes)
-        tuner = tune.Tuner(
-            driver.trainable(replace(context, report=reports), splits=corpora),
-            param_space=_grid(params, stores, augment, modes, tuned),
-            tune_config=driver.tune_config(params.ablate.max_concurrent),
-            run_config=driver.run_config("tagf-ablation"),
+        tuned, tuning = _tuning(
+            driver, context, space, augment, modes, Resumed(client, fp, parent_id is not None)
         )
-        cells, histories, setups = _collect(tuner.fit(), driver, augment)
+        grid = grid_cells(params, stores, augment, modes)
+        trainable = driver.trainable(replace(context, report=reports), splits=corpora)
+        grid_tuner = tuner(
+            experiment,
+            parent_id is not None,
+            trainable,
+            param_space={CELL: tune.grid_search(grid), **tuned},
+            tune_config=driver.tune_config(params.ablate.max_concurrent),
+            run_config=driver.run_config(EXPERIMENT),
+        )
+        with stoppable():
+            results = grid_tuner.fit()
+        check_complete(results, len(grid), "ablation", driver.tracking_uri, client, parent.info.run_id)
+        close_unfinished(driver.tracking_uri, driver.tags, results)
+        cells, histories, setups = _collect(results, driver, augment)
         meta = _meta(params, tuning, setups, stores)
         summary = _write_outputs(cells, histories, meta, params, Path(out_dir))
     return summary
@@ -258,7 +322,9 @@ def _corpora(driver: Driver, stores: dict[int, str], store: str) -> tuple[dict[i
         have = {seed for seed, r in reports.items() if getattr(r.protocol, what) is not None}
         if have and have != set(reports):
             missing = ", ".join(stores[seed] for seed in reports if seed not in have)
-            raise DataError(f"{missing}: no synthetic ground truth ({means}) found from the store, unlike the others")
+            raise DataError(
+                f"{missing}: no synthetic ground truth ({means}) found from the store, unlike the others"
+            )
     if params.ablate.primary.startswith("lag") and next(iter(reports.values())).protocol.local_lag_s is None:
         raise DataError(
             f"{next(iter(stores.values()))}: no ground-truth audio lags, so ablate.primary "
@@ -276,7 +342,10 @@ def _log_parent(params: Params, stores: dict[int, str], modes: list[str]) -> Non
             "variants": ",".join(ablate.variants),
             "seeds": ",".join(map(str, ablate.seeds)),
             "corpus_seeds": ",".join(map(str, stores)),
-            **{f"corpus_{seed}_data_version": data_tags(path)["data_version"] for seed, path in stores.items()},
+            **{
+                f"corpus_{seed}_data_version": data_tags(path)["data_version"]
+                for seed, path in stores.items()
+            },
             "augment_shift_s": ",".join(map(str, ablate.augment_shift_s)),
             "key_modes": ",".join(modes),
             "tuning": "none" if ablate.tuning == "none" else f"optuna {ablate.tuning.trials} trials",
@@ -285,7 +354,12 @@ def _log_parent(params: Params, stores: dict[int, str], modes: list[str]) -> Non
 
 
 def _tuning(
-    driver: Driver, context: TrialContext, space: dict | None, augment: dict[int, float], modes: list[str]
+    driver: Driver,
+    context: TrialContext,
+    space: dict | None,
+    augment: dict[int, float],
+    modes: list[str],
+    resumed: Resumed,
 ) -> tuple[dict[str, Any], str]:
     """(the grid's per-variant tuned values, what the tables say of the tuning). The bases are params.yaml's
     model/train sections (with the profile); tuning puts each variant's own best values over them."""
@@ -293,7 +367,7 @@ def _tuning(
         return {}, "none: every variant trains with the model/train settings of the params file"
     params = driver.params
     first = {"train.max_audio_shift": next(iter(augment)), "model.key_mode": modes[0]}
-    best = _tune_variants(driver, context, space, first)
+    best = _tune_variants(driver, context, space, first, resumed)
     tuned = {key: _tuned(best, key) for key in next(iter(best.values()))}
     return tuned, (
         f"each variant's own Optuna study of {params.ablate.tuning.trials} trials on split "
@@ -302,14 +376,9 @@ def _tuning(
     )
 
 
-def _grid(
-    params: Params, stores: dict[int, str], augment: dict[int, float], modes: list[str], tuned: dict[str, Any]
-) -> dict[str, Any]:
-    """The Tune param space: one trial per cell of the grid (grid_cells), with each variant's tuned values."""
-    return {CELL: tune.grid_search(grid_cells(params, stores, augment, modes)), **tuned}
-
-
-def _collect(results: Any, driver: Driver, augment: dict[int, float]) -> tuple[pd.DataFrame, list[dict], dict]:
+def _collect(
+    results: Any, driver: Driver, augment: dict[int, float]
+) -> tuple[pd.DataFrame, list[dict], dict]:
     """(every trial's protocol cells with the run they belong to, every trial's history, each variant's set-up)."""
     errors = [r for r in results if r.error]
     if errors:
@@ -325,7 +394,9 @@ def _collect(results: Any, driver: Driver, augment: dict[int, float]) -> tuple[p
             "seed": config["train.seed"],
             "corpus_seed": config[CORPUS_SEED],
         }
-        frames.append(pd.DataFrame(_artifact(client, r.metrics["mlflow_run_id"], CELLS_ARTIFACT)).assign(**run))
+        frames.append(
+            pd.DataFrame(_artifact(client, r.metrics["mlflow_run_id"], CELLS_ARTIFACT)).assign(**run)
+        )
         histories += [{**run, **epoch} for epoch in _history(r)]
         setups.setdefault(run["variant"], r.metrics["setup"])
     return pd.concat(frames, ignore_index=True), histories, setups
@@ -340,13 +411,26 @@ def _write_outputs(
     summary = compare(str(out / "per_video.parquet"), str(out))
     labels = {(r["variant"], r["augment_shift_s"], r["key_mode"]): r["label"] for r in summary["rows"]}
     rows = [
-        {"model": labels[(h["variant"], h["augment_shift_s"], h["key_mode"])], "seed": h["seed"],
-         "corpus_seed": h["corpus_seed"], "epoch": h["epoch"], SELECTION_MEAN: h[SELECTION_MEAN]}
+        {
+            "model": labels[(h["variant"], h["augment_shift_s"], h["key_mode"])],
+            "seed": h["seed"],
+            "corpus_seed": h["corpus_seed"],
+            "epoch": h["epoch"],
+            SELECTION_MEAN: h[SELECTION_MEAN],
+        }
         for h in histories
         if (h["variant"], h["augment_shift_s"], h["key_mode"]) in labels
     ]
     storage.write_text(str(out / "history.json"), json.dumps(rows, indent=1, allow_nan=False))
     history_figure(_mean_curves(rows), str(out / "val_ccc.png"))
-    for name in ("ablation.md", "ablation.json", "gates.json", "power.json", "robustness.png", "gates.png", "val_ccc.png"):
+    for name in (
+        "ablation.md",
+        "ablation.json",
+        "gates.json",
+        "power.json",
+        "robustness.png",
+        "gates.png",
+        "val_ccc.png",
+    ):
         mlflow.log_artifact(str(out / name))
     return summary

@@ -4,6 +4,7 @@ configuration the same way."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,6 +17,7 @@ from orchestration.params import Params
 from orchestration.provenance import provenance_tags
 from orchestration.ray_cluster import connect
 from orchestration.tracking import setup
+from orchestration.tracking_watch import TrackingWatch, bounded_retries, outage_bound_s
 from orchestration.trial import TrialContext, run_trial
 from tagf.data.splits import load_splits
 
@@ -51,7 +53,9 @@ class Driver:
         copy (under a millisecond again on a reused actor), so the data crosses to each node once."""
         sweep = self.params.sweep
         return tune.with_resources(
-            tune.with_parameters(run_trial, splits=self.splits if splits is None else splits, context=context),
+            tune.with_parameters(
+                run_trial, splits=self.splits if splits is None else splits, context=context
+            ),
             {"cpu": sweep.cpus_per_trial, "gpu": sweep.gpus_per_trial},
         )
 
@@ -60,7 +64,9 @@ class Driver:
         reuses: its start-up and imports (seconds, more than a short trial trains) are paid once per actor, not once
         per trial."""
         return tune.TuneConfig(
-            max_concurrent_trials=max_concurrent or self.params.sweep.max_concurrent, reuse_actors=True, **options
+            max_concurrent_trials=max_concurrent or self.params.sweep.max_concurrent,
+            reuse_actors=True,
+            **options,
         )
 
     def run_config(self, name: str) -> tune.RunConfig:
@@ -72,8 +78,15 @@ class Driver:
             failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
             # A retry resumes from the latest checkpoint, which also holds the best weights: older ones are unused.
             checkpoint_config=tune.CheckpointConfig(num_to_keep=1),
-            callbacks=[MlflowTrialCloser(self.tracking_uri, self.tags)],
+            callbacks=[
+                MlflowTrialCloser(self.tracking_uri, self.tags),
+                TrackingWatch(self.tracking_uri, outage_bound_s()),
+            ],
         )
+
+    def experiment_path(self, name: str) -> str:
+        """Where Tune keeps the experiment `name` (and tagf its resumption state, orchestration.resumption)."""
+        return f"{storage_path(self.params.sweep.storage).rstrip('/')}/{name}"
 
 
 def storage_path(configured: str) -> str:
@@ -82,10 +95,18 @@ def storage_path(configured: str) -> str:
 
 
 def start_driver(params: Params, store: str, address: str | None, report: bool = False) -> Driver:
-    uri, experiment_id = setup(params.mlflow.tracking_uri, params.mlflow.experiment)  # fails before any training
+    outage_bound_s()  # a bad TAGF_TRACKING_OUTAGE_S fails here, before anything starts
+    # A failed trial is one line (MlflowTrialCloser), its traceback in the trial's error.txt, not pages of output.
+    os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
+    # ... and a trial stopped by an interruption is not printed again as an unretrieved Ray error.
+    os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
+    workers_env = bounded_retries()  # before the first MLflow call of any process of the job
+    uri, experiment_id = setup(
+        params.mlflow.tracking_uri, params.mlflow.experiment
+    )  # fails before any training
     sweep = params.sweep
     concurrent = max(sweep.max_concurrent, params.ablate.max_concurrent or 0)
-    connect(address, sweep.address, num_cpus=max(1, int(concurrent * sweep.cpus_per_trial)))
+    connect(address, sweep.address, num_cpus=max(1, int(concurrent * sweep.cpus_per_trial)), env=workers_env)
     return Driver(params, uri, experiment_id, provenance_tags(store), load_roles(params, store, report))
 
 

@@ -26,8 +26,10 @@ from mlflow.types import Schema, TensorSpec
 
 import orchestration
 import tagf
+from orchestration.serving_input import checked_input, max_frames
 from tagf.errors import ModelFileError
 from tagf.models import FusionModel, load_model, save_model
+from tagf.torch_files import SHA256_SUFFIX
 
 
 class _DropPickleNotice(logging.Filter):
@@ -54,12 +56,12 @@ with warnings.catch_warnings(record=True):
     class TagfPyfunc(mlflow.pyfunc.PythonModel):
         def load_context(self, context):
             self.model, self.extra = load_model(context.artifacts["model"])
+            self.max_frames = max_frames()
 
         def predict(self, context, model_input, params=None):
-            visual = torch.as_tensor(np.asarray(model_input["visual"], dtype=np.float32))
-            audio = torch.as_tensor(np.asarray(model_input["audio"], dtype=np.float32))
+            visual, audio = checked_input(model_input, self.model.cfg, self.max_frames)
             with torch.inference_mode():
-                return self.model(visual, audio).prediction.numpy()
+                return self.model(torch.from_numpy(visual), torch.from_numpy(audio)).prediction.numpy()
 
 
 def signature_for(model: FusionModel) -> tuple[ModelSignature, dict[str, np.ndarray]]:
@@ -108,7 +110,7 @@ def log_tagf_model(model: FusionModel, extra: dict, run_id: str) -> str:
             info = mlflow.pyfunc.log_model(
                 name="model",
                 python_model=TagfPyfunc(),
-                artifacts={"model": path},
+                artifacts={"model": path, "model_sha256": path + SHA256_SUFFIX},  # verified on load
                 signature=signature,
                 input_example=example,
                 code_paths=list(CODE_PATHS),

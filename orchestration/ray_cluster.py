@@ -15,8 +15,10 @@ def cluster_address(flag: str | None = None, configured: str | None = None) -> s
     return flag or os.environ.get("RAY_ADDRESS") or configured
 
 
-def connect(flag: str | None = None, configured: str | None = None, num_cpus: int | None = None) -> str:
-    """Returns what it connected to (the address from cluster_address, or "local")."""
+def connect(
+    flag: str | None = None, configured: str | None = None, num_cpus: int | None = None, env: dict | None = None
+) -> str:
+    """Returns what it connected to (the address from cluster_address, or "local"); `env` goes to every worker."""
     # Every epoch checkpoints (retries resume from it), and Tune snapshots its state with each; its warning that
     # snapshots are frequent would repeat every few seconds and asks for nothing the user should change.
     os.environ.setdefault("TUNE_WARN_EXCESSIVE_EXPERIMENT_CHECKPOINT_SYNC_THRESHOLD_S", "0")
@@ -24,7 +26,11 @@ def connect(flag: str | None = None, configured: str | None = None, num_cpus: in
         return "already connected"
     # The driver's kernel pins (tagf.runtime) go to every worker of the job, on whichever node it runs.
     reproducible = runtime.is_reproducible()
-    pins = {**runtime.kernel_environment(reproducible), **({"TAGF_REPRODUCIBLE": "1"} if reproducible else {})}
+    pins = {
+        **runtime.kernel_environment(reproducible),
+        **({"TAGF_REPRODUCIBLE": "1"} if reproducible else {}),
+        **(env or {}),
+    }
     runtime_env = {"env_vars": pins} if pins else None
     target = cluster_address(flag, configured)
     if target:

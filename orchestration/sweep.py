@@ -3,7 +3,8 @@
 One MLflow parent run per sweep, one child run per trial. The feature store is read once by the driver and shared
 with every trial through the Ray object store (tune.with_parameters). Trials checkpoint through tune.Checkpoint,
 failed ones are retried from their last checkpoint (FailureConfig), and `resume=True` continues an interrupted sweep
-(Tuner.restore) keeping every completed trial. Outputs in `out_dir`: best_config.json, trials.csv, best/model.pt.
+of the same settings (orchestration.resumption) keeping every completed trial. Outputs in `out_dir`:
+best_config.json, trials.csv, best/model.pt, parent_run_id.
 """
 
 from __future__ import annotations
@@ -15,13 +16,24 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
+from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
-from orchestration.driver import Driver, start_driver, storage_path
+from orchestration.driver import Driver, start_driver
+from orchestration.mlflow_trials import close_unfinished
 from orchestration.params import Distribution, Params
 from orchestration.provenance import log_environment
+from orchestration.resumption import (
+    begin,
+    check_complete,
+    fingerprint,
+    parent_run,
+    start_parent,
+    stoppable,
+    tuner,
+)
 from orchestration.trial import trial_setup
 from tagf import storage
 from tagf.errors import RunError
@@ -79,62 +91,51 @@ def run_sweep(
 ) -> SweepResult:
     driver = start_driver(params, store, address)
     sweep = params.sweep
-    parent = _parent_run(driver, Path(out_dir), resume)
-    with parent:
-        mlflow.log_params({f"sweep.{k}": v for k, v in sweep.model_dump(exclude={"space"}).items()})
-        mlflow.log_dict(
-            {k: v.model_dump(exclude_none=True) for k, v in sweep.space.items()}, "search_space.json"
-        )
+    client, experiment = MlflowClient(driver.tracking_uri), driver.experiment_path(sweep.name)
+    fp = fingerprint(params, [driver.tags["data_version"]])
+    parent_id = begin(client, experiment, "tagf sweep", fp, resume)
+    parent = start_parent(
+        parent_id,
+        experiment,
+        fp,
+        experiment_id=driver.experiment_id,
+        run_name=sweep.name,
+        tags={"kind": "sweep", **driver.tags},
+    )
+    with parent_run(parent):
+        if parent_id is None:
+            log_environment()
+            mlflow.log_params({f"sweep.{k}": v for k, v in sweep.model_dump(exclude={"space"}).items()})
+            mlflow.log_dict(
+                {k: v.model_dump(exclude_none=True) for k, v in sweep.space.items()}, "search_space.json"
+            )
+        storage.write_text(str(Path(out_dir) / "parent_run_id"), parent.info.run_id)
         context = driver.context(parent.info.run_id, callbacks=tuple(extra_callbacks))
-        results = _tuner(driver, context, resume).fit()
-        _check_finished(results, sweep)
+        trainable = driver.trainable(context)
+        sweep_tuner = tuner(
+            experiment,
+            parent_id is not None,
+            trainable,
+            param_space=search_space(sweep.space),
+            tune_config=search_config(driver, sweep.num_samples, params.setup().train.epochs),
+            run_config=driver.run_config(sweep.name),
+        )
+        with stoppable():
+            results = sweep_tuner.fit()
+        check_complete(
+            results, sweep.num_samples, f"sweep {sweep.name}", driver.tracking_uri, client, parent.info.run_id
+        )
+        if all(r.error is not None or METRIC not in r.metrics for r in results):
+            first = next((r.error for r in results if r.error is not None), "no trial reported a result")
+            raise RunError(f"sweep {sweep.name}: every trial failed; first error: {first}")
+        close_unfinished(driver.tracking_uri, driver.tags, results)
         best_config, score, trials, model_path = _write_best(results, driver, context, Path(out_dir))
     return SweepResult(best_config, score, trials, parent.info.run_id, model_path)
 
 
-def _parent_run(driver: Driver, out_dir: Path, resume: bool):
-    """The sweep's MLflow parent run: the interrupted one's when resuming, else a new one (its id in out_dir)."""
-    parent_file = out_dir / "parent_run_id"
-    if resume and parent_file.exists():
-        return mlflow.start_run(run_id=parent_file.read_text().strip())
-    parent = mlflow.start_run(
-        experiment_id=driver.experiment_id, run_name=driver.params.sweep.name, tags={"kind": "sweep", **driver.tags}
-    )
-    log_environment()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    parent_file.write_text(parent.info.run_id)
-    return parent
-
-
-def _tuner(driver: Driver, context, resume: bool) -> tune.Tuner:
-    """The sweep's Tuner, restored from its experiment when resuming one that exists."""
-    params, sweep = driver.params, driver.params.sweep
-    trainable = driver.trainable(context)
-    experiment_path = f"{storage_path(sweep.storage).rstrip('/')}/{sweep.name}"
-    if resume and tune.Tuner.can_restore(experiment_path):
-        return tune.Tuner.restore(experiment_path, trainable, resume_errored=True)
-    return tune.Tuner(
-        trainable,
-        param_space=search_space(sweep.space),
-        tune_config=search_config(driver, sweep.num_samples, params.setup().train.epochs),
-        run_config=driver.run_config(sweep.name),
-    )
-
-
-def _check_finished(results, sweep) -> None:
-    finished = results.num_terminated + results.num_errors
-    if finished < sweep.num_samples:  # Tune stops gracefully on Ctrl-C/SIGTERM and returns what it has
-        raise RunError(
-            f"sweep {sweep.name} interrupted after {finished} of {sweep.num_samples} trials; "
-            "run the same command with --resume to continue"
-        )
-    if all(r.error is not None or METRIC not in r.metrics for r in results):
-        first = next((r.error for r in results if r.error is not None), "no trial reported a result")
-        raise RunError(f"sweep {sweep.name}: every trial failed; first error: {first}")
-
-
 def _write_best(results, driver: Driver, context, out_dir: Path) -> tuple[dict[str, Any], float, int, str]:
-    """best_config.json, trials.csv and best/model.pt (the best trial's best epoch); logged to the parent run."""
+    """best_config.json, trials.csv and best/model.pt (the best trial's best epoch, its sha256 beside it and in
+    best_config.json); logged to the parent run."""
     best = results.get_best_result(METRIC, MODE, scope="all")
     setup, variant = trial_setup(best.config, context)
     best_config = {
@@ -150,7 +151,8 @@ def _write_best(results, driver: Driver, context, out_dir: Path) -> tuple[dict[s
     with tempfile.TemporaryDirectory() as tmp:
         model, extra = best_model_from_checkpoint(best.get_best_checkpoint(METRIC, MODE).to_directory(tmp))
     model_path = str(out_dir / "best" / "model.pt")
-    save_model(model, model_path, {**extra, **driver.tags, "variant": variant, "setup": setup.label})
+    extra = {**extra, **driver.tags, "variant": variant, "setup": setup.label}
+    best_config["model_sha256"] = save_model(model, model_path, extra)  # also in best/model.pt.sha256
     storage.write_text(str(out_dir / "best_config.json"), json.dumps(best_config, indent=1, allow_nan=False))
     storage.write_text(str(out_dir / "trials.csv"), frame.to_csv(index=False))
     mlflow.log_metric(best_key(METRIC), score)

@@ -5,12 +5,13 @@ A trial is a Tune config (its 'model.x' / 'train.x' values) over a frozen TrialC
 log, which splits. The runner trains, reports every epoch to Tune with its checkpoint, logs to one MLflow child run,
 and, for an ablation, scores the report split and the robustness grid. A retried or restored trial resumes from its
 last checkpoint and reuses its child run (the run id travels in the checkpoint). Its work directory is removed in
-`finally`, whatever happens.
+`finally`, whatever happens, and by the node's next trial if its process was killed.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from dataclasses import dataclass, field, replace
@@ -23,6 +24,7 @@ from mlflow.tracking import MlflowClient
 from ray import tune
 
 from orchestration.params import preset_of
+from orchestration.resumption import reopen
 from orchestration.tracking import MlflowEpochLogger, log_json
 from tagf import runtime
 from tagf.evaluation.evaluate import LoadedModel
@@ -37,6 +39,9 @@ from tagf.training.checkpoint import CHECKPOINT_DIR
 from tagf.training.trainer import train
 
 RUN_ID_FILE = "mlflow_run_id"
+WORK_PREFIX = (
+    "tagf-trial-"  # a trial's work directory in the node's temp directory: tagf-trial-<pid>-<random>
+)
 CELLS_ARTIFACT = "cells.json"  # the protocol's per-video cells (tagf.study.cells) of the trial's model
 CORPUS_SEED = "data.corpus_seed"  # an ablation trial's corpus: its splits and report are that corpus's
 CELL = "ablation.cell"  # an ablation trial's cell of the grid: its variant, seeds, corpus and levels, as one value
@@ -47,15 +52,21 @@ class Report:
     """What an ablation trial scores after training (tagf.study.protocol), with the corpus's provenance."""
 
     protocol: Protocol
-    data_tags: dict[str, str]  # the corpus's provenance (orchestration.provenance.data_tags), over the context's tags
+    data_tags: dict[
+        str, str
+    ]  # the corpus's provenance (orchestration.provenance.data_tags), over the context's tags
 
 
 @dataclass(frozen=True)
 class TrialContext:
     profile: str  # the tagf.profiles name the settings start from
     variant: str  # the base variant (a trial's 'model.variant' replaces it)
-    model: dict[str, Any]  # params.yaml's model settings over the profile; a trial's 'model.x' values go over them
-    train: dict[str, Any]  # params.yaml's train settings over the profile; a trial's 'train.x' values go over them
+    model: dict[
+        str, Any
+    ]  # params.yaml's model settings over the profile; a trial's 'model.x' values go over them
+    train: dict[
+        str, Any
+    ]  # params.yaml's train settings over the profile; a trial's 'train.x' values go over them
     selection_split: str
     tracking_uri: str
     experiment_id: str
@@ -90,7 +101,9 @@ def decode(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) and value.startswith("[") else value
 
 
-AA_SEED_OFFSET = 100_003  # the A/A copy's training seeds: the grid's plus this (another stream of inits and orders)
+AA_SEED_OFFSET = (
+    100_003  # the A/A copy's training seeds: the grid's plus this (another stream of inits and orders)
+)
 
 
 def trial_setup(config: dict[str, Any], context: TrialContext) -> tuple[Setup, str]:
@@ -111,15 +124,21 @@ def trial_setup(config: dict[str, Any], context: TrialContext) -> tuple[Setup, s
     if variant is not None and variant != preset_of(variant):
         train_fields["seed"] = int(train_fields.get("seed", 0)) + AA_SEED_OFFSET
     model.pop("outputs", None)  # set by training from the target
-    setup = resolve(context.profile, preset_of(variant or context.variant), model, train_fields, where="trial config")
+    setup = resolve(
+        context.profile, preset_of(variant or context.variant), model, train_fields, where="trial config"
+    )
     # Named after what it is: a sweep that sets the gate of `tagf` to `fc` trains GRJCA.
-    return setup, variant if variant is not None and variant != preset_of(variant) else variant_of(setup.model)
+    return setup, variant if variant is not None and variant != preset_of(variant) else variant_of(
+        setup.model
+    )
 
 
 def trial_name(variant: str, config: dict[str, Any]) -> str:
     """What the trial is: its variant and its searched values, e.g. `tagf lr=0.0012 gate=fc`."""
     values = [
-        f"{key.partition('.')[2]}={value:.3g}" if isinstance(value, float) else f"{key.partition('.')[2]}={value}"
+        f"{key.partition('.')[2]}={value:.3g}"
+        if isinstance(value, float)
+        else f"{key.partition('.')[2]}={value}"
         for key, value in config.items()
         if key != "model.variant"
     ]
@@ -137,11 +156,18 @@ def _child_run(
 ) -> str:
     """The trial's MLflow run under the parent: reused when Tune retries or restores the trial."""
     if restored is not None and (restored / RUN_ID_FILE).exists():
-        return (restored / RUN_ID_FILE).read_text().strip()
+        run_id = (restored / RUN_ID_FILE).read_text().strip()
+        reopen(client, run_id)  # an interrupted experiment's start closed it
+        return run_id
     run = client.create_run(
         context.experiment_id,
         run_name=name,
-        tags={"mlflow.parentRunId": context.parent_run_id, "variant": variant, "setup": label, **context.tags},
+        tags={
+            "mlflow.parentRunId": context.parent_run_id,
+            "variant": variant,
+            "setup": label,
+            **context.tags,
+        },
     )
     # One request for every param: one log_param each costs about a second per trial on SQLite.
     client.log_batch(run.info.run_id, params=[Param(key, str(value)) for key, value in params.items()])
@@ -159,6 +185,24 @@ def _score_report(client: MlflowClient, run_id: str, setup: Setup, result, split
     return {f"report_{k}": scores[k] for k in SCORES}
 
 
+def _remove_orphaned_work() -> None:
+    """Work directories of trial processes that no longer exist (killed: their `finally` never ran)."""
+    for path in Path(tempfile.gettempdir()).glob(f"{WORK_PREFIX}*-*"):
+        pid = path.name[len(WORK_PREFIX) :].split("-", 1)[0]
+        if pid.isdigit() and not _alive(int(pid)):
+            shutil.rmtree(path, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's
+        return True
+    return True
+
+
 def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> None:
     """Trainable: `splits` ({"train", "selection"}, or an ablation's {corpus seed: {"train", "selection", "report"}})
     arrive from the Ray object store, put there once."""
@@ -169,7 +213,8 @@ def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> No
         splits, report = splits[corpus], context.report[corpus]
         context = replace(context, tags={**context.tags, **report.data_tags, "corpus_seed": str(corpus)})
     setup, variant = trial_setup(config, context)
-    work = Path(tempfile.mkdtemp(prefix="tagf-trial-"))
+    _remove_orphaned_work()
+    work = Path(tempfile.mkdtemp(prefix=f"{WORK_PREFIX}{os.getpid()}-"))
     try:
         restored = None
         if (checkpoint := tune.get_checkpoint()) is not None:
@@ -179,7 +224,9 @@ def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> No
             **{f"train.{k}": v for k, v in setup.train.model_dump().items()},
         }
         client = MlflowClient(context.tracking_uri)
-        run_id = _child_run(client, context, restored, trial_name(variant, config), variant, params, setup.label)
+        run_id = _child_run(
+            client, context, restored, trial_name(variant, config), variant, params, setup.label
+        )
         (work / CHECKPOINT_DIR).mkdir(exist_ok=True)
         (work / CHECKPOINT_DIR / RUN_ID_FILE).write_text(run_id)
         result = train(

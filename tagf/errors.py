@@ -60,6 +60,10 @@ class RunError(TagfError, RuntimeError):
     exit_code = 8
 
 
+class Interrupted(RunError):
+    """a sweep or ablation stopped before its end (SIGINT, SIGTERM): `--resume` continues it"""
+
+
 def exit_code(err: BaseException) -> int | None:
     """The exit status of a user-fixable error; None for anything else (show its traceback)."""
     if isinstance(err, TagfError):

@@ -28,6 +28,10 @@ def join(url: str, *parts: str) -> str:
     return "/".join([str(url).rstrip("/"), *parts])
 
 
+def basename(url: str) -> str:
+    return str(url).rstrip("/").rsplit("/", 1)[-1]
+
+
 def exists(url: str) -> bool:
     fs, path = filesystem(url)
     return fs.exists(path)

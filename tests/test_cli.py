@@ -1,6 +1,7 @@
 """The `tagf` command line: one entry point with every command, one line and its own exit status per user error,
 a traceback for anything else, and models:/ URIs looked up in the tracking store the params name."""
 
+import hashlib
 import re
 from pathlib import Path
 
@@ -69,6 +70,8 @@ def test_storage_and_model_file_exit_statuses(tmp_path):
     assert proc.returncode == StorageError.exit_code
     assert cli_error(proc) == f"{tmp_path / 'missing.pt'}: no such tagf model file"
     (tmp_path / "junk.pt").write_text("not a model")
+    digest = hashlib.sha256(b"not a model").hexdigest()
+    (tmp_path / "junk.pt.sha256").write_text(f"{digest}  junk.pt\n")  # intact, and still not a model
     proc = run_cli("plot-gates", "--model", str(tmp_path / "junk.pt"), *args, check=False)
     assert proc.returncode == ModelFileError.exit_code and "not a tagf model file" in cli_error(proc)
 
@@ -164,3 +167,31 @@ def test_the_study_says_up_front_how_many_trials_it_runs(tmp_path):
     proc = run_cli("ablate", "--params", study, "--store", str(tmp_path / "s"), "--output", str(tmp_path), "--plan")
     assert proc.stdout.strip() == plan(load_params(study)) and " trials of " in proc.stdout
     assert list(tmp_path.iterdir()) == []  # it ran nothing
+
+
+@pytest.mark.parametrize(
+    "setting, message",
+    [
+        ("model.window=10000000", "model.window: Value error, 10000000 frames is more than the limit of 9000"),
+        ("model.steps=100000", "model.steps: Value error, 100000 steps is more than the limit of 16"),
+        ("model.visual_channels=[100000000]", "model.visual_channels.0: Value error, 100000000 channels is more"),
+        ("train.batch_size=true", "train.batch_size: Value error, expected a whole number, got true"),
+        ("train.epochs=1000000", "train.epochs: Value error, 1000000 epochs is more than the limit of 10000"),
+    ],
+)
+def test_sizes_beyond_their_limits_are_one_line_naming_the_setting(tmp_path, setting, message):
+    args = ["train", "--store", str(tmp_path / "s"), "--output", str(tmp_path / "run"), "--set", setting]
+    proc = run_cli(*args, check=False)
+    assert proc.returncode == ParamsError.exit_code and message in cli_error(proc)
+    assert "TAGF_NO_LIMITS=1 lifts it" in cli_error(proc) or "whole number" in cli_error(proc)
+    assert not (tmp_path / "run").exists()
+
+
+def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
+    lines = ["sweep:", "  space:", "    model.gate:", "      choice: &a0 [step_bilstm, fc]"]
+    lines += [f"    x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 12)]  # 9^11 items if expanded
+    (tmp_path / "params.yaml").write_text("\n".join(lines) + "\n")
+    args = ["ablate", "--params", str(tmp_path / "params.yaml"), "--store", "s", "--output", str(tmp_path), "--plan"]
+    proc = run_cli(*args, check=False)
+    assert proc.returncode == ParamsError.exit_code
+    assert cli_error(proc) == f"{tmp_path / 'params.yaml'}: line 5: YAML aliases (*a0) are not allowed"

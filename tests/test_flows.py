@@ -253,7 +253,7 @@ def test_flow3_champion_is_served_by_mlflow_models_serve(tmp_path, services):
     lines = [line for block in doc_blocks("mlflow.md") for line in block.splitlines()]
     # MLflow builds the model's environment in its own cache (~/.mlflow/envs) as for any user: once per set of
     # pinned versions, about 2 minutes; then the server is up in seconds.
-    env = activated_env(MLFLOW_TRACKING_URI=uri)
+    env = activated_env(MLFLOW_TRACKING_URI=uri, TAGF_SERVE_MAX_FRAMES="100")
     promote = next(line for line in lines if line.startswith("tagf promote"))
     promoted = subprocess.run(["bash", "-c", promote], cwd=project, env=env, capture_output=True, text=True)
     assert promoted.returncode == 0 and "first champion" in promoted.stdout, promoted.stderr[-2000:]
@@ -277,3 +277,19 @@ def test_flow3_champion_is_served_by_mlflow_models_serve(tmp_path, services):
             torch.as_tensor(visual, dtype=torch.float32), torch.as_tensor(audio, dtype=torch.float32)
         )
     np.testing.assert_allclose(predictions, expected.prediction.numpy(), atol=1e-5)
+
+    # Bad requests: each a 400 whose body is one line of JSON naming the problem (orchestration/serving_input.py).
+    nan = visual.copy()
+    nan[1, 3, 7] = np.nan
+    bad = {
+        "visual: a value that is not finite (NaN or infinity) at [1, 3, 7]": (nan, audio),
+        "visual has [2, 40] [batch, frames] but audio [2, 39]: they must match": (visual, audio[:, :39]),
+        "120 frames in one request, more than 100 (TAGF_SERVE_MAX_FRAMES raises it)": (
+            np.concatenate([visual, visual[:1]]),
+            np.concatenate([audio, audio[:1]]),
+        ),
+    }
+    for message, (v, a) in bad.items():
+        answer = requests.post(f"{url}/invocations", json={"inputs": {"visual": v.tolist(), "audio": a.tolist()}})
+        assert answer.status_code == 400 and "\n" not in answer.text.strip(), answer.text[-2000:]
+        assert answer.json()["message"] == message

@@ -19,7 +19,7 @@ import yaml
 from conftest import TAGF, free_port, mlflow_server_command, run_cli
 from mlflow.tracking import MlflowClient
 
-from tagf.errors import ParamsError, TrackingError
+from tagf.errors import Interrupted, ParamsError, TrackingError
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
@@ -299,7 +299,7 @@ def test_interrupted_sweep_resumes_and_keeps_finished_trials(tiny_corpus, tmp_pa
             break
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=120) != 0, "the sweep finished before it could be interrupted"
+    assert proc.wait(timeout=120) == Interrupted.exit_code, "the sweep finished before it could be interrupted"
     first = sorted(experiment.glob("run_trial_*"), key=lambda p: p.stat().st_ctime)[0]
     results_before = (first / "result.json").read_text()
     assert results_before.strip()

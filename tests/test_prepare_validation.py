@@ -196,3 +196,18 @@ def test_undecodable_media_is_named_without_decoder_internals(corpus, tmp_path, 
         content = sorted((corpus / layout.FACES_DIR / "synth000").glob("*.jpg"))[0].read_bytes()
     video.write_bytes(content)
     assert cli_problems(corpus, tmp_path) == [f"{video}: unreadable media ({reason})"]
+
+
+def test_a_video_name_with_glob_characters_gets_its_own_faces(corpus, tmp_path):
+    """`synth[0]00` is a name, not a pattern: its face mask is not `synth000`'s."""
+    odd = "synth[0]00"
+    shutil.copy(annotation(corpus, "train", "synth000"), annotation(corpus, "train", odd))
+    for folder in (layout.VIDEO_DIR, layout.AUDIO_DIR):
+        for media in (corpus / folder).glob("synth000.*"):
+            shutil.copy(media, media.with_name(odd + media.suffix))
+    shutil.copytree(corpus / layout.FACES_DIR / "synth000", corpus / layout.FACES_DIR / odd)
+    for face in sorted((corpus / layout.FACES_DIR / odd).glob("*.jpg"))[::2]:
+        face.unlink()  # every other frame without a face
+    index = prepare(str(corpus), str(tmp_path / "i.parquet")).to_pydict()
+    faces = {v: sum(f for w, f in zip(index["video"], index["face_present"]) if w == v) for v in ("synth000", odd)}
+    assert 0 < faces[odd] < faces["synth000"]

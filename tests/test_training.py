@@ -157,7 +157,7 @@ def test_killed_run_resumes_to_the_same_result(tiny_corpus, tmp_path):
     state = tmp_path / "killed" / CHECKPOINT_DIR / CHECKPOINT_FILE
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline and proc.poll() is None:
-        if state.exists() and torch.load(state, weights_only=False)["epoch"] >= 2:
+        if state.exists() and torch.load(state, weights_only=True)["epoch"] >= 2:
             proc.send_signal(signal.SIGKILL)
             break
         time.sleep(0.05)
@@ -255,7 +255,7 @@ def test_reload_best_each_epoch_continues_from_the_best_weights(tiny_corpus, tmp
             self.saved = []
 
         def on_checkpoint(self, path):
-            state = torch.load(f"{path}/{CHECKPOINT_FILE}", weights_only=False)
+            state = torch.load(f"{path}/{CHECKPOINT_FILE}", weights_only=True)
             best = state["best_weights"]["states"][0]
             self.saved.append(all(torch.equal(state["model"][k], v) for k, v in best.items()))
 

@@ -19,7 +19,9 @@ def _ablate(args: argparse.Namespace) -> None:
 
             print(plan_from_pilot(args.pilot, params.ablate, params.corpus_seeds(), args.target))
         return
-    summary = run_ablation(params, args.store, args.output, address=args.address, replicas=args.replicas)
+    summary = run_ablation(
+        params, args.store, args.output, address=args.address, replicas=args.replicas, resume=args.resume
+    )
     print("\n".join(primary_table(summary)))
     print(f"-> {args.output}/ablation.md (every table), per_video.parquet (`tagf compare` recomputes them)")
 
@@ -33,6 +35,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--address", help="Ray cluster address")
     p.add_argument(
         "--replicas", help="directory written by `tagf replicas`: the corpora of ablate.corpus_seeds but data.seed"
+    )
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue the interrupted ablation of the same settings, data and code (finished trials kept); "
+        "otherwise start over",
     )
     p.add_argument("--plan", action="store_true", help="only say how many trials it would run, and exit")
     p.add_argument(

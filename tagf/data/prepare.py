@@ -54,6 +54,15 @@ class CorpusError(DataError):
         super().__init__(f"{len(problems)} problem(s) in the corpus:\n" + "\n".join(problems))
 
 
+def _files(fs, folder: str, suffix: str) -> list[str]:
+    """The files of `folder` whose names end in `suffix`, sorted. Listed, not globbed: a video named `synth[0]00`
+    is a folder name, not a pattern that matches `synth000`'s."""
+    if not fs.isdir(folder):
+        return []
+    entries = fs.ls(folder, detail=True)
+    return sorted(e["name"] for e in entries if e["type"] == "file" and e["name"].endswith(suffix))
+
+
 def _list_videos(fs, root: str, problems: list[str]) -> list[tuple[str, str, str | None]]:
     """(video, split, annotation path or None) for every labelled video and every listed unlabelled test video."""
     videos: dict[str, tuple[str, str | None]] = {}
@@ -62,7 +71,7 @@ def _list_videos(fs, root: str, problems: list[str]) -> list[tuple[str, str, str
         problems.append(f"{annotations}: missing annotation directory")
         return []
     for split, folder in layout.SPLIT_DIRS.items():
-        for path in sorted(fs.glob(f"{annotations}/{folder}/*.txt")):
+        for path in _files(fs, f"{annotations}/{folder}", ".txt"):
             name = path.rsplit("/", 1)[1][: -len(".txt")]
             if name in videos:
                 problems.append(f"{path}: duplicate video across splits (also in {videos[name][0]})")
@@ -100,7 +109,7 @@ def _faces(fs, root: str, video: str, frames: int, problems: list[str]) -> np.nd
     if not fs.isdir(folder):  # else every frame would silently count as "no face"
         problems.append(f"{folder}: missing face folder for {video}")
         return present
-    for path in sorted(fs.glob(f"{folder}/*.jpg")):
+    for path in _files(fs, folder, ".jpg"):
         stem = path.rsplit("/", 1)[1][:-4]
         if not (stem.isdigit() and len(stem) == 5) or not 1 <= int(stem) <= frames:
             problems.append(f"{path}: face image name is not a frame 00001..{frames:05d} of {video}")

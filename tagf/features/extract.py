@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
 import pyarrow as pa
@@ -27,6 +27,7 @@ from tagf.features.builtin import LogMelStatistics, RandomFeatureFaceEncoder
 from tagf.features.iresnet import AUTHORS_CROP_PX, AUTHORS_FACE_PX, INPUT_PX, load_iresnet50
 from tagf.features.logmel import frame_patches, log_mel
 from tagf.features.vggish import load_vggish
+from tagf.limits import bounded
 
 
 class ExtractorConfig(BaseModel):
@@ -41,7 +42,7 @@ class ExtractorConfig(BaseModel):
         "builtin", description="builtin: synthetic corpus only; vggish_authors: without the final ReLU"
     )
     audio_weights: str | None = Field(None, description="VGGish state dict (path or URL), for vggish")
-    batch_size: int = Field(256, gt=0, description="frames per backbone batch")
+    batch_size: Annotated[int, bounded(1_000_000, "frames")] = Field(256, gt=0, description="frames per backbone batch")
     dtype: Literal["float16", "float32"] = Field("float16", description="storage precision of the features")
     seed: int = Field(0, description="seed of the built-in random-feature face encoder")
 

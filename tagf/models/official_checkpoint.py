@@ -20,18 +20,16 @@ authors' IR-50 (`tagf.features.iresnet`, authors=True) and `spatial.audio.backbo
 
 from __future__ import annotations
 
-import io
 import re
 from collections.abc import Mapping
 
 import torch
 
-from tagf import storage
 from tagf.errors import ModelFileError, UsageError
 from tagf.models.fusion_model import FusionModel
 from tagf.models.model_file import save_model
 from tagf.models.variants import build_model, model_config
-from tagf.torch_files import load_tensors
+from tagf.torch_files import load_tensors, save_tensors
 
 _SKIPPED = ("spatial.", "TAGF.vregressor.", "TAGF.aregressor.", "TAGF.Joint.")
 # Their main.py's default modalities include `bert` and `vggish`, for which LFAN builds a TCN and a BatchNorm that
@@ -196,8 +194,6 @@ def import_checkpoint(source: str, destination: str, target: str, hop: int) -> l
     stem = destination.removesuffix(".pt")
     for backbone, weights in official_front_ends(state_dict).items():
         url = f"{stem}.{backbone}.pt"
-        buffer = io.BytesIO()
-        torch.save(weights, buffer)
-        storage.write_bytes(url, buffer.getvalue())
+        save_tensors(weights, url)
         written.append(f"front end {backbone}: {len(weights)} tensors -> {url}")
     return written

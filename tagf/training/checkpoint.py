@@ -4,12 +4,12 @@
                                     and the RNG states (numpy's batch order, torch's CPU and CUDA generators)
 
 It holds tensors and plain values only, and is read without running code (tagf.torch_files): a planted
-checkpoint whose pickle carries a payload is refused, never run.
+checkpoint whose pickle carries a payload is refused, never run; it is resumed from only if it matches the sha256
+written beside it (state.pt.sha256).
 """
 
 from __future__ import annotations
 
-import io
 from typing import Any
 
 import numpy as np
@@ -18,7 +18,7 @@ import torch
 from tagf import storage
 from tagf.errors import StorageError
 from tagf.models import FusionModel, ModelConfig, build_model
-from tagf.torch_files import load_tensors
+from tagf.torch_files import load_tensors, save_tensors
 from tagf.training.best_weights import BestWeights
 
 CHECKPOINT_DIR = "checkpoint"
@@ -41,16 +41,14 @@ def restore_rng(rng: np.random.Generator, state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(directory: str, state: dict[str, Any]) -> None:
-    buffer = io.BytesIO()
-    torch.save(state, buffer)
-    storage.write_bytes(storage.join(directory, CHECKPOINT_FILE), buffer.getvalue())
+    save_tensors(state, storage.join(directory, CHECKPOINT_FILE))
 
 
 def load_checkpoint(directory: str) -> dict[str, Any] | None:
     url = storage.join(directory, CHECKPOINT_FILE)
     if not storage.exists(url):
         return None
-    return load_tensors(url, what="training checkpoint")
+    return load_tensors(url, what="training checkpoint", verify=True)
 
 
 def best_model_from_checkpoint(directory: str) -> tuple[FusionModel, dict[str, Any]]:
