@@ -178,7 +178,9 @@ def test_tracking_outage_stops_the_sweep_and_resume_finishes_it(tiny_corpus, tmp
         assert len((tmp_path / "sweep" / "trials.csv").read_text().splitlines()) == 1 + 3
         every = runs(uri)
         assert not [r for r in every if r.info.status == "RUNNING"]
-        (parent,) = [r for r in every if r.data.tags.get("kind") == "sweep"]
+        parents = [r for r in every if r.data.tags.get("kind") == "sweep"]
+        assert len(parents) == 1, done.stdout[-3000:]  # the resume continued the parent run
+        (parent,) = parents
         kids = [r for r in every if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
         assert parent.info.status == "FINISHED" and len([r for r in kids if r.info.status == "FINISHED"]) == 3
     finally:

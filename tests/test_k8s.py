@@ -1,7 +1,9 @@
 """k8s/: every overlay renders with the real kustomize (kubectl 1.33 from the dev extra, see tools/install_kubectl.py);
 every core object validates offline against the Kubernetes schemas (kubernetes-validate, strict) and every Ray object
 against KubeRay's CRD schemas; one RayJob runs the whole DVC pipeline on the one RayCluster; our invariants hold
-(GPU workers request GPUs, images pinned, no plaintext secrets, limits, non-root, no public services)."""
+(GPU workers request GPUs, images pinned, no plaintext secrets, limits, non-root, no public services), and the
+deployment is closed: a small policy check below evaluates the NetworkPolicies for every pair of pods, and holds
+every container to a hardened security context with no secret on a command line."""
 
 import os
 import re
@@ -83,8 +85,8 @@ def rendered(request, kubectl):
 def pod_specs(doc):
     """(where, pod spec) of every pod template in an object."""
     spec = doc.get("spec", {})  # ConfigMaps have none
-    if doc["kind"] in ("Deployment", "StatefulSet"):
-        yield doc["kind"], spec["template"]["spec"]
+    if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
+        yield f"{doc['kind']} {doc['metadata']['name']}", spec["template"]["spec"]
     if doc["kind"] == "RayCluster":
         yield "RayCluster head", spec["headGroupSpec"]["template"]["spec"]
         for group in spec["workerGroupSpecs"]:
@@ -228,17 +230,28 @@ def test_cluster_autoscales_within_bounds(rendered):
     assert group["maxReplicas"] == {"dev": 1, "lab": 8}[overlay]
 
 
-def test_images_are_pinned_by_tag(rendered):
+def test_images_are_pinned(rendered):
+    """Images we do not build are pinned by digest; ours (`tagf`, set by kustomize's images:) by a release tag."""
     _, docs = rendered
     for doc in docs:
         for where, pod in pod_specs(doc):
             for container in pod["containers"]:
                 image = container["image"]
-                name, _, tag = image.rpartition(":")
-                assert name and tag and tag != "latest" and "/" not in tag, f"{where}: {image}"
+                if image.startswith("ghcr.io/tagf-project/tagf:"):
+                    assert image.rpartition(":")[2] not in ("", "latest"), f"{where}: {image}"
+                else:
+                    assert re.fullmatch(r"[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", image), f"{where}: {image}"
+
+
+def test_the_image_installs_the_lock(rendered):
+    """The Dockerfile installs constraints.txt's versions, torch's pin included (not a base image's torch)."""
     dockerfile = (K8S / "Dockerfile").read_text()
     base = re.search(r"^FROM (\S+)", dockerfile, re.M).group(1)
-    assert ":" in base and not base.endswith(":latest")
+    assert base.startswith("python:3.11.") and "torch" not in base
+    installs = re.findall(r"^RUN pip install (.+)$", dockerfile, re.M)
+    assert installs == ['-c constraints.txt ".[cluster]"']
+    assert "constraints.txt" in re.search(r"^COPY (.+) \./$", dockerfile, re.M).group(1)
+    assert "torch==2.13.0" in (ROOT / "constraints.txt").read_text().splitlines()
 
 
 def test_no_plaintext_secrets(rendered):
@@ -259,7 +272,7 @@ def test_no_plaintext_secrets(rendered):
         v == "CHANGE-ME"
         for d in example
         for k, v in d["stringData"].items()
-        if "password" in k or "secret" in k
+        if "password" in k or "secret" in k or "token" in k
     )
 
 
@@ -278,3 +291,149 @@ def test_services_are_cluster_internal(rendered):
     assert {s["metadata"]["name"] for s in services} >= {"mlflow", "postgres", "minio"}
     assert all(s["spec"].get("type", "ClusterIP") == "ClusterIP" for s in services)
     assert not [d for d in docs if d["kind"] == "Ingress"]
+
+
+def pods(docs):
+    """(name, namespace, labels) of every pod the manifests make, with the labels KubeRay adds to Ray's pods."""
+    for doc in docs:
+        namespace = doc["metadata"]["namespace"]
+        spec = doc.get("spec", {})
+        if doc["kind"] in ("Deployment", "StatefulSet", "Job"):
+            yield doc["metadata"]["name"], namespace, spec["template"]["metadata"].get("labels", {})
+        if doc["kind"] == "RayCluster":
+            cluster = {"ray.io/cluster": doc["metadata"]["name"]}
+            head = spec["headGroupSpec"]["template"]["metadata"].get("labels", {})
+            yield "ray-head", namespace, {**head, **cluster, "ray.io/node-type": "head"}
+            for group in spec["workerGroupSpecs"]:
+                labels = group["template"]["metadata"].get("labels", {})
+                yield (
+                    f"ray-{group['groupName']}",
+                    namespace,
+                    {**labels, **cluster, "ray.io/node-type": "worker"},
+                )
+        if doc["kind"] == "RayJob":
+            yield "submitter", namespace, spec["submitterPodTemplate"]["metadata"].get("labels", {})
+
+
+def selects(selector, labels):
+    assert set(selector) <= {"matchLabels"}, selector  # the rule set below reads matchLabels only
+    return all(labels.get(k) == v for k, v in selector.get("matchLabels", {}).items())
+
+
+def admits(policies, source, target, port):
+    """NetworkPolicy ingress semantics: a pod no policy selects takes anything; a selected pod takes what some rule
+    of a selecting policy names (peer and port)."""
+    (_, src_ns, src_labels), (_, dst_ns, dst_labels) = source, target
+    selecting = [
+        p
+        for p in policies
+        if p["metadata"]["namespace"] == dst_ns and selects(p["spec"]["podSelector"], dst_labels)
+    ]
+    if not selecting:
+        return True
+    for policy in selecting:
+        assert policy["spec"]["policyTypes"] == ["Ingress"]
+        for rule in policy["spec"].get("ingress", []):
+            ports = [p["port"] for p in rule.get("ports", [])]
+            if ports and port not in ports:
+                continue
+            for peer in rule.get("from", []):
+                in_namespace = (
+                    selects(peer["namespaceSelector"], {})
+                    if "namespaceSelector" in peer
+                    else src_ns == dst_ns
+                )
+                if in_namespace and selects(peer.get("podSelector", {}), src_labels):
+                    return True
+    return False
+
+
+def test_only_the_pods_that_need_a_service_reach_it(rendered):
+    """Every pair of pods, plus the KubeRay operator, a stranger pod in the namespace and one outside it."""
+    overlay, docs = rendered
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    ns = f"tagf-{overlay}"
+    sources = [
+        *pods(docs),
+        ("operator", "ray-system", {"app.kubernetes.io/name": "kuberay-operator"}),
+        ("stranger", ns, {"app": "notebook"}),
+        ("outsider", "other", {}),
+    ]
+    by_name = {name: (name, namespace, labels) for name, namespace, labels in sources}
+    ray = {"ray-head", "ray-gpu"}
+    expected = {  # (target pod, port): the pods that may connect
+        ("postgres", 5432): {"mlflow"},
+        ("minio", 9000): {"mlflow", "mlflow-setup"},
+        ("mlflow", 5000): ray | {"mlflow-setup"},
+        ("ray-head", 8265): ray | {"submitter", "operator"},
+        ("ray-head", 6379): ray,
+        ("ray-gpu", 10002): ray,
+    }
+    for (target, port), allowed in expected.items():
+        reached = {name for name, *_ in sources if admits(policies, by_name[name], by_name[target], port)}
+        assert reached == allowed, f"{target}:{port}"
+
+
+def test_the_policy_check_sees_an_open_pod(rendered):
+    """A pod no allow-policy selects (a notebook someone starts) is closed by the default deny, and open without it."""
+    overlay, docs = rendered
+    policies = [d for d in docs if d["kind"] == "NetworkPolicy"]
+    notebook = ("notebook", f"tagf-{overlay}", {"app": "notebook"})
+    submitter = next(p for p in pods(docs) if p[0] == "submitter")
+    assert not admits(policies, submitter, notebook, 8888)
+    opened = [p for p in policies if p["metadata"]["name"] != "default-deny-ingress"]
+    assert admits(opened, submitter, notebook, 8888)
+
+
+def test_every_container_runs_closed(rendered):
+    """No privilege escalation, no capabilities, RuntimeDefault seccomp, read-only root (writes go to emptyDirs), and
+    no service-account token except the Ray head's (KubeRay's autoscaler sidecar scales workers through the API)."""
+    _, docs = rendered
+    for doc in docs:
+        for where, pod in pod_specs(doc):
+            assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}, where
+            assert pod["automountServiceAccountToken"] is (where == "RayCluster head"), where
+            for container in pod["containers"]:
+                context = container["securityContext"]
+                assert context["allowPrivilegeEscalation"] is False, where
+                assert context["readOnlyRootFilesystem"] is True, where
+                assert context["capabilities"] == {"drop": ["ALL"]}, where
+                writable = {m["mountPath"] for m in container["volumeMounts"]}
+                assert "/tmp" in writable, where
+        if doc["kind"] == "RayCluster":
+            assert doc["spec"]["autoscalerOptions"]["securityContext"]["capabilities"] == {"drop": ["ALL"]}
+
+
+def secret_variables(container):
+    """Env names whose value is a Secret's, directly or through a $(VAR) reference."""
+    names = {e["name"] for e in container.get("env", []) if "secretKeyRef" in e.get("valueFrom", {})}
+    for env in container.get("env", []):
+        if any(f"$({name})" in env.get("value", "") for name in names):
+            names.add(env["name"])
+    return names
+
+
+def test_no_secret_is_on_a_command_line(rendered):
+    """Kubernetes expands $(VAR) in command and args into the process's argv (visible in ps and /proc); a shell
+    script may read a secret variable only in bash's printf builtin, which starts no process."""
+    _, docs = rendered
+    for doc in docs:
+        for where, pod in pod_specs(doc):
+            for container in pod["containers"]:
+                secrets = secret_variables(container)
+                for text in [*container.get("command", []), *container.get("args", [])]:
+                    for name in secrets:
+                        assert f"$({name})" not in text, f"{where}: $({name})"
+                    for line in text.splitlines():
+                        used = set(re.findall(r"\$\{?(\w+)", line)) & secrets
+                        assert not used or line.strip().startswith("printf "), f"{where}: {line}"
+
+
+def test_ray_requires_its_token(rendered):
+    _, docs = rendered
+    for doc in docs:
+        for where, pod in pod_specs(doc):
+            if doc["kind"] in ("RayCluster", "RayJob"):
+                env = {e["name"]: e for e in pod["containers"][0]["env"]}
+                assert env["RAY_AUTH_MODE"]["value"] == "token", where
+                assert env["RAY_AUTH_TOKEN"]["valueFrom"]["secretKeyRef"]["name"] == "tagf-ray-auth", where
