@@ -10,7 +10,9 @@ printed is the median over rounds of (authors' step time / ours), in wall-clock 
 from other processes hits both alike. `--bf16` adds our model under bf16 autocast (train.precision=bf16), still
 against the authors' fp32 step. `--variants` adds other fusion variants (fresh weights) against the same
 baseline; `--compile` adds torch.compile of our TAGF. On a GPU every row runs under bf16 autocast, as training
-does there.
+does there. Each row also shows the step's achieved GFLOP/s (its FLOPs counted by torch.utils.flop_counter) and
+that as a share of this machine's matmul rate, measured in the same run at the same thread count (fp32 n×n sgemm,
+`--matmul-n`): the gap between the model and what the machine can do.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import time
 import warnings
 
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 from tagf.metrics import ccc_loss
 from tagf.models import build_model, from_official_state_dict, model_config
@@ -57,7 +60,25 @@ def timed(step, device: torch.device) -> tuple[float, float]:
     return time.perf_counter() - wall, time.process_time() - cpu
 
 
-def compare(b: int, length: int, args, device: torch.device) -> None:
+def step_flops(step) -> int | None:
+    """FLOPs of one step (forward and backward), None where the counter cannot trace it (a compiled model)."""
+    try:
+        with FlopCounterMode(display=False) as counter:
+            step()
+    except Exception:  # noqa: BLE001 - the counter's tracing limits are the counter's, not the model's
+        return None
+    return counter.get_total_flops()
+
+
+def matmul_rate(n: int, device: torch.device, rounds: int = 5) -> float:
+    """FLOP/s of an n×n fp32 matrix product at the current thread count: what the machine's kernels can reach."""
+    a, b = torch.randn(n, n, device=device), torch.randn(n, n, device=device)
+    a @ b  # warm-up
+    seconds = statistics.median(timed(lambda: a @ b, device)[0] for _ in range(rounds))
+    return 2 * n**3 / seconds
+
+
+def compare(b: int, length: int, args, device: torch.device, rate: float) -> None:
     torch.manual_seed(0)
     batch = (
         torch.randn(b, length, 512, device=device),
@@ -82,6 +103,7 @@ def compare(b: int, length: int, args, device: torch.device) -> None:
         compiled = torch.compile(from_official_state_dict(authors.state_dict()).to(device))
         steps["ours + torch.compile"] = train_step(compiled, prediction, batch, gpu_precision, device)
 
+    flops = {name: step_flops(step) for name, step in steps.items()}  # also a first warm-up step
     for _ in range(2):  # warm-up (and compilation)
         for step in steps.values():
             step()
@@ -90,11 +112,23 @@ def compare(b: int, length: int, args, device: torch.device) -> None:
         for name, step in steps.items():
             times[name].append(timed(step, device))
     base = times["authors' code (baseline)"]
-    print(f"threads={torch.get_num_threads()} B×L={b}×{length} ({args.rounds} rounds, medians; speed-up vs baseline)")
+    print(
+        f"threads={torch.get_num_threads()} B×L={b}×{length} ({args.rounds} rounds, medians; speed-up vs baseline; "
+        f"matmul {rate / 1e9:.1f} GFLOP/s)"
+    )
     for name, ts in times.items():
         wall, cpu = (statistics.median(t0[i] / t[i] for t0, t in zip(base, ts)) for i in (0, 1))
-        ms = statistics.median(t[0] for t in ts) * 1e3
-        print(f"  {name:<28} {ms:>8.0f} ms/step {b * length / ms * 1e3:>8.0f} frames/s   wall {wall:.2f}x   cpu {cpu:.2f}x")
+        seconds = statistics.median(t[0] for t in ts)
+        achieved = (
+            f"{flops[name] / 1e9:>7.1f} GFLOP {flops[name] / seconds / 1e9:>6.1f} GFLOP/s "
+            f"{flops[name] / seconds / rate:>4.0%} of matmul"
+            if flops[name]
+            else "FLOPs not countable"
+        )
+        print(
+            f"  {name:<28} {seconds * 1e3:>8.0f} ms/step {b * length / seconds:>8.0f} frames/s   wall {wall:.2f}x"
+            f"   cpu {cpu:.2f}x   {achieved}"
+        )
 
 
 def main() -> None:
@@ -105,6 +139,7 @@ def main() -> None:
     parser.add_argument("--bf16", action="store_true", help="also time ours under bf16 autocast")
     parser.add_argument("--variants", default="", help="other fusion variants to time, e.g. rjcma,concat")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile of our TAGF")
+    parser.add_argument("--matmul-n", type=int, default=2048, help="size of the matmul that measures the machine")
     args = parser.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -115,9 +150,10 @@ def main() -> None:
     threads = [int(t) for t in args.threads.split(",")] if device.type == "cpu" else [torch.get_num_threads()]
     for count in threads:
         torch.set_num_threads(count)
+        rate = matmul_rate(args.matmul_n, device)
         for shape in args.shapes.split(","):
             b, length = (int(x) for x in shape.split("x"))
-            compare(b, length, args, device)
+            compare(b, length, args, device, rate)
 
 
 if __name__ == "__main__":

@@ -31,7 +31,7 @@ from ray import tune
 from orchestration.driver import Driver, load_roles, start_driver
 from orchestration.mlflow_trials import close_unfinished
 from orchestration.params import Params, preset_of
-from orchestration.provenance import data_tags, log_environment
+from orchestration.provenance import data_tags, log_environment, log_store, parent_run_name
 from orchestration.replicas import corpus_stores
 from orchestration.resumption import (
     begin,
@@ -52,6 +52,7 @@ from tagf.score_names import SELECTION_MEAN
 from tagf.study.cells import write_cells
 from tagf.study.compare import compare
 from tagf.study.protocol import Protocol
+from tagf.study.tables import primary_rows
 
 EXPERIMENT = "tagf-ablation"  # the Ray experiment, in sweep.storage
 
@@ -254,7 +255,7 @@ def run_ablation(
         experiment,
         fp,
         experiment_id=driver.experiment_id,
-        run_name="ablation",
+        run_name=parent_run_name("ablation", driver.tags),
         tags={"kind": "ablation", **driver.tags},
     )
     with parent_run(parent):
@@ -337,6 +338,8 @@ def _log_parent(params: Params, stores: dict[int, str], modes: list[str]) -> Non
     """What the ablation is, on its parent run."""
     ablate = params.ablate
     log_environment()
+    for seed, path in stores.items():
+        log_store(path, data_tags(path), f"corpus {seed}")
     mlflow.log_params(
         {
             "variants": ",".join(ablate.variants),
@@ -433,4 +436,6 @@ def _write_outputs(
         "val_ccc.png",
     ):
         mlflow.log_artifact(str(out / name))
+    # The verdicts as a table the run's Artifacts tab (and mlflow.load_table) shows.
+    mlflow.log_table(pd.DataFrame(primary_rows(summary)), artifact_file="verdicts.json")
     return summary

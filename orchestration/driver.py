@@ -15,11 +15,12 @@ from ray import tune
 from orchestration.mlflow_trials import MlflowTrialCloser
 from orchestration.params import Params
 from orchestration.provenance import provenance_tags
-from orchestration.ray_cluster import connect
+from orchestration.ray_cluster import cluster_address, connect
 from orchestration.tracking import setup
 from orchestration.tracking_watch import TrackingWatch, bounded_retries, outage_bound_s
 from orchestration.trial import TrialContext, run_trial
 from tagf.data.splits import load_splits
+from tagf.errors import ParamsError, StorageError
 
 
 @dataclass(frozen=True)
@@ -73,7 +74,7 @@ class Driver:
         sweep = self.params.sweep
         return tune.RunConfig(
             name=name,
-            storage_path=storage_path(sweep.storage),
+            storage_path=sweep.storage,
             verbose=1,
             failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
             # A retry resumes from the latest checkpoint, which also holds the best weights: older ones are unused.
@@ -86,16 +87,32 @@ class Driver:
 
     def experiment_path(self, name: str) -> str:
         """Where Tune keeps the experiment `name` (and tagf its resumption state, orchestration.resumption)."""
-        return f"{storage_path(self.params.sweep.storage).rstrip('/')}/{name}"
+        return f"{self.params.sweep.storage.rstrip('/')}/{name}"
 
 
-def storage_path(configured: str) -> str:
-    """Ray wants an absolute local path or a URL."""
-    return configured if "://" in configured else str(Path(configured).resolve())
+def storage_path(configured: str, cluster: str | None) -> str:
+    """sweep.storage as Ray wants it, an absolute local path or a URL, resolved while the working directory exists
+    (a `ray job submit` driver's may be gone later). On a cluster a relative path cannot be shared: refused."""
+    if "://" in configured or Path(configured).is_absolute():
+        return configured
+    if cluster:
+        raise ParamsError(
+            f"sweep.storage: {configured} is relative, but the trials run on the Ray cluster {cluster}: give "
+            "--storage (or sweep.storage) a path every node mounts at the same place, or a URL (s3://...)"
+        )
+    try:
+        return str(Path(configured).resolve())
+    except OSError as err:
+        raise StorageError(
+            f"sweep.storage: {configured}: {err.strerror} (resolving it in the working directory)"
+        ) from None
 
 
 def start_driver(params: Params, store: str, address: str | None, report: bool = False) -> Driver:
+    """`params` with sweep.storage resolved (storage_path): the driver's, for everything it starts."""
     outage_bound_s()  # a bad TAGF_TRACKING_OUTAGE_S fails here, before anything starts
+    storage = storage_path(params.sweep.storage, cluster_address(address, params.sweep.address))
+    params = params.model_copy(update={"sweep": params.sweep.model_copy(update={"storage": storage})})
     # A failed trial is one line (MlflowTrialCloser), its traceback in the trial's error.txt, not pages of output.
     os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
     # ... and a trial stopped by an interruption is not printed again as an unretrieved Ray error.

@@ -81,7 +81,10 @@ class MlflowTrialCloser(tune.Callback):
             self.closing.append(self.executor.submit(_kept, "close", run_id, close_run, *args))
 
     def on_trial_recover(self, iteration, trials, trial, **info):
-        print(f"trial {trial.trial_id} failed, retried from its last checkpoint: {_last_line(trial)}", flush=True)
+        print(
+            f"trial {trial.trial_id} failed, retried from its last checkpoint: {_last_line(trial)}",
+            flush=True,
+        )
 
     def on_trial_error(self, iteration, trials, trial, **info):
         print(f"trial {trial.trial_id} failed: {_last_line(trial)}", flush=True)

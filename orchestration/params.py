@@ -211,7 +211,9 @@ class AblateParams(BaseModel):
         "an edge of evaluate.lag_bins_s), a lag bin, shift_s=S, outage, no_face",
     )
     equivalence_margin: float = Field(
-        0.02, gt=0, description="±CCC within which a difference counts as none (TOST); 'no difference' needs it"
+        0.02,
+        gt=0,
+        description="±CCC within which a difference counts as none (TOST); 'no difference' needs it",
     )
     controls: list[str] = Field(
         default_factory=list,
@@ -239,7 +241,9 @@ class AblateParams(BaseModel):
             raise ValueError(f"reference {self.reference!r} is not among the variants {self.variants}")
         strays = [c for c in self.controls if c not in self.variants or c == self.reference]
         if strays:
-            raise ValueError(f"controls {strays}: a control must be one of the variants, and not the reference")
+            raise ValueError(
+                f"controls {strays}: a control must be one of the variants, and not the reference"
+            )
         return self
 
     @field_validator("augment_shift_s")
@@ -323,7 +327,10 @@ class Params(BaseModel):
         return {k: v for k, v in self.train.model_dump().items() if v is not None}
 
     def setup(
-        self, variant: str | None = None, model: dict[str, Any] | None = None, train: dict[str, Any] | None = None
+        self,
+        variant: str | None = None,
+        model: dict[str, Any] | None = None,
+        train: dict[str, Any] | None = None,
     ) -> Setup:
         """The run's configs and label: profile < params.yaml's model/train sections < `model`/`train` (a sweep
         trial's values); `variant` (default: model.variant) picks the preset."""
@@ -350,11 +357,17 @@ def _check_primary(params: Params) -> None:
         raise ValueError(f"ablate.primary: {err}") from None
     if picked.level is not None and picked.level != 0:
         levels = {"shift_s": [s for k in settings.shifts_s for s in (-k, k)], "audio_noise": settings.snr_db}
-        levels |= {"visual_noise": settings.snr_db, "audio_dropout": settings.dropout, "visual_dropout": settings.dropout}
+        levels |= {
+            "visual_noise": settings.snr_db,
+            "audio_dropout": settings.dropout,
+            "visual_dropout": settings.dropout,
+        }
         if picked.level not in levels.get(picked.perturbation, []):
             raise ValueError(f"ablate.primary: {name!r} is not a condition of evaluate: (its levels)")
     if name.startswith("lag") and params.data.source != "synthetic":
-        raise ValueError(f"ablate.primary: {name!r} needs ground-truth audio lags, which only the synthetic corpus has")
+        raise ValueError(
+            f"ablate.primary: {name!r} needs ground-truth audio lags, which only the synthetic corpus has"
+        )
     oracles = [v for v in params.ablate.variants if VARIANTS[v].get("audio_alignment") == "oracle"]
     oracles += ["model.variant"] if VARIANTS[params.model.variant].get("audio_alignment") == "oracle" else []
     if oracles and params.data.source != "synthetic":

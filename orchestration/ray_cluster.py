@@ -16,7 +16,10 @@ def cluster_address(flag: str | None = None, configured: str | None = None) -> s
 
 
 def connect(
-    flag: str | None = None, configured: str | None = None, num_cpus: int | None = None, env: dict | None = None
+    flag: str | None = None,
+    configured: str | None = None,
+    num_cpus: int | None = None,
+    env: dict | None = None,
 ) -> str:
     """Returns what it connected to (the address from cluster_address, or "local"); `env` goes to every worker."""
     # Every epoch checkpoints (retries resume from it), and Tune snapshots its state with each; its warning that

@@ -54,9 +54,13 @@ def corpus_stores(params: Params, store: str, replicas: str | None) -> dict[int,
             found = json.loads(storage.read_text(listing))
             listed = {int(seed): storage.join(replicas, path) for seed, path in found["stores"].items()}
         except FileNotFoundError:
-            raise DataError(f"{listing}: no such file; make the corpora with `tagf replicas {replicas}`") from None
+            raise DataError(
+                f"{listing}: no such file; make the corpora with `tagf replicas {replicas}`"
+            ) from None
         except (ValueError, KeyError, TypeError, AttributeError):
-            raise DataError(f"{listing}: not a listing of corpora; write it with `tagf replicas {replicas}`") from None
+            raise DataError(
+                f"{listing}: not a listing of corpora; write it with `tagf replicas {replicas}`"
+            ) from None
         if any(seed in listed for seed in params.corpus_seeds()) and found["made_from"] != made_from(params):
             raise DataError(
                 f"{listing}: made from {found['made_from']}, not from these params' {made_from(params)}; "

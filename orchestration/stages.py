@@ -37,7 +37,12 @@ def source(params: Params, output: str, where: str = "params.yaml") -> dict[str,
     can change under the same params; the data stages rerun only when the file it writes changes)."""
     data = params.data
     if data.source == "synthetic":
-        described = {"source": "synthetic", "preset": data.preset, "seed": data.seed, "max_lag_s": data.max_lag_s}
+        described = {
+            "source": "synthetic",
+            "preset": data.preset,
+            "seed": data.seed,
+            "max_lag_s": data.max_lag_s,
+        }
     else:
         try:
             described = fingerprint(data.root)
@@ -47,21 +52,23 @@ def source(params: Params, output: str, where: str = "params.yaml") -> dict[str,
     return described
 
 
-def report(
-    params: Params, store: str, sweep_dir: str, ablation_dir: str, output: str
-) -> dict[str, Any]:
+def report(params: Params, store: str, sweep_dir: str, ablation_dir: str, output: str) -> dict[str, Any]:
     """Report-split scores of the sweep's best model and the ablation summary as one metrics file; plots beside it."""
     out = Path(output)
     model_path = str(Path(sweep_dir) / "best" / "model.pt")
     report = params.splits.report
     split = load_splits(store, (report,), params.splits.dev_fraction, params.splits.dev_seed)[report]
-    best = evaluate([model_path], store, report, predictions_url=str(out / "predictions.parquet"), split=split)
+    best = evaluate(
+        [model_path], store, report, predictions_url=str(out / "predictions.parquet"), split=split
+    )
     ablation = json.loads((Path(ablation_dir) / "ablation.json").read_text())
     # Few, stable keys (`dvc metrics show/diff` is a table); the full per-variant table is ablation.md.
     metrics = {
         "best_tagf": {k: round(best[k], 5) for k in SCORES},
         "best_tagf_latent_ccc_mean": round(best["latent"][MEAN], 5) if "latent" in best else None,
-        "variant_ccc_mean": {row["label"]: round(row["clean"]["mean"]["mean"], 5) for row in ablation["rows"]},
+        "variant_ccc_mean": {
+            row["label"]: round(row["clean"]["mean"]["mean"], 5) for row in ablation["rows"]
+        },
     }
     storage.write_text(str(out / "metrics.json"), json.dumps(metrics, indent=1, allow_nan=False))
     _, extra = load_model(model_path)
@@ -88,7 +95,9 @@ def _logged_model(client: MlflowClient, experiment_id: str, run_id: str | None, 
         if found:
             return found[0].model_uri, run_id
     model, extra = load_model(model_path)
-    new = client.create_run(experiment_id, run_name="register: results/sweep/best", tags={"kind": "registration", **tags})
+    new = client.create_run(
+        experiment_id, run_name="register: results/sweep/best", tags={"kind": "registration", **tags}
+    )
     model_uri = log_tagf_model(model, extra, new.info.run_id)
     client.set_terminated(new.info.run_id, "FINISHED")
     return model_uri, new.info.run_id

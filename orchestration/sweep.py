@@ -24,7 +24,7 @@ from ray.tune.search.optuna import OptunaSearch
 from orchestration.driver import Driver, start_driver
 from orchestration.mlflow_trials import close_unfinished
 from orchestration.params import Distribution, Params
-from orchestration.provenance import log_environment
+from orchestration.provenance import log_environment, log_store, parent_run_name
 from orchestration.resumption import (
     begin,
     check_complete,
@@ -99,12 +99,13 @@ def run_sweep(
         experiment,
         fp,
         experiment_id=driver.experiment_id,
-        run_name=sweep.name,
+        run_name=parent_run_name(sweep.name, driver.tags),
         tags={"kind": "sweep", **driver.tags},
     )
     with parent_run(parent):
         if parent_id is None:
             log_environment()
+            log_store(store, driver.tags)
             mlflow.log_params({f"sweep.{k}": v for k, v in sweep.model_dump(exclude={"space"}).items()})
             mlflow.log_dict(
                 {k: v.model_dump(exclude_none=True) for k, v in sweep.space.items()}, "search_space.json"

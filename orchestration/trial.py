@@ -133,16 +133,26 @@ def trial_setup(config: dict[str, Any], context: TrialContext) -> tuple[Setup, s
     )
 
 
-def trial_name(variant: str, config: dict[str, Any]) -> str:
-    """What the trial is: its variant and its searched values, e.g. `tagf lr=0.0012 gate=fc`."""
-    values = [
-        f"{key.partition('.')[2]}={value:.3g}"
-        if isinstance(value, float)
-        else f"{key.partition('.')[2]}={value}"
+def _values(config: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
+    return [
+        f"{key.partition('.')[2]}={value:.3g}" if isinstance(value, float) else f"{key.partition('.')[2]}={value}"
         for key, value in config.items()
-        if key != "model.variant"
+        if key != "model.variant" and key not in skip
     ]
-    return " ".join([variant, *values])
+
+
+def trial_name(variant: str, config: dict[str, Any]) -> str:
+    """What the trial is, what tells it from its siblings first (MLflow's runs list truncates names): an ablation's
+    `jca seed=0 corpus_seed=1`, a sweep's `lr=0.0012 gate=fc tagf`."""
+    if "model.variant" in config:
+        return " ".join([variant, *_values(config)])
+    return " ".join([*_values(config), variant])
+
+
+def trial_group(variant: str, config: dict[str, Any]) -> str:
+    """The trial's name without its training seed and corpus: tag `group`, so Group by in MLflow's UI aggregates a
+    model's seeds and corpora."""
+    return " ".join([variant, *_values(config, skip=("train.seed", CORPUS_SEED))])
 
 
 def _child_run(
@@ -153,6 +163,7 @@ def _child_run(
     variant: str,
     params: dict,
     label: str,
+    group: str,
 ) -> str:
     """The trial's MLflow run under the parent: reused when Tune retries or restores the trial."""
     if restored is not None and (restored / RUN_ID_FILE).exists():
@@ -165,6 +176,7 @@ def _child_run(
         tags={
             "mlflow.parentRunId": context.parent_run_id,
             "variant": variant,
+            "group": group,
             "setup": label,
             **context.tags,
         },
@@ -225,7 +237,14 @@ def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> No
         }
         client = MlflowClient(context.tracking_uri)
         run_id = _child_run(
-            client, context, restored, trial_name(variant, config), variant, params, setup.label
+            client,
+            context,
+            restored,
+            trial_name(variant, config),
+            variant,
+            params,
+            setup.label,
+            trial_group(variant, config),
         )
         (work / CHECKPOINT_DIR).mkdir(exist_ok=True)
         (work / CHECKPOINT_DIR / RUN_ID_FILE).write_text(run_id)

@@ -23,7 +23,17 @@ from tagf.errors import (
 DOCS = [Path(__file__).parents[1] / "README.md", *sorted((Path(__file__).parents[1] / "docs").glob("*.md"))]
 EXPECTED = {
     *("synth", "prepare", "features", "train", "evaluate", "robustness", "compare", "plot-gates", "predict"),
-    *("import-checkpoint", "corpus", "source", "replicas", "sweep", "ablate", "report", "register", "promote"),
+    *(
+        "import-checkpoint",
+        "corpus",
+        "source",
+        "replicas",
+        "sweep",
+        "ablate",
+        "report",
+        "register",
+        "promote",
+    ),
 }
 
 
@@ -62,6 +72,30 @@ def test_data_error_exit_status_reports_every_corpus_problem(tmp_path):
     assert proc.returncode == DataError.exit_code and "Traceback" not in proc.stderr
     errors = [line for line in proc.stderr.splitlines() if line.startswith("tagf prepare: error: ")]
     assert errors and all(str(tmp_path / "corpus") in line for line in errors)
+
+
+@pytest.mark.parametrize("command", ["sweep", "ablate"])
+def test_a_relative_storage_is_refused_on_a_cluster_before_anything_starts(command, tmp_path):
+    """A `ray job submit` driver runs in a temporary copy that goes away: its relative paths are not shared."""
+    params = tmp_path / "params.yaml"
+    params.write_text("{}\n")
+    proc = run_cli(
+        command,
+        "--params",
+        str(params),
+        "--store",
+        str(tmp_path / "none"),
+        "--output",
+        str(tmp_path / "o"),
+        "--address",
+        "127.0.0.1:1",
+        check=False,
+    )
+    assert proc.returncode == ParamsError.exit_code
+    assert cli_error(proc) == (
+        "sweep.storage: ray_results is relative, but the trials run on the Ray cluster "
+        "127.0.0.1:1: give --storage (or sweep.storage) a path every node mounts at the same place, or a URL (s3://...)"
+    )
 
 
 def test_storage_and_model_file_exit_statuses(tmp_path):
@@ -109,7 +143,9 @@ def test_models_uri_resolves_in_the_params_tracking_store(tiny_corpus, tmp_path,
     from tagf.models import load_model
 
     store = str(tiny_corpus["store"])
-    run_cli("train", "--store", store, "--output", str(tmp_path / "run"), *SMALL_TAGF, "--set", "train.epochs=1")
+    run_cli(
+        "train", "--store", store, "--output", str(tmp_path / "run"), *SMALL_TAGF, "--set", "train.epochs=1"
+    )
     local = str(tmp_path / "run" / "model.pt")
     uri = f"sqlite:///{tmp_path / 'elsewhere.db'}"  # not params.yaml's default sqlite:///mlflow.db
     mlflow.set_tracking_uri(uri)
@@ -119,7 +155,9 @@ def test_models_uri_resolves_in_the_params_tracking_store(tiny_corpus, tmp_path,
     model, extra = load_model(local)
     register(client, "cli-test", log_tagf_model(model, extra, run.info.run_id), run.info.run_id, 0.5, {})
     promote(client, "cli-test")
-    monkeypatch.delenv("MLFLOW_TRACKING_URI")  # set_tracking_uri exports it; the CLI must find the store itself
+    monkeypatch.delenv(
+        "MLFLOW_TRACKING_URI"
+    )  # set_tracking_uri exports it; the CLI must find the store itself
     (tmp_path / "params.yaml").write_text(f"mlflow:\n  tracking_uri: {uri}\n")
 
     expected = run_cli("evaluate", "--model", local, "--store", store).stdout
@@ -143,8 +181,12 @@ def test_prepare_follows_the_corpus_pointer_of_tagf_corpus(micro_corpus, tmp_pat
     assert [p.name for p in (tmp_path / "corpus").iterdir()] == ["SOURCE.json"]
     proc = run_cli("prepare", str(tmp_path / "corpus"), str(tmp_path / "index.parquet"))
     assert "of 4 videos" in proc.stdout
-    (tmp_path / "params.yaml").write_text(f"data:\n  source: affwild2\n  root: {tmp_path / 'nowhere'}\n{splits}")
-    proc = run_cli("source", str(tmp_path / "s2.json"), "--params", str(tmp_path / "params.yaml"), check=False)
+    (tmp_path / "params.yaml").write_text(
+        f"data:\n  source: affwild2\n  root: {tmp_path / 'nowhere'}\n{splits}"
+    )
+    proc = run_cli(
+        "source", str(tmp_path / "s2.json"), "--params", str(tmp_path / "params.yaml"), check=False
+    )
     assert proc.returncode == StorageError.exit_code and "data.root: " in cli_error(proc)
     (tmp_path / "garbage.json").write_text("[1, 2]")
     proc = run_cli("corpus", str(tmp_path / "garbage.json"), str(tmp_path / "c3"), check=False)
@@ -164,7 +206,9 @@ def test_the_study_says_up_front_how_many_trials_it_runs(tmp_path):
     from orchestration.ablation import plan
     from orchestration.params import load_params
 
-    proc = run_cli("ablate", "--params", study, "--store", str(tmp_path / "s"), "--output", str(tmp_path), "--plan")
+    proc = run_cli(
+        "ablate", "--params", study, "--store", str(tmp_path / "s"), "--output", str(tmp_path), "--plan"
+    )
     assert proc.stdout.strip() == plan(load_params(study)) and " trials of " in proc.stdout
     assert list(tmp_path.iterdir()) == []  # it ran nothing
 
@@ -172,9 +216,15 @@ def test_the_study_says_up_front_how_many_trials_it_runs(tmp_path):
 @pytest.mark.parametrize(
     "setting, message",
     [
-        ("model.window=10000000", "model.window: Value error, 10000000 frames is more than the limit of 9000"),
+        (
+            "model.window=10000000",
+            "model.window: Value error, 10000000 frames is more than the limit of 9000",
+        ),
         ("model.steps=100000", "model.steps: Value error, 100000 steps is more than the limit of 16"),
-        ("model.visual_channels=[100000000]", "model.visual_channels.0: Value error, 100000000 channels is more"),
+        (
+            "model.visual_channels=[100000000]",
+            "model.visual_channels.0: Value error, 100000000 channels is more",
+        ),
         ("train.batch_size=true", "train.batch_size: Value error, expected a whole number, got true"),
         ("train.epochs=1000000", "train.epochs: Value error, 1000000 epochs is more than the limit of 10000"),
     ],
@@ -189,9 +239,20 @@ def test_sizes_beyond_their_limits_are_one_line_naming_the_setting(tmp_path, set
 
 def test_a_yaml_alias_bomb_is_refused_before_it_expands(tmp_path):
     lines = ["sweep:", "  space:", "    model.gate:", "      choice: &a0 [step_bilstm, fc]"]
-    lines += [f"    x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 12)]  # 9^11 items if expanded
+    lines += [
+        f"    x{i}: &a{i} [{', '.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 12)
+    ]  # 9^11 items if expanded
     (tmp_path / "params.yaml").write_text("\n".join(lines) + "\n")
-    args = ["ablate", "--params", str(tmp_path / "params.yaml"), "--store", "s", "--output", str(tmp_path), "--plan"]
+    args = [
+        "ablate",
+        "--params",
+        str(tmp_path / "params.yaml"),
+        "--store",
+        "s",
+        "--output",
+        str(tmp_path),
+        "--plan",
+    ]
     proc = run_cli(*args, check=False)
     assert proc.returncode == ParamsError.exit_code
     assert cli_error(proc) == f"{tmp_path / 'params.yaml'}: line 5: YAML aliases (*a0) are not allowed"

@@ -102,13 +102,18 @@ def test_local_sweep_tracks_registers_and_serves(tiny_corpus, tmp_path, monkeypa
         assert (
             # Named and tagged after what it trained: TAGF with the fc gate is GRJCA.
             kid.data.tags["variant"] == {"step_bilstm": "tagf", "fc": "grjca"}[kid.data.params["model.gate"]]
-            and kid.info.run_name.startswith(kid.data.tags["variant"] + " ")
+            # What tells it from its siblings first: the searched values, then the variant.
+            and kid.info.run_name.endswith(" " + kid.data.tags["variant"])
+            and "lr=" in kid.info.run_name
             and kid.data.tags["data_version"]
             and kid.data.tags["git_commit"]
         )
         assert "train.lr" in kid.data.params and "model.gate" in kid.data.params
         assert {a.path for a in client.list_artifacts(kid.info.run_id)} >= {"metrics.json", "val_ccc.png"}
     parent = client.get_run(parent_id)
+    assert parent.info.run_name == f"tagf-sweep {parent.data.tags['git_commit'][:8]}"
+    (dataset,) = parent.inputs.dataset_inputs  # the feature store, versioned: MLflow's Dataset column
+    assert dataset.dataset.digest == parent.data.tags["data_version"][:36]
     assert parent.data.metrics["best_val_ccc_mean"] == pytest.approx(
         max(k.data.metrics["best_val_ccc_mean"] for k in kids)
     )
@@ -395,6 +400,12 @@ def test_failing_ablation_trial_resumes_and_keeps_its_child_run(tiny_corpus, tmp
     (parent,) = [r for r in client.search_runs([exp.experiment_id]) if r.data.tags.get("kind") == "ablation"]
     (kid,) = children(uri, "tagf-test", parent.info.run_id)  # the retry reused the trial's child run
     assert kid.data.tags["variant"] == "jca" and kid.info.status == "FINISHED"
+    # Group by `group` aggregates a model's seeds and corpora; the verdicts are a table on the parent.
+    assert kid.data.tags["group"].startswith("jca") and "seed=" not in kid.data.tags["group"]
+    assert parent.info.run_name.startswith("ablation ")
+    with tempfile.TemporaryDirectory() as tmp:
+        table = json.loads(Path(client.download_artifacts(parent.info.run_id, "verdicts.json", tmp)).read_text())
+    assert table["columns"][:2] == ["model", "control"] and [row[0] for row in table["data"]] == ["jca"]
     steps = [m.step for m in client.get_metric_history(kid.info.run_id, "val_ccc_mean")]
     assert steps == [1, 2]  # resumed after epoch 1 instead of starting over
     assert "report_ccc_mean" in kid.data.metrics

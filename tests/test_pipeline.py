@@ -31,7 +31,12 @@ TINY = {
         "space": {"model.gate": {"choice": ["step_bilstm"]}},
     },
     # n = 1 seed × 2 corpora; the tiny corpus's lags (±0.5 s) and shift (±0.5 s) reach 1 s
-    "ablate": {"variants": ["tagf", "audio_only"], "seeds": [0], "corpus_seeds": [0, 1], "primary": "lag>=0.5"},
+    "ablate": {
+        "variants": ["tagf", "audio_only"],
+        "seeds": [0],
+        "corpus_seeds": [0, 1],
+        "primary": "lag>=0.5",
+    },
     "evaluate": {"shifts_s": [0.5], "snr_db": [10], "dropout": [0.5]},
 }
 
@@ -87,7 +92,9 @@ def uncovered_imports(repo: Path, log: Path) -> dict[str, list[str]]:
         if stage.get("always_changed"):
             continue
         record = json.loads((log / f"{stage['cmd'].split()[1]}.json").read_text())
-        files = [Path(f).relative_to(repo).as_posix() for f in record["files"] if Path(f).is_relative_to(repo)]
+        files = [
+            Path(f).relative_to(repo).as_posix() for f in record["files"] if Path(f).is_relative_to(repo)
+        ]
         assert "tagf/cli/__init__.py" in files, f"{name}: the command did not run the repo's code"
         deps = [d if isinstance(d, str) else next(iter(d)) for d in stage.get("deps", [])]
         missing = [f for f in files if not any(f == d or f.startswith(d.rstrip("/") + "/") for d in deps)]
@@ -103,18 +110,60 @@ def test_params_yaml_names_every_param_a_stage_tracks():
             assert has_key(params, param), f"stage {name}: {param}"  # dvc repro stops at a missing one
 
 
-def test_dvc_repro_runs_every_stage_then_nothing(repo):
-    (repo.parent / "imports").mkdir()
+def initialise(repo: Path) -> Path:
+    """A git repo and DVC project of the copied code, committed."""
+    (repo.parent / "imports").mkdir(exist_ok=True)
     sh(repo, "git", "init", "-q")
     sh(repo, str(BIN / "dvc"), "init", "-q")
     shutil.copytree(ROOT / ".dvc" / "plots", repo / ".dvc" / "plots")
     sh(repo, "git", "add", "-A")
     sh(repo, "git", "commit", "-qm", "pipeline")
+    return repo
+
+
+def paths_in_outputs(repo: Path) -> list[str]:
+    """The output files (data/, results/) that name the checkout's own location."""
+    found = []
+    for path in [*(repo / "data").rglob("*"), *(repo / "results").rglob("*")]:
+        if not path.is_file():
+            continue
+        if path.suffix == ".parquet":
+            table = pq.read_table(path)
+            text = str(table.schema.metadata) + " ".join(
+                str(v)
+                for name in table.column_names
+                if table.schema.field(name).type == "string"
+                for v in table.column(name).unique().to_pylist()
+            )
+        else:
+            text = path.read_bytes().decode("latin-1")
+        if str(repo) in text or str(repo.resolve()) in text:
+            found.append(str(path.relative_to(repo)))
+    return found
+
+
+DATA_STAGES = ("source", "corpus", "prepare", "features")
+
+
+def test_dvc_repro_runs_every_stage_then_nothing(repo):
+    initialise(repo)
     first = sh(repo, str(BIN / "dvc"), "repro")
-    for stage in ("source", "corpus", "prepare", "features", "replicas", "sweep", "ablate", "report", "register"):
+    for stage in (
+        "source",
+        "corpus",
+        "prepare",
+        "features",
+        "replicas",
+        "sweep",
+        "ablate",
+        "report",
+        "register",
+    ):
         assert f"Running stage '{stage}'" in first.stdout
     # Every module a stage imports is one of its dependencies, so editing it makes the stage stale.
     assert uncovered_imports(repo, repo.parent / "imports") == {}
+    # No output says where the checkout lives (so a teammate's `dvc pull` works in theirs).
+    assert paths_in_outputs(repo) == []
 
     metrics = json.loads((repo / "results/report/metrics.json").read_text())
     assert set(metrics) == {"best_tagf", "best_tagf_latent_ccc_mean", "variant_ccc_mean"}
@@ -146,16 +195,29 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
     compared = summary["rows"][1]["clean"]["vs_reference"]
     assert (compared["corpora"], compared["seeds"], compared["videos"]) == (2, 1, 4)
     # One seed on two corpora cannot estimate the seed variance: no verdict, and the table says why.
-    assert summary["rows"][1]["primary"]["vs_reference"]["verdict"].startswith("not testable (one training seed")
+    assert summary["rows"][1]["primary"]["vs_reference"]["verdict"].startswith(
+        "not testable (one training seed"
+    )
     per_video = pq.read_table(repo / "results/ablation/per_video.parquet").to_pandas()
     shifts = per_video[per_video["perturbation"] == "shift_s"]
-    assert set(zip(shifts["corpus_seed"], shifts["level"])) == {(c, s) for c in (0, 1) for s in (-0.5, 0, 0.5)}
+    assert set(zip(shifts["corpus_seed"], shifts["level"])) == {
+        (c, s) for c in (0, 1) for s in (-0.5, 0, 0.5)
+    }
     rows = json.loads((repo / "results/ablation/robustness.json").read_text())
     assert {"model", "perturbation", "level", "ccc_mean", "ccc_low", "ccc_high"} <= set(rows[0])
     # The stored scores give every table again, to the byte (what a re-analysis runs).
-    sh(repo, str(BIN / "tagf"), "compare", "results/ablation/per_video.parquet", "--output", str(repo.parent / "again"))
+    sh(
+        repo,
+        str(BIN / "tagf"),
+        "compare",
+        "results/ablation/per_video.parquet",
+        "--output",
+        str(repo.parent / "again"),
+    )
     for name in ("ablation.json", "ablation.md", "gates.json", "power.json", "robustness.json"):
-        assert (repo.parent / "again" / name).read_bytes() == (repo / "results/ablation" / name).read_bytes(), name
+        assert (repo.parent / "again" / name).read_bytes() == (
+            repo / "results/ablation" / name
+        ).read_bytes(), name
 
     registry = json.loads((repo / "results/registry.json").read_text())
     client = MlflowClient(f"sqlite:///{repo / 'mlflow.db'}")
@@ -199,6 +261,19 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
     assert not {"corpus", "prepare", "features"} & set(status)
 
 
+def test_the_data_stages_hash_the_same_from_another_checkout_path(repo, tmp_path):
+    """A second checkout elsewhere (another depth, another name): every data stage's outputs have the same md5."""
+    if not (repo / "dvc.lock").exists():  # run on its own: the first checkout's data stages
+        initialise(repo)
+    sh(repo, str(BIN / "dvc"), "repro", "features")
+    other = initialise(project(tmp_path / "elsewhere" / "deeper" / "clone", TINY))
+    sh(other, str(BIN / "dvc"), "repro", "features")
+    first, second = (yaml.safe_load((r / "dvc.lock").read_text())["stages"] for r in (repo, other))
+    for stage in DATA_STAGES:
+        assert first[stage]["outs"] == second[stage]["outs"], stage
+    assert paths_in_outputs(other) == []
+
+
 def test_a_changed_affwild2_tree_reruns_exactly_the_data_stages(tmp_path):
     from tagf.data.synth.corpus import write_corpus
 
@@ -220,7 +295,9 @@ def test_a_changed_affwild2_tree_reruns_exactly_the_data_stages(tmp_path):
     again = sh(repo, str(BIN / "dvc"), "repro", "prepare")
     assert again.stdout.count("Running stage") == 1  # the fingerprint, which finds the same tree
 
-    labels = next((tree / "VA_Estimation_Challenge" / "Train_Set").glob("*.txt"))  # same params, one label corrected
+    labels = next(
+        (tree / "VA_Estimation_Challenge" / "Train_Set").glob("*.txt")
+    )  # same params, one label corrected
     header, first_row, *rest = labels.read_text().splitlines()
     labels.write_text("\n".join([header, "0.125,0.125", *rest]) + "\n")
     changed = sh(repo, str(BIN / "dvc"), "repro", "prepare")
@@ -235,6 +312,12 @@ def test_invalid_params_stop_the_first_stage(tmp_path):
     from tagf.errors import ParamsError
 
     (tmp_path / "params.yaml").write_text("data:\n  preset: huge\n")
-    proc = run_cli("source", str(tmp_path / "source.json"), "--params", str(tmp_path / "params.yaml"), check=False)
-    assert proc.returncode == ParamsError.exit_code and "data.preset: Input should be 'tiny', 'default', 'large', 'misaligned' or 'misaligned_tiny'" in proc.stderr
+    proc = run_cli(
+        "source", str(tmp_path / "source.json"), "--params", str(tmp_path / "params.yaml"), check=False
+    )
+    assert (
+        proc.returncode == ParamsError.exit_code
+        and "data.preset: Input should be 'tiny', 'default', 'large', 'misaligned' or 'misaligned_tiny'"
+        in proc.stderr
+    )
     assert not (tmp_path / "source.json").exists()

@@ -12,8 +12,21 @@ def params_option(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return p
 
 
+def storage_option(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument(
+        "--storage",
+        help="Ray experiments' storage (default: params sweep.storage); on a cluster a shared path or URL",
+    )
+    return p
+
+
 def load(args: argparse.Namespace):
-    """The validated params of `--params`."""
+    """The validated params of `--params`, with `--storage` over sweep.storage where the command has it."""
     from orchestration.params import load_params
 
-    return load_params(args.params)
+    params = load_params(args.params)
+    if getattr(args, "storage", None):
+        params = params.model_copy(
+            update={"sweep": params.sweep.model_copy(update={"storage": args.storage})}
+        )
+    return params

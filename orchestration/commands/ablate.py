@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from orchestration.commands import load, params_option
+from orchestration.commands import load, params_option, storage_option
 
 
 def _ablate(args: argparse.Namespace) -> None:
@@ -28,13 +28,19 @@ def _ablate(args: argparse.Namespace) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = params_option(
-        sub.add_parser("ablate", help="every variant x seeds x augmentations x key modes (params ablate:), on Ray")
+        sub.add_parser(
+            "ablate", help="every variant x seeds x augmentations x key modes (params ablate:), on Ray"
+        )
     )
     p.add_argument("--store", required=True, help="feature store of data.seed's corpus")
-    p.add_argument("--output", required=True, help="directory for ablation.{json,md}, per_video.parquet, robustness.*")
+    p.add_argument(
+        "--output", required=True, help="directory for ablation.{json,md}, per_video.parquet, robustness.*"
+    )
+    storage_option(p)
     p.add_argument("--address", help="Ray cluster address")
     p.add_argument(
-        "--replicas", help="directory written by `tagf replicas`: the corpora of ablate.corpus_seeds but data.seed"
+        "--replicas",
+        help="directory written by `tagf replicas`: the corpora of ablate.corpus_seeds but data.seed",
     )
     p.add_argument(
         "--resume",

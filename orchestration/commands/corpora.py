@@ -20,7 +20,11 @@ def _replicas(args: argparse.Namespace) -> None:
     from orchestration.replicas import write_replicas
 
     stores = write_replicas(load(args), args.output)
-    made = f"the corpora of seeds {sorted(stores)}" if stores else "no corpus (ablate.corpus_seeds: data.seed's only)"
+    made = (
+        f"the corpora of seeds {sorted(stores)}"
+        if stores
+        else "no corpus (ablate.corpus_seeds: data.seed's only)"
+    )
     print(f"{made} -> {args.output}")
 
 

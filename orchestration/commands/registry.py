@@ -27,13 +27,17 @@ def _promote(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = params_option(sub.add_parser("register", help="register a sweep's best model (challenger), promote if better"))
+    p = params_option(
+        sub.add_parser("register", help="register a sweep's best model (challenger), promote if better")
+    )
     p.add_argument("--store", required=True, help="feature store")
     p.add_argument("--sweep", required=True, help="sweep output directory")
     p.add_argument("--output", required=True, help="registration summary JSON")
     p.set_defaults(run=_register, computes=True)
 
-    p = params_option(sub.add_parser("promote", help="move the champion alias to the challenger if it is better"))
+    p = params_option(
+        sub.add_parser("promote", help="move the champion alias to the challenger if it is better")
+    )
     p.add_argument("--name", help="registered model (default: params mlflow.registered_model)")
     p.add_argument("--force", action="store_true", help="promote even if the challenger is not better")
     p.set_defaults(run=_promote, computes=True)

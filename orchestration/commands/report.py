@@ -17,7 +17,9 @@ def _report(args: argparse.Namespace) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = params_option(
-        sub.add_parser("report", help="metrics and plots of a sweep's best model and an ablation (DVC metrics)")
+        sub.add_parser(
+            "report", help="metrics and plots of a sweep's best model and an ablation (DVC metrics)"
+        )
     )
     p.add_argument("--store", required=True, help="feature store")
     p.add_argument("--sweep", required=True, help="sweep output directory")

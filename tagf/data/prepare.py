@@ -185,7 +185,7 @@ def _video_rows(fs, root: str, video: str, split: str, annotation: str | None, p
         "label_valid": valid,
         "face_present": faces,
         "fps": np.full(frames, info.fps, dtype=np.float32),
-        "audio_path": [fs.unstrip_protocol(audio)] * frames,
+        "audio_path": [audio[len(root) + 1 :]] * frames,  # relative to the root: the index is the same anywhere
     }
 
 
@@ -203,7 +203,9 @@ def prepare(root: str, index_url: str) -> pa.Table:
             tables.append(pa.table(rows, schema=INDEX_SCHEMA))
     if problems:
         raise CorpusError(problems)
-    index = pa.concat_tables(tables).replace_schema_metadata({"tagf.root": fs.unstrip_protocol(root_path)})
+    # The root as given (DVC's stages give it relative to the project), so the index does not depend on where the
+    # checkout lives.
+    index = pa.concat_tables(tables).replace_schema_metadata({"tagf.root": root.rstrip("/")})
     with storage.atomic_path(index_url) as (out_fs, tmp), out_fs.open(tmp, "wb") as f:
         pq.write_table(index, f)
     return index

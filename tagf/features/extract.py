@@ -101,10 +101,11 @@ def _faces(
     return np.ascontiguousarray(stacked.transpose(0, 3, 1, 2))
 
 
-def _video_table(columns, rows: np.ndarray, models, fs, root_path: str, cfg: ExtractorConfig, device) -> pa.Table:
+def _video_table(columns, rows: np.ndarray, models, root: str, cfg: ExtractorConfig, device) -> pa.Table:
     """One video's rows of the store: labels from the index, visual features of its faces (zero where none), audio
     features of its log-mel patches."""
     visual_model, audio_model, face_geometry = models
+    fs, root_path = storage.filesystem(root)
     video = columns["video"][rows[0]]
     frames = np.asarray(columns["frame"])[rows]
     present = np.asarray(columns["face_present"])[rows]
@@ -117,7 +118,7 @@ def _video_table(columns, rows: np.ndarray, models, fs, root_path: str, cfg: Ext
         chunks.append(_batched(visual_model, faces, cfg.batch_size, device))
     if chunks:
         visual[present] = np.concatenate(chunks)
-    patches = frame_patches(log_mel(read_audio(columns["audio_path"][rows[0]])), fps, len(rows))
+    patches = frame_patches(log_mel(read_audio(storage.join(root, columns["audio_path"][rows[0]]))), fps, len(rows))
     audio = _batched(audio_model, patches, cfg.batch_size, device)
     value_type = np.float16 if cfg.dtype == "float16" else np.float32
     return pa.table(
@@ -142,7 +143,6 @@ def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> di
         raise DataError(f"{index_url}: frame index has no corpus root; rebuild it with `tagf prepare`")
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
     models = _backbones(cfg, device)
-    fs, root_path = storage.filesystem(root)
     columns = index.to_pydict()
     rows_of: dict[str, list[int]] = {}
     for row, video in enumerate(columns["video"]):
@@ -152,7 +152,7 @@ def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> di
     for video in tqdm(rows_of, desc="features", unit="video"):
         rows = np.asarray(rows_of[video])
         fps_of[video] = float(columns["fps"][rows[0]])
-        table = _video_table(columns, rows, models, fs, root_path, cfg, device)
+        table = _video_table(columns, rows, models, root, cfg, device)
         per_split.setdefault(columns["split"][rows[0]], []).append(table)
     visual_dim = models[0].embedding_dim
     audio_dim = next(iter(per_split.values()))[0].schema.field("audio").type.list_size

@@ -54,20 +54,45 @@ def design_line(summary: dict[str, Any]) -> str:
     return f"Design: {corpora} × {seeds} × {found['videos']} test videos; inference: {unit}."
 
 
+def primary_rows(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The primary endpoint's verdicts as records (a row per model; the reference has no Δ): the table MLflow shows."""
+    rows = []
+    for row in summary["rows"]:
+        value, found = row["primary"]["value"], row["primary"].get("vs_reference") or {}
+        ccc_ci, delta_ci = value.get("ci95") or (None, None), found.get("ci95") or (None, None)
+        rows.append(
+            {
+                "model": row["label"],
+                "control": row["label"] in summary["controls"],
+                "runs": row["runs"],
+                "ccc": value["mean"],
+                "ccc_low": ccc_ci[0],
+                "ccc_high": ccc_ci[1],
+                "delta": found.get("mean"),
+                "delta_low": delta_ci[0],
+                "delta_high": delta_ci[1],
+                "p_holm": found.get("p_holm"),
+                "p_equivalence_holm": found.get("p_equivalence_holm"),
+                "verdict": found.get("verdict", "reference"),
+            }
+        )
+    return rows
+
+
 def primary_table(summary: dict[str, Any]) -> list[str]:
     reference, margin = summary["reference"], summary["margin"]
     lines = []
-    for row in summary["rows"]:
+    for row, record in zip(summary["rows"], primary_rows(summary)):
         found = row["primary"].get("vs_reference")
         lines.append(
             [
-                row["label"] + (" (control)" if row["label"] in summary["controls"] else ""),
-                str(row["runs"]),
+                record["model"] + (" (control)" if record["control"] else ""),
+                str(record["runs"]),
                 interval(row["primary"]["value"]),
                 "reference" if found is None else interval(found, signed=True),
-                "" if found is None else p_value(found["p_holm"]),
-                "" if found is None else p_value(found["p_equivalence_holm"]),
-                "" if found is None else found["verdict"],
+                "" if found is None else p_value(record["p_holm"]),
+                "" if found is None else p_value(record["p_equivalence_holm"]),
+                "" if found is None else record["verdict"],
             ]
         )
     head = ["model", "runs", f"CCC ({summary['primary']})", f"Δ vs {reference}", "Holm p", f"TOST ±{margin:g} p", "verdict"]

@@ -1,0 +1,36 @@
+"""Every benchmark runs, at its smallest setting (a smoke test: it exits 0 and prints its result line; the numbers
+are the benchmark's to report, never asserted). fresh_clone_repro.py is the whole pipeline in a clone: its smallest
+setting is `dvc repro` itself, which tests/test_pipeline.py runs on the tiny corpus."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SMALLEST = {
+    "bf16_accuracy.py": ["{store}", "--profile", "small", "--seeds", "0", "--set", "train.epochs=1"],
+    "epoch_throughput.py": ["--videos", "1"],
+    "feature_store_read.py": ["--frames", "3000", "--video-frames", "1500"],
+    "model_throughput.py": ["--rounds", "1", "--shapes", "1x32", "--threads", "1", "--matmul-n", "256"],
+    "tune_overhead.py": ["--trials", "1", "--epochs", "1"],
+}
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_benchmark_has_a_smoke_test():
+    assert {p.name for p in (ROOT / "benchmarks").glob("*.py")} == {*SMALLEST, "fresh_clone_repro.py"}
+
+
+@pytest.mark.parametrize("name", sorted(SMALLEST))
+def test_the_benchmark_runs_at_its_smallest_setting(name, tiny_corpus):
+    args = [a.format(store=tiny_corpus["store"]) for a in SMALLEST[name]]
+    env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONWARNINGS": "ignore"}
+    proc = subprocess.run(
+        [sys.executable, ROOT / "benchmarks" / name, *args], capture_output=True, text=True, env=env, timeout=600
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    assert proc.stdout.strip(), "no result printed"
