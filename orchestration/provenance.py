@@ -49,8 +49,12 @@ def parent_run_name(kind: str, tags: dict[str, str]) -> str:
 def log_store(store: str, tags: dict[str, str], context: str = "training") -> None:
     """The feature store as the active run's MLflow dataset (the runs list's Dataset column), its content version as
     the digest."""
-    with warnings.catch_warnings():  # a local path reads as two equivalent sources; MLflow warns and picks one
+    with (
+        warnings.catch_warnings()
+    ):  # a local path reads as two equivalent sources; MLflow warns and picks one
         warnings.simplefilter("ignore", UserWarning)
         source = resolve_dataset_source(store)
-    dataset = MetaDataset(source, name=f"features {tags['data_version'][:8]}", digest=tags["data_version"][:36])
+    dataset = MetaDataset(
+        source, name=f"features {tags['data_version'][:8]}", digest=tags["data_version"][:36]
+    )
     mlflow.log_input(dataset, context=context)

@@ -135,7 +135,9 @@ def trial_setup(config: dict[str, Any], context: TrialContext) -> tuple[Setup, s
 
 def _values(config: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
     return [
-        f"{key.partition('.')[2]}={value:.3g}" if isinstance(value, float) else f"{key.partition('.')[2]}={value}"
+        f"{key.partition('.')[2]}={value:.3g}"
+        if isinstance(value, float)
+        else f"{key.partition('.')[2]}={value}"
         for key, value in config.items()
         if key != "model.variant" and key not in skip
     ]

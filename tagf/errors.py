@@ -75,4 +75,6 @@ def exit_code(err: BaseException) -> int | None:
 
 def exit_codes_help() -> str:
     rows = [f"  {cls.exit_code}  {cls.__name__}: {cls.__doc__}" for cls in TagfError.__subclasses__()]
-    return "\n".join(["exit status:", "  0  success", "  1  an unexpected error (its traceback is printed)", *rows])
+    return "\n".join(
+        ["exit status:", "  0  success", "  1  an unexpected error (its traceback is printed)", *rows]
+    )

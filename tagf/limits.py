@@ -23,7 +23,9 @@ def bounded(maximum: int, unit: str) -> WrapValidator:
             raise ValueError(f"expected a whole number, got {str(value).lower()}")
         number = handler(value)
         if number > maximum and os.environ.get(NO_LIMITS_ENV) != "1":
-            raise ValueError(f"{number} {unit} is more than the limit of {maximum} ({NO_LIMITS_ENV}=1 lifts it)")
+            raise ValueError(
+                f"{number} {unit} is more than the limit of {maximum} ({NO_LIMITS_ENV}=1 lifts it)"
+            )
         return number
 
     return WrapValidator(check)

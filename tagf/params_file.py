@@ -24,9 +24,13 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
     text = path.read_text()
     try:
         # Aliases (*name) can make a few lines expand into gigabytes (a "billion laughs"): a params file needs none.
-        alias = next((e for e in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(e, yaml.AliasEvent)), None)
+        alias = next(
+            (e for e in yaml.parse(text, Loader=yaml.SafeLoader) if isinstance(e, yaml.AliasEvent)), None
+        )
         if alias is not None:
-            raise ParamsError(f"{path}: line {alias.start_mark.line + 1}: YAML aliases (*{alias.anchor}) are not allowed")
+            raise ParamsError(
+                f"{path}: line {alias.start_mark.line + 1}: YAML aliases (*{alias.anchor}) are not allowed"
+            )
         raw = yaml.safe_load(text)
     except yaml.YAMLError as err:
         raise ParamsError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None

@@ -78,6 +78,8 @@ def describe() -> dict[str, str]:
 def cpu_model() -> str:
     try:
         with open("/proc/cpuinfo") as f:
-            return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
+            return next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown"
+            )
     except OSError:
         return platform.processor() or "unknown"

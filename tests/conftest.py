@@ -135,3 +135,13 @@ def micro_corpus(tmp_path_factory) -> Path:
     preset = SynthPreset(videos={"train": 2, "validation": 1, "test": 1}, duration_s=(2, 3), face_px=16)
     write_corpus(str(root), preset, seed=3)
     return root
+
+
+@pytest.fixture
+def services():
+    """Long-running processes a test starts (ray_services.Services), stopped after it."""
+    from ray_services import Services
+
+    started = Services()
+    yield started
+    started.stop()

@@ -58,17 +58,26 @@ def test_tuning_leaves_out_what_defines_a_variant_or_a_level_of_the_grid():
         ({"evaluate": {"shifts_s": [-0.5]}}, "evaluate.shifts_s"),
         ({"ablate": {"corpus_seeds": [1, 1]}}, "ablate.corpus_seeds"),
         ({"ablate": {"corpus_seeds": []}}, "ablate.corpus_seeds"),
-        ({"ablate": {"corpus_seeds": [1, 2]}}, r"^params.yaml: ablate.corpus_seeds: \[1, 2\] leave out data.seed \(0\)"),
         (
-            {"data": {"source": "affwild2"}, "splits": {"selection": "dev", "report": "validation", "dev_fraction": 0.1},
-             "ablate": {"corpus_seeds": [0, 1]}},
+            {"ablate": {"corpus_seeds": [1, 2]}},
+            r"^params.yaml: ablate.corpus_seeds: \[1, 2\] leave out data.seed \(0\)",
+        ),
+        (
+            {
+                "data": {"source": "affwild2"},
+                "splits": {"selection": "dev", "report": "validation", "dev_fraction": 0.1},
+                "ablate": {"corpus_seeds": [0, 1]},
+            },
             "^params.yaml: ablate.corpus_seeds: only the synthetic corpus has seeds",
         ),
         ({"evaluate": {"shifts": [0, 15]}}, "evaluate: .*shifts .frames. is now shifts_s"),
         ({"ablate": {"primary": "lag>=0.7"}}, "ablate.primary: endpoint 'lag>=0.7': 0.7 s is not an edge"),
         ({"ablate": {"primary": "best"}}, "ablate.primary: unknown endpoint 'best'"),
         ({"ablate": {"primary": "shift_s=+5"}}, "ablate.primary: 'shift_s=\\+5' is not a condition"),
-        ({"ablate": {"controls": ["tagf"]}}, "controls \\['tagf'\\]: a control must be one of the variants, and not"),
+        (
+            {"ablate": {"controls": ["tagf"]}},
+            "controls \\['tagf'\\]: a control must be one of the variants, and not",
+        ),
         ({"ablate": {"equivalence_margin": 0}}, "ablate.equivalence_margin"),
         ({"evaluate": {"lag_bins_s": [0.5, 1]}}, "evaluate.lag_bins_s"),
     ],
@@ -81,19 +90,29 @@ def test_bad_ablation_params_name_the_key(raw, message):
 def test_the_study_params_file_loads_and_runs_the_full_grid():
     study = load_params(Path(__file__).parents[1] / "params.study.yaml")
     assert study.data.preset == "misaligned" and study.data.max_lag_s == 2.0
-    assert plan(study).startswith("261 trials of 9 variants × 3 seeds × 3 corpora × 2 augmentations × 2 key modes")
+    assert plan(study).startswith(
+        "261 trials of 9 variants × 3 seeds × 3 corpora × 2 augmentations × 2 key modes"
+    )
     assert study.evaluate.shifts_s == [0.5, 1.0, 2.0] and study.ablate.augment_shift_s == [0.0, 1.0]
 
 
 def test_a_variant_without_a_factor_is_trained_at_its_first_level_only():
     params = validate(
-        {"ablate": {"variants": ["tagf", "concat", "visual_only"], "seeds": [0], "augment_shift_s": [0, 1.0],
-                    "key_modes": ["faithful", "length_agnostic"]}}
+        {
+            "ablate": {
+                "variants": ["tagf", "concat", "visual_only"],
+                "seeds": [0],
+                "augment_shift_s": [0, 1.0],
+                "key_modes": ["faithful", "length_agnostic"],
+            }
+        }
     )
     cells = grid_cells(params, {0: "store"}, {0: 0.0, 25: 1.0}, ["faithful", "length_agnostic"])
     levels = {}
     for cell in cells:
-        levels.setdefault(cell["model.variant"], set()).add((cell["train.max_audio_shift"], cell["model.key_mode"]))
+        levels.setdefault(cell["model.variant"], set()).add(
+            (cell["train.max_audio_shift"], cell["model.key_mode"])
+        )
     assert len(levels["tagf"]) == 4  # both factors
     assert levels["concat"] == {(0, "faithful"), (25, "faithful")}  # no co-attention key
     assert levels["visual_only"] == {(0, "faithful")}  # neither: it never hears the audio it would shift

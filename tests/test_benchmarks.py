@@ -13,6 +13,7 @@ ROOT = Path(__file__).resolve().parents[1]
 SMALLEST = {
     "bf16_accuracy.py": ["{store}", "--profile", "small", "--seeds", "0", "--set", "train.epochs=1"],
     "epoch_throughput.py": ["--videos", "1"],
+    "feature_extraction.py": ["--videos", "1", "--backbones", "builtin"],
     "feature_store_read.py": ["--frames", "3000", "--video-frames", "1500"],
     "model_throughput.py": ["--rounds", "1", "--shapes", "1x32", "--threads", "1", "--matmul-n", "256"],
     "tune_overhead.py": ["--trials", "1", "--epochs", "1"],
@@ -30,7 +31,11 @@ def test_the_benchmark_runs_at_its_smallest_setting(name, tiny_corpus):
     args = [a.format(store=tiny_corpus["store"]) for a in SMALLEST[name]]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(
-        [sys.executable, ROOT / "benchmarks" / name, *args], capture_output=True, text=True, env=env, timeout=600
+        [sys.executable, ROOT / "benchmarks" / name, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert proc.stdout.strip(), "no result printed"

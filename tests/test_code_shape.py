@@ -29,5 +29,7 @@ def test_the_check_sees_a_long_function(tmp_path):
     body = "\n".join(f"    x{i} = {i}" for i in range(LIMIT))
     (tmp_path / "tagf").mkdir()
     (tmp_path / "orchestration").mkdir()
-    (tmp_path / "tagf" / "long.py").write_text(f"def f():\n{body}\n\n\ndef g():\n    \"\"\"Long because x.\"\"\"\n{body}\n")
+    (tmp_path / "tagf" / "long.py").write_text(
+        f'def f():\n{body}\n\n\ndef g():\n    """Long because x."""\n{body}\n'
+    )
     assert long_functions(tmp_path) == [f"tagf/long.py:1 f ({LIMIT + 1} lines)"]

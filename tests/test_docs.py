@@ -50,7 +50,9 @@ def test_mlflow_command_parses(words):
     from mlflow.cli import cli
 
     command, args = cli, list(words)
-    while isinstance(command, click.Group):  # down to the subcommand, then parse its options without running it
+    while isinstance(
+        command, click.Group
+    ):  # down to the subcommand, then parse its options without running it
         name, args = args[0], args[1:]
         command = command.get_command(click.Context(command), name)
         assert command is not None, f"mlflow has no command {name!r}"
@@ -66,7 +68,9 @@ def test_every_command_line_is_run_or_parsed_by_a_test():
         elif program.endswith("python"):
             assert (ROOT / words[1]).exists(), words  # benchmarks: each runs as a smoke test
         else:
-            assert program in {"tagf", "dvc", "mlflow", *RUN_ELSEWHERE, *NEEDS_A_CLUSTER}, f"no test runs {words}"
+            assert program in {"tagf", "dvc", "mlflow", *RUN_ELSEWHERE, *NEEDS_A_CLUSTER}, (
+                f"no test runs {words}"
+            )
 
 
 def test_the_documents_have_commands_to_check():

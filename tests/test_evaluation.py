@@ -131,7 +131,14 @@ def test_robustness_table_and_figure(trained_tagf, tiny_corpus, tmp_path):
     )
     rows = json.loads((tmp_path / "robustness.json").read_text())
     assert set(rows[0]) == {
-        "model", "perturbation", "level", "ccc_valence", "ccc_arousal", "ccc_mean", "ccc_mean_per_video", "frames"
+        "model",
+        "perturbation",
+        "level",
+        "ccc_valence",
+        "ccc_arousal",
+        "ccc_mean",
+        "ccc_mean_per_video",
+        "frames",
     }
     shifts = sorted(r["level"] for r in rows if r["model"] == "tagf" and r["perturbation"] == "shift_s")
     assert shifts == [-2, -0.2, 0, 0.2, 2]
@@ -271,7 +278,11 @@ def test_non_gated_model_has_no_gate_plot(tiny_corpus, tmp_path):
         str(tmp_path / "g.png"),
         check=False,
     )
-    assert proc.returncode == UsageError.exit_code and "has no learned gate to plot" in proc.stderr and not (tmp_path / "g.png").exists()
+    assert (
+        proc.returncode == UsageError.exit_code
+        and "has no learned gate to plot" in proc.stderr
+        and not (tmp_path / "g.png").exists()
+    )
 
 
 @pytest.fixture(scope="module")

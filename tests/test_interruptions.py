@@ -94,7 +94,9 @@ def test_interrupted_ablation_resumes_keeping_finished_trials(tiny_corpus, tmp_p
     (first,) = sorted(finished_trials(experiment), key=lambda p: p.stat().st_mtime)[:1]
     kept = (first / "result.json").read_text()
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
-    if stop == signal.SIGKILL:  # nothing could close its runs or remove its trial's work: until the next start
+    if (
+        stop == signal.SIGKILL
+    ):  # nothing could close its runs or remove its trial's work: until the next start
         assert proc.returncode == -signal.SIGKILL
         assert any(r.info.status == "RUNNING" for r in runs(uri))
         wait_for(orphaned_trial_dirs, "the killed trial's process to end")

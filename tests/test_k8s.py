@@ -203,6 +203,9 @@ def test_cluster_params_are_valid(rendered):
     config = next(d for d in docs if d["kind"] == "ConfigMap" and d["metadata"]["name"] == "tagf-params")
     params = validate(yaml.safe_load(config["data"]["params.yaml"]), "tagf-params ConfigMap")
     assert params.mlflow.tracking_uri == "http://mlflow:5000"
+    # The pipeline job's `tagf features` runs on the cluster (its driver has RAY_ADDRESS), on the GPU workers.
+    features = yaml.safe_load(config["data"]["params.yaml"])["features"]
+    assert features["gpus_per_worker"] > 0
 
 
 def test_gpu_workers_request_gpus_and_head_has_none(rendered):

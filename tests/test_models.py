@@ -142,7 +142,8 @@ def test_faithful_training_step_equals_the_authors_code_with_gradients():
     errors = {
         name: float((parameter.grad - authors_grads[name]).abs().max() / authors_grads[name].abs().max())
         for name, parameter in ours.named_parameters()
-        if name != "head.hidden.bias"  # followed by BatchNorm on batch statistics: its gradient is 0 ± rounding
+        if name
+        != "head.hidden.bias"  # followed by BatchNorm on batch statistics: its gradient is 0 ± rounding
     }
     assert max(errors.values()) <= 1e-5, errors
 

@@ -159,8 +159,13 @@ def test_import_checkpoint_cli_records_target_and_hop(authors_model, tmp_path):
 
     torch.save({"state_dict": authors_model.state_dict(), "epoch": 7}, tmp_path / "authors.pth")
     proc = run_cli(
-        "import-checkpoint", str(tmp_path / "authors.pth"), str(tmp_path / "ours.pt"), "--target", "arousal",
-        "--hop", "20",
+        "import-checkpoint",
+        str(tmp_path / "authors.pth"),
+        str(tmp_path / "ours.pt"),
+        "--target",
+        "arousal",
+        "--hop",
+        "20",
     )
     assert "arousal, 2 steps, window 32, hop 20" in proc.stdout
     model, extra = load_model(str(tmp_path / "ours.pt"))
@@ -171,12 +176,26 @@ def test_import_checkpoint_cli_records_target_and_hop(authors_model, tmp_path):
     loaded = load_for_evaluation(str(tmp_path / "ours.pt"))
     assert (loaded.targets, loaded.window, loaded.hop) == (["arousal"], 32, 20)
     broken = run_cli(
-        "import-checkpoint", str(tmp_path / "ours.pt"), str(tmp_path / "again.pt"), "--target", "valence",
-        "--hop", "20", check=False,
+        "import-checkpoint",
+        str(tmp_path / "ours.pt"),
+        str(tmp_path / "again.pt"),
+        "--target",
+        "valence",
+        "--hop",
+        "20",
+        check=False,
     )
-    assert broken.returncode == ModelFileError.exit_code and "not an authors' TAGF state dict" in broken.stderr
-    no_target = run_cli("import-checkpoint", str(tmp_path / "authors.pth"), str(tmp_path / "x.pt"), check=False)
-    assert no_target.returncode == UsageError.exit_code and "--target" in no_target.stderr and not (tmp_path / "x.pt").exists()
+    assert (
+        broken.returncode == ModelFileError.exit_code and "not an authors' TAGF state dict" in broken.stderr
+    )
+    no_target = run_cli(
+        "import-checkpoint", str(tmp_path / "authors.pth"), str(tmp_path / "x.pt"), check=False
+    )
+    assert (
+        no_target.returncode == UsageError.exit_code
+        and "--target" in no_target.stderr
+        and not (tmp_path / "x.pt").exists()
+    )
 
 
 def _authors_features(authors: LFAN, root, video: str, frames: int, fps: float):
@@ -191,7 +210,9 @@ def _authors_features(authors: LFAN, root, video: str, frames: int, fps: float):
     visual = torch.zeros(frames, 512)
     for t in range(frames):
         path = root / layout.FACES_DIR / video / layout.face_name(t + 1)
-        if path.exists():  # GroupCenterCrop(40) of a 48-px face, ToTorchFormatTensor, GroupNormalize(0.5, 0.5)
+        if (
+            path.exists()
+        ):  # GroupCenterCrop(40) of a 48-px face, ToTorchFormatTensor, GroupNormalize(0.5, 0.5)
             img = Image.open(path).convert("RGB").resize((48, 48), Image.BILINEAR).crop((4, 4, 44, 44))
             x = torch.from_numpy(np.asarray(img, np.float32) / 255.0).permute(2, 0, 1)
             with torch.no_grad():
@@ -221,8 +242,13 @@ def test_authors_checkpoints_predict_valence_and_arousal_from_faces_and_audio(ti
     torch.save(arousal.state_dict(), tmp_path / "arousal.pth")
     for target in ("valence", "arousal"):
         proc = run_cli(
-            "import-checkpoint", str(tmp_path / f"{target}.pth"), str(tmp_path / f"{target}.pt"),
-            "--target", target, "--hop", str(WINDOW),
+            "import-checkpoint",
+            str(tmp_path / f"{target}.pth"),
+            str(tmp_path / f"{target}.pt"),
+            "--target",
+            target,
+            "--hop",
+            str(WINDOW),
         )
     assert "front end" not in proc.stdout  # the arousal checkpoint has none
     root = tiny_corpus["root"]
@@ -235,10 +261,23 @@ def test_authors_checkpoints_predict_valence_and_arousal_from_faces_and_audio(ti
             (faces / face.name).write_bytes(face.read_bytes())
     out = tmp_path / "va.csv"
     run_cli(
-        "predict", "--model", str(tmp_path / "arousal.pt"), "--model", str(tmp_path / "valence.pt"),
-        "--video-file", str(media), "--faces-dir", str(faces),
-        "--front-ends", "authors", "--visual-weights", str(tmp_path / "valence.ir50_authors.pt"),
-        "--audio-weights", str(tmp_path / "valence.vggish_authors.pt"), "--csv", str(out),
+        "predict",
+        "--model",
+        str(tmp_path / "arousal.pt"),
+        "--model",
+        str(tmp_path / "valence.pt"),
+        "--video-file",
+        str(media),
+        "--faces-dir",
+        str(faces),
+        "--front-ends",
+        "authors",
+        "--visual-weights",
+        str(tmp_path / "valence.ir50_authors.pt"),
+        "--audio-weights",
+        str(tmp_path / "valence.vggish_authors.pt"),
+        "--csv",
+        str(out),
     )
     rows = list(csv.DictReader(out.open()))
     assert list(rows[0]) == ["video", "frame", "valence", "arousal"]

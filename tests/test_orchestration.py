@@ -142,7 +142,9 @@ def test_local_sweep_tracks_registers_and_serves(tiny_corpus, tmp_path, monkeypa
     # From the DVC-tracked outputs alone: a tracking store without the sweep's runs logs the model file itself.
     (tmp_path / "elsewhere").mkdir()
     other = write_params(tmp_path / "elsewhere" / "params.yaml")
-    elsewhere = run_cli(*register[:1], "--params", str(other), *register[3:], "--output", str(tmp_path / "e.json"))
+    elsewhere = run_cli(
+        *register[:1], "--params", str(other), *register[3:], "--output", str(tmp_path / "e.json")
+    )
     assert "registered tagf v1" in elsewhere.stdout
     fresh = MlflowClient(f"sqlite:///{tmp_path / 'elsewhere' / 'mlflow.db'}")
     assert str(fresh.get_model_version_by_alias("tagf", "champion").version) == "1"
@@ -304,7 +306,9 @@ def test_interrupted_sweep_resumes_and_keeps_finished_trials(tiny_corpus, tmp_pa
             break
         time.sleep(0.2)
     proc.send_signal(signal.SIGINT)
-    assert proc.wait(timeout=120) == Interrupted.exit_code, "the sweep finished before it could be interrupted"
+    assert proc.wait(timeout=120) == Interrupted.exit_code, (
+        "the sweep finished before it could be interrupted"
+    )
     first = sorted(experiment.glob("run_trial_*"), key=lambda p: p.stat().st_ctime)[0]
     results_before = (first / "result.json").read_text()
     assert results_before.strip()
@@ -404,7 +408,9 @@ def test_failing_ablation_trial_resumes_and_keeps_its_child_run(tiny_corpus, tmp
     assert kid.data.tags["group"].startswith("jca") and "seed=" not in kid.data.tags["group"]
     assert parent.info.run_name.startswith("ablation ")
     with tempfile.TemporaryDirectory() as tmp:
-        table = json.loads(Path(client.download_artifacts(parent.info.run_id, "verdicts.json", tmp)).read_text())
+        table = json.loads(
+            Path(client.download_artifacts(parent.info.run_id, "verdicts.json", tmp)).read_text()
+        )
     assert table["columns"][:2] == ["model", "control"] and [row[0] for row in table["data"]] == ["jca"]
     steps = [m.step for m in client.get_metric_history(kid.info.run_id, "val_ccc_mean")]
     assert steps == [1, 2]  # resumed after epoch 1 instead of starting over
@@ -445,8 +451,10 @@ def test_ablation_tunes_each_variant_with_its_own_study(tiny_corpus, tmp_path, m
         assert len(children(uri, "tagf-test", study.info.run_id)) == 2
         # the final run of the variant trained with its own study's best value
         (final,) = [
-            r for r in runs
-            if r.data.tags.get("variant") == variant.split()[1] and r.data.params.get("train.seed") == "0"
+            r
+            for r in runs
+            if r.data.tags.get("variant") == variant.split()[1]
+            and r.data.params.get("train.seed") == "0"
             and "report_ccc_mean" in r.data.metrics
         ]
         assert float(final.data.params["train.lr"]) == pytest.approx(best["train.lr"])

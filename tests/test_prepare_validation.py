@@ -209,5 +209,7 @@ def test_a_video_name_with_glob_characters_gets_its_own_faces(corpus, tmp_path):
     for face in sorted((corpus / layout.FACES_DIR / odd).glob("*.jpg"))[::2]:
         face.unlink()  # every other frame without a face
     index = prepare(str(corpus), str(tmp_path / "i.parquet")).to_pydict()
-    faces = {v: sum(f for w, f in zip(index["video"], index["face_present"]) if w == v) for v in ("synth000", odd)}
+    faces = {
+        v: sum(f for w, f in zip(index["video"], index["face_present"]) if w == v) for v in ("synth000", odd)
+    }
     assert 0 < faces[odd] < faces["synth000"]

@@ -19,7 +19,10 @@ def test_paper_profile_is_the_authors_setup(tmp_path):
     setup = params.setup()
     model, train = setup.model, setup.train
     assert (model.key_mode, model.window, model.visual_channels, model.audio_channels) == (
-        "faithful", 300, (512, 512, 256, 256), (128, 128, 128, 128)
+        "faithful",
+        300,
+        (512, 512, 256, 256),
+        (128, 128, 128, 128),
     )
     assert (model.head_hidden, model.temperature, model.attention_dropout) == (256, 0.1, 0.6)
     assert model.separate_targets and model.init == "authors"
@@ -42,7 +45,9 @@ def test_default_params_use_the_small_profile_unmodified():
 
 
 def test_unknown_profile_is_refused(tmp_path):
-    with pytest.raises(ParamsError, match="profile: Value error, unknown profile 'papr'; known: paper, small"):
+    with pytest.raises(
+        ParamsError, match="profile: Value error, unknown profile 'papr'; known: paper, small"
+    ):
         _params(tmp_path, "profile: papr\n")
 
 
@@ -52,7 +57,9 @@ def test_authors_initialisation():
     torch.manual_seed(0)
     model = build_model(model_config("tagf", key_mode="faithful", window=16, init="authors"))
     step = model.coattention.steps[0]
-    assert torch.count_nonzero(step.joint.bias) == 0 and torch.count_nonzero(model.visual_gate.linear.bias) == 0
+    assert (
+        torch.count_nonzero(step.joint.bias) == 0 and torch.count_nonzero(model.visual_gate.linear.bias) == 0
+    )
     # xavier-uniform bound √(6 / (fan_in + fan_out)), not PyTorch's default 1/√fan_in
     bound = (6 / (step.joint.in_features + step.joint.out_features)) ** 0.5
     largest = float(step.joint.weight.detach().abs().max())
@@ -68,7 +75,11 @@ def test_separate_targets_is_one_model_per_target():
     torch.manual_seed(0)
     model = build_model(
         model_config(
-            "tagf", key_mode="length_agnostic", window=8, visual_channels=(8,), audio_channels=(8,),
+            "tagf",
+            key_mode="length_agnostic",
+            window=8,
+            visual_channels=(8,),
+            audio_channels=(8,),
             separate_targets=True,
         )
     ).eval()

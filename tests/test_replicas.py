@@ -35,9 +35,13 @@ def test_each_corpus_seed_reads_its_own_store(tmp_path):
 
 def test_corpora_made_from_other_settings_are_refused(tmp_path):
     listing(tmp_path, {"1": "seed-1/features"}, preset="tiny")
-    with pytest.raises(DataError, match=f"^{tmp_path}/replicas.json: made from .*'preset': 'tiny'.*run `tagf replicas"):
+    with pytest.raises(
+        DataError, match=f"^{tmp_path}/replicas.json: made from .*'preset': 'tiny'.*run `tagf replicas"
+    ):
         corpus_stores(params(corpus_seeds=[0, 1]), "data/features", str(tmp_path))
-    assert corpus_stores(params(), "data/features", str(tmp_path)) == {0: "data/features"}  # not used: no matter
+    assert corpus_stores(params(), "data/features", str(tmp_path)) == {
+        0: "data/features"
+    }  # not used: no matter
 
 
 def test_a_corpus_seed_without_a_corpus_is_an_error_naming_it(tmp_path):
@@ -48,6 +52,8 @@ def test_a_corpus_seed_without_a_corpus_is_an_error_naming_it(tmp_path):
         corpus_stores(params(corpus_seeds=[0, 1]), "data/features", None)
     with pytest.raises(DataError, match=f"^{tmp_path}/none/replicas.json: no such file"):
         corpus_stores(params(corpus_seeds=[0, 1]), "data/features", str(tmp_path / "none"))
-    (tmp_path / "replicas.json").write_text(json.dumps({"1": "seed-1/features"}))  # not what `tagf replicas` writes
+    (tmp_path / "replicas.json").write_text(
+        json.dumps({"1": "seed-1/features"})
+    )  # not what `tagf replicas` writes
     with pytest.raises(DataError, match=f"^{tmp_path}/replicas.json: not a listing of corpora"):
         corpus_stores(params(corpus_seeds=[0, 1]), "data/features", str(tmp_path))

@@ -12,7 +12,9 @@ sys.path.insert(0, str(ROOT / "tools"))
 
 import results_doc  # noqa: E402
 
-STUDIES = [directory for directory in results_doc.STUDIES if (ROOT / directory / "per_video.parquet").exists()]
+STUDIES = [
+    directory for directory in results_doc.STUDIES if (ROOT / directory / "per_video.parquet").exists()
+]
 
 
 def test_the_results_document_is_what_the_result_files_say():
@@ -28,5 +30,12 @@ def test_compare_on_the_committed_scores_reproduces_the_committed_tables(directo
     from tagf.study.compare import compare
 
     compare(str(ROOT / directory / "per_video.parquet"), str(tmp_path))
-    for name in ("ablation.json", "ablation.md", "gates.json", "power.json", "robustness.json", "robustness.csv"):
+    for name in (
+        "ablation.json",
+        "ablation.md",
+        "gates.json",
+        "power.json",
+        "robustness.json",
+        "robustness.csv",
+    ):
         assert (tmp_path / name).read_bytes() == (ROOT / directory / name).read_bytes(), f"{directory}/{name}"

@@ -30,9 +30,7 @@ def cells(values: np.ndarray) -> list[tuple]:
 def test_mean_squares_are_statsmodels_two_way_anova():
     rng = np.random.default_rng(0)
     layout = rng.normal(size=(3, 7)) + rng.normal(size=(3, 1)) + rng.normal(size=(1, 7))  # seeds × videos
-    frame = pd.DataFrame(
-        [{"seed": s, "video": v, "d": layout[s, v]} for s, v in np.ndindex(layout.shape)]
-    )
+    frame = pd.DataFrame([{"seed": s, "video": v, "d": layout[s, v]} for s, v in np.ndindex(layout.shape)])
     table = anova_lm(smf.ols("d ~ C(seed) + C(video)", frame).fit())
     ms_seed, df_seed, ms_video, df_video = _mean_squares([layout])
     assert (df_seed, df_video) == (2, 6)
@@ -42,7 +40,9 @@ def test_mean_squares_are_statsmodels_two_way_anova():
 
 def test_with_enough_corpora_the_test_is_scipys_t_test_on_the_corpus_means():
     rng = np.random.default_rng(1)
-    values = 0.03 + rng.normal(0, 0.05, (MIN_CORPORA + 2, 2, 4)) + rng.normal(0, 0.05, (MIN_CORPORA + 2, 1, 1))
+    values = (
+        0.03 + rng.normal(0, 0.05, (MIN_CORPORA + 2, 2, 4)) + rng.normal(0, 0.05, (MIN_CORPORA + 2, 1, 1))
+    )
     found = estimate(cells(values))
     means = values.mean(axis=(1, 2))
     expected = stats.ttest_1samp(means, 0.0)
@@ -114,4 +114,6 @@ def test_a_video_one_seed_lacks_is_left_out_of_its_corpus():
 def test_independent_runs_have_the_t_interval_of_their_values():
     found = mean_interval([0.1, 0.2, 0.3], kind="difference")
     half = 4.302653 * 0.1 / 3**0.5  # t(0.975, df=2) · sd / √n
-    assert found.mean == pytest.approx(0.2) and found.ci95 == pytest.approx((0.2 - half, 0.2 + half), abs=1e-6)
+    assert found.mean == pytest.approx(0.2) and found.ci95 == pytest.approx(
+        (0.2 - half, 0.2 + half), abs=1e-6
+    )

@@ -12,7 +12,14 @@ from tagf.study.cells import lag_bounds, read_cells
 from tagf.study.planning import Components, comparison_layouts, components, simulate
 
 ROOT = Path(__file__).resolve().parents[1]
-PILOTS = [path for path in (ROOT / "results" / "ablation" / "per_video.parquet", ROOT / "study" / "results" / "per_video.parquet") if path.exists()]
+PILOTS = [
+    path
+    for path in (
+        ROOT / "results" / "ablation" / "per_video.parquet",
+        ROOT / "study" / "results" / "per_video.parquet",
+    )
+    if path.exists()
+]
 DESIGNS = [(c, v) for c in (1, 3, 10) for v in (4, 12, 36)]
 REPS = 2000
 
@@ -26,7 +33,9 @@ def pilot_components(path: Path) -> Components:
 def hardest() -> Components:
     """Each component at its largest over the committed pilots."""
     found = [pilot_components(path) for path in PILOTS]
-    return Components(*(max(getattr(c, field) for c in found) for field in ("corpus", "seed", "video", "residual")))
+    return Components(
+        *(max(getattr(c, field) for c in found) for field in ("corpus", "seed", "video", "residual"))
+    )
 
 
 def test_there_is_a_committed_pilot():
@@ -39,8 +48,10 @@ def test_the_primary_test_holds_its_level_and_its_intervals_cover(corpora, video
     assert comp.seed + comp.video + comp.residual > 0
     null = simulate(comp, corpora, 3, videos, 0.0, REPS, seed=corpora * 100 + videos)
     power = simulate(comp, corpora, 3, videos, 0.05, REPS, seed=corpora * 100 + videos + 1)
-    print(f"{corpora} corpora × 3 seeds × {videos} videos: rejection under the null {null['rejection']:.3f}, "
-          f"coverage {null['coverage']:.3f}; power at Δ = 0.05 {power['rejection']:.3f}")
+    print(
+        f"{corpora} corpora × 3 seeds × {videos} videos: rejection under the null {null['rejection']:.3f}, "
+        f"coverage {null['coverage']:.3f}; power at Δ = 0.05 {power['rejection']:.3f}"
+    )
     assert null["repetitions"] == REPS
     assert null["rejection"] <= 0.07 and null["coverage"] >= 0.93
     assert power["coverage"] >= 0.93

@@ -43,7 +43,9 @@ def loaded(variant: str) -> list[LoadedModel]:
 
 
 def frame_of(rows, variant="m") -> pd.DataFrame:
-    return pd.DataFrame(rows).assign(variant=variant, augment_shift_s=0.0, key_mode="length_agnostic", seed=0, corpus_seed=0)
+    return pd.DataFrame(rows).assign(
+        variant=variant, augment_shift_s=0.0, key_mode="length_agnostic", seed=0, corpus_seed=0
+    )
 
 
 def test_the_ccc_of_sufficient_statistics_is_audmetrics():
@@ -82,14 +84,18 @@ def test_the_cells_ccc_is_audmetrics_on_the_scored_frames():
     for v, video in enumerate(split.videos):
         rows = np.arange(split.offsets[v], split.offsets[v + 1])
         rows = rows[keep[rows]]
-        expected = np.mean([audmetric.concordance_cc(split.labels[rows, k], predicted[rows, k]) for k in (0, 1)])
+        expected = np.mean(
+            [audmetric.concordance_cc(split.labels[rows, k], predicted[rows, k]) for k in (0, 1)]
+        )
         assert found[video] == pytest.approx(expected, abs=1e-9)
 
 
 def test_frames_fall_in_the_bin_of_their_effective_lag():
     split = split_of(lengths=(100,), fps=(25.0,))
     local = np.where(np.arange(100) < 50, 0.1, 0.8)  # the built-in lag steps from 0.1 s to 0.8 s halfway
-    settings = ProtocolSettings(shifts_s=[0.4], snr_db=[], dropout=[], lag_bins_s=[0, 0.25, 0.5, 1], min_frames=5)
+    settings = ProtocolSettings(
+        shifts_s=[0.4], snr_db=[], dropout=[], lag_bins_s=[0, 0.25, 0.5, 1], min_frames=5
+    )
     cells = frame_of(score_run(loaded("tagf"), split, Protocol("test", settings, local_lag_s=local), seed=0))
     keep = scored_frames(split, settings, "test")
     n = cells.set_index(["level", "subset"])["n"]
@@ -110,7 +116,13 @@ def test_gate_weights_of_a_cell_sum_to_its_frames():
     assert len(gated) == len(cells)  # every condition, noise and dropout too
     for _, row in gated.iterrows():
         assert sum(row["alpha_visual"]) == pytest.approx(row["n"]) and len(row["alpha_audio"]) == 3
-    assert set(cells["perturbation"]) == {"shift_s", "audio_noise", "visual_noise", "audio_dropout", "visual_dropout"}
+    assert set(cells["perturbation"]) == {
+        "shift_s",
+        "audio_noise",
+        "visual_noise",
+        "audio_dropout",
+        "visual_dropout",
+    }
     assert set(cells.loc[cells["perturbation"] == "audio_dropout", "level"]) == {0.5}
 
 

@@ -25,19 +25,41 @@ def run_cells(rng, noise: float, corpora: int, seeds: int, videos: int, run: dic
         for seed in range(seeds):
             run_noise = noise * (1 + 0.3 * rng.standard_normal())
             for v in range(videos):
-                video_rng = np.random.default_rng([corpus, v])  # the labels: the video's, the same for every model
+                video_rng = np.random.default_rng(
+                    [corpus, v]
+                )  # the labels: the video's, the same for every model
                 y = video_rng.uniform(-1, 1, (200, 2))
                 p = y + rng.normal(0, run_noise, y.shape)
                 for level in (-0.5, 0.0, 0.5):
                     for subset in SUBSETS if level == 0 else SUBSETS[1:] + ("all",):
-                        part = slice(0, 200) if subset == "all" else (slice(0, 100) if subset == "lag[0,0.5)" else slice(100, 200))
+                        part = (
+                            slice(0, 200)
+                            if subset == "all"
+                            else (slice(0, 100) if subset == "lag[0,0.5)" else slice(100, 200))
+                        )
                         q, t = p[part], y[part]
                         sums = {}
                         for k, target in enumerate(("valence", "arousal")):
                             pk, tk = q[:, k], t[:, k]
-                            sums |= dict(zip([f"{s}_{target}" for s in SUMS], (pk.sum(), tk.sum(), (pk * pk).sum(), (tk * tk).sum(), (pk * tk).sum())))
-                        rows.append({**run, "seed": seed, "corpus_seed": corpus, "perturbation": "shift_s", "level": level,
-                                     "video": f"v{v}", "subset": subset, "n": len(q), **sums})
+                            sums |= dict(
+                                zip(
+                                    [f"{s}_{target}" for s in SUMS],
+                                    (pk.sum(), tk.sum(), (pk * pk).sum(), (tk * tk).sum(), (pk * tk).sum()),
+                                )
+                            )
+                        rows.append(
+                            {
+                                **run,
+                                "seed": seed,
+                                "corpus_seed": corpus,
+                                "perturbation": "shift_s",
+                                "level": level,
+                                "video": f"v{v}",
+                                "subset": subset,
+                                "n": len(q),
+                                **sums,
+                            }
+                        )
     return rows
 
 
@@ -55,29 +77,56 @@ def study(corpora=6, seeds=2, videos=4, variants=None, key_modes=("length_agnost
 
 
 def meta(variants, controls=()):
-    return {"reference": "tagf", "variants": list(variants), "controls": list(controls), "primary": "lag>=0.5",
-            "margin": 0.02, "min_frames": 20, "setups": {}, "tuning": "none", "report_split": "test"}
+    return {
+        "reference": "tagf",
+        "variants": list(variants),
+        "controls": list(controls),
+        "primary": "lag>=0.5",
+        "margin": 0.02,
+        "min_frames": 20,
+        "setups": {},
+        "tuning": "none",
+        "report_split": "test",
+    }
 
 
 def test_verdicts_on_the_primary_endpoint():
     frame = study()
     summary = summarize(frame, meta(["tagf", "better", "same", "noisy"]), "tagf", "lag>=0.5", 0.02)
-    verdicts = {row["variant"]: row["primary"].get("vs_reference", {}).get("verdict") for row in summary["rows"]}
-    assert verdicts == {"tagf": None, "better": "better", "same": "equivalent within ±0.02", "noisy": "inconclusive"}
+    verdicts = {
+        row["variant"]: row["primary"].get("vs_reference", {}).get("verdict") for row in summary["rows"]
+    }
+    assert verdicts == {
+        "tagf": None,
+        "better": "better",
+        "same": "equivalent within ±0.02",
+        "noisy": "inconclusive",
+    }
     assert summary["family"] == ["better", "same", "noisy"] and summary["controls"] == []
     better = next(r for r in summary["rows"] if r["variant"] == "better")["primary"]["vs_reference"]
     assert better["level"] == "corpora" and better["corpora"] == 6 and better["mean"] > 0.1
-    assert better["videos"] == 6 * 4  # the same names in every corpus are different videos, never paired across
+    assert (
+        better["videos"] == 6 * 4
+    )  # the same names in every corpus are different videos, never paired across
     assert better["p"] < better["p_holm"] <= 3 * better["p"]  # Holm over the family of three
 
 
 def test_controls_are_tested_alone_and_a_variant_without_a_key_is_compared_once():
-    frame = study(variants={"tagf": 0.5, "oracle_align": 0.1, "concat": 0.5}, key_modes=("faithful", "length_agnostic"))
+    frame = study(
+        variants={"tagf": 0.5, "oracle_align": 0.1, "concat": 0.5}, key_modes=("faithful", "length_agnostic")
+    )
     frame = frame[~((frame["variant"] == "concat") & (frame["key_mode"] == "length_agnostic"))]
-    summary = summarize(frame, meta(["tagf", "oracle_align", "concat"], controls=["oracle_align"]), "tagf", "lag>=0.5", 0.02)
+    summary = summarize(
+        frame, meta(["tagf", "oracle_align", "concat"], controls=["oracle_align"]), "tagf", "lag>=0.5", 0.02
+    )
     labels = [row["label"] for row in summary["rows"]]
-    assert labels == ["tagf faithful", "oracle_align faithful", "concat faithful", "tagf length_agnostic",
-                      "oracle_align length_agnostic"]
+    assert labels == [
+        "tagf faithful",
+        "oracle_align faithful",
+        "concat faithful",
+        "tagf length_agnostic",
+        "oracle_align length_agnostic",
+    ]
     assert summary["family"] == ["concat faithful"]
     assert summary["controls"] == ["oracle_align faithful", "oracle_align length_agnostic"]
     control = summary["rows"][1]["primary"]["vs_reference"]
@@ -85,7 +134,9 @@ def test_controls_are_tested_alone_and_a_variant_without_a_key_is_compared_once(
 
 
 def test_one_seed_on_few_corpora_cannot_be_tested():
-    summary = summarize(study(corpora=3, seeds=1), meta(["tagf", "better", "same", "noisy"]), "tagf", "lag>=0.5", 0.02)
+    summary = summarize(
+        study(corpora=3, seeds=1), meta(["tagf", "better", "same", "noisy"]), "tagf", "lag>=0.5", 0.02
+    )
     found = summary["rows"][1]["primary"]["vs_reference"]
     assert found["p"] is None and found["verdict"].startswith("not testable (one training seed per corpus")
     assert "Design: 3 corpora × 1 training seed" in markdown(summary)
@@ -94,9 +145,14 @@ def test_one_seed_on_few_corpora_cannot_be_tested():
 def test_exploratory_measures_are_intervals_without_tests():
     summary = summarize(study(), meta(["tagf", "better", "same", "noisy"]), "tagf", "clean", 0.02)
     row = summary["rows"][1]
-    assert set(row["lag"]) == {"lag[0,0.5)", "lag[0.5,inf)"} and row["lag"]["lag[0,0.5)"]["vs_reference"]["ci95"]
+    assert (
+        set(row["lag"]) == {"lag[0,0.5)", "lag[0.5,inf)"} and row["lag"]["lag[0,0.5)"]["vs_reference"]["ci95"]
+    )
     assert set(row["drops"]["shift_s"]) == {"-0.5", "+0.5"}
-    assert "p_holm" not in row["lag"]["lag[0,0.5)"]["vs_reference"] and "verdict" not in row["drops"]["shift_s"]["+0.5"]
+    assert (
+        "p_holm" not in row["lag"]["lag[0,0.5)"]["vs_reference"]
+        and "verdict" not in row["drops"]["shift_s"]["+0.5"]
+    )
     # clean and shifted cells hold the same frames here: no drop, exactly
     assert row["drops"]["shift_s"]["+0.5"]["value"]["mean"] == 0.0
     text = markdown(summary)
@@ -109,12 +165,22 @@ def test_compare_on_the_stored_scores_writes_the_same_outputs_again(tmp_path):
     write_cells(str(tmp_path / "per_video.parquet"), frame, meta(["tagf", "better", "same", "noisy"]))
     first = compare(str(tmp_path / "per_video.parquet"), str(tmp_path / "a"))
     run_cli("compare", str(tmp_path / "per_video.parquet"), "--output", str(tmp_path / "b"))
-    for name in ("ablation.json", "ablation.md", "gates.json", "power.json", "robustness.json", "robustness.csv"):
+    for name in (
+        "ablation.json",
+        "ablation.md",
+        "gates.json",
+        "power.json",
+        "robustness.json",
+        "robustness.csv",
+    ):
         assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes(), name
     assert json.loads((tmp_path / "a" / "ablation.json").read_text()) == json.loads(json.dumps(first))
     power = json.loads((tmp_path / "a" / "power.json").read_text())
     assert 0 < power["detectable_difference"] < 0.5 and power["design"] == {
-        "corpora": 5, "seeds": 2, "videos_per_corpus": 4, "family": 3
+        "corpora": 5,
+        "seeds": 2,
+        "videos_per_corpus": 4,
+        "family": 3,
     }
     assert f"about {power['detectable_difference']:.3f} CCC" in (tmp_path / "a" / "ablation.md").read_text()
     other = compare(str(tmp_path / "per_video.parquet"), str(tmp_path / "c"), primary="clean", margin=0.5)
@@ -128,6 +194,8 @@ def test_a_file_that_is_not_a_studys_scores_is_named(tmp_path):
 
     pd.DataFrame({"a": [1]}).to_parquet(tmp_path / "x.parquet")
     proc = run_cli("compare", str(tmp_path / "x.parquet"), "--output", str(tmp_path / "o"), check=False)
-    assert proc.returncode == 4 and cli_error(proc).startswith(f"{tmp_path / 'x.parquet'}: not the per-video scores")
+    assert proc.returncode == 4 and cli_error(proc).startswith(
+        f"{tmp_path / 'x.parquet'}: not the per-video scores"
+    )
     proc = run_cli("compare", str(tmp_path / "missing.parquet"), "--output", str(tmp_path / "o"), check=False)
     assert proc.returncode == 4 and "no such per-video scores file" in cli_error(proc)

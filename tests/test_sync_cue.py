@@ -39,8 +39,17 @@ def decoded(corpus, video: str) -> dict:
         if face.exists():
             mouth[t] = mouth_opening(face)
     audio, per_frame = read_audio(media), 16000 / info.fps
-    energy = [np.sqrt(np.mean(audio[int(t * per_frame) : int((t + 1) * per_frame)] ** 2)) for t in range(info.frames)]
-    return {"fps": info.fps, "mouth": mouth, "energy": np.array(energy), "lag": table[:, 6], "outage": table[:, 2] > 0}
+    energy = [
+        np.sqrt(np.mean(audio[int(t * per_frame) : int((t + 1) * per_frame)] ** 2))
+        for t in range(info.frames)
+    ]
+    return {
+        "fps": info.fps,
+        "mouth": mouth,
+        "energy": np.array(energy),
+        "lag": table[:, 6],
+        "outage": table[:, 2] > 0,
+    }
 
 
 def correlation(media: dict, delta_s: float) -> float:
@@ -57,12 +66,16 @@ def test_the_mouth_opens_with_the_voice_at_the_videos_lag(corpus):
         media = decoded(corpus, masks.stem)
         deltas = np.arange(-3.0, 3.0 + 1e-9, 1 / media["fps"])
         peak = deltas[int(np.argmax([correlation(media, d) for d in deltas]))]
-        assert abs(peak) <= 2 / media["fps"], f"{masks.stem}: the correlation peaks {peak:+.2f} s from its true lag"
+        assert abs(peak) <= 2 / media["fps"], (
+            f"{masks.stem}: the correlation peaks {peak:+.2f} s from its true lag"
+        )
         assert correlation(media, 0.0) > 0.4, masks.stem
 
 
 def test_a_quarter_of_the_videos_are_in_sync(corpus):
-    assert PRESETS["sync"].zero_lag_fraction == 0.25 and PRESETS["sync"].videos["test"] == 8  # 40 in 5 corpora
+    assert (
+        PRESETS["sync"].zero_lag_fraction == 0.25 and PRESETS["sync"].videos["test"] == 8
+    )  # 40 in 5 corpora
     lags = json.loads((corpus / "ground_truth" / "lags.json").read_text())
     in_sync = [video for video, lag in lags.items() if lag == 0]
     assert in_sync  # seed 0 of sync_tiny has two

@@ -185,7 +185,14 @@ def test_bad_setting_is_one_clear_line(tiny_corpus, tmp_path):
     from conftest import run_cli
 
     proc = run_cli(
-        "train", "--store", str(tiny_corpus["store"]), "--output", str(tmp_path), "--set", "train.lr=-1", check=False
+        "train",
+        "--store",
+        str(tiny_corpus["store"]),
+        "--output",
+        str(tmp_path),
+        "--set",
+        "train.lr=-1",
+        check=False,
     )
     errors = [line for line in proc.stderr.splitlines() if line.startswith("tagf train: error:")]
     assert proc.returncode == ParamsError.exit_code and len(errors) == 1
@@ -261,14 +268,30 @@ def test_reload_best_each_epoch_continues_from_the_best_weights(tiny_corpus, tmp
 
     recorder = Weights()
     cfg = TrainConfig(
-        lr=3e-2, window=64, hop=32, epochs=5, batch_size=8, reload_best_each_epoch=True, early_stop_patience=10
+        lr=3e-2,
+        window=64,
+        hop=32,
+        epochs=5,
+        batch_size=8,
+        reload_best_each_epoch=True,
+        early_stop_patience=10,
     )
-    train(model_config("jca", **SMALL), cfg, store=str(tiny_corpus["store"]), out_dir=str(tmp_path),
-          callbacks=[recorder])
+    train(
+        model_config("jca", **SMALL),
+        cfg,
+        store=str(tiny_corpus["store"]),
+        out_dir=str(tmp_path),
+        callbacks=[recorder],
+    )
     assert recorder.saved == [True] * 5
     recorder.saved.clear()
-    plain = train(model_config("jca", **SMALL), cfg.model_copy(update={"reload_best_each_epoch": False}),
-                  store=str(tiny_corpus["store"]), out_dir=str(tmp_path / "plain"), callbacks=[recorder])
+    plain = train(
+        model_config("jca", **SMALL),
+        cfg.model_copy(update={"reload_best_each_epoch": False}),
+        store=str(tiny_corpus["store"]),
+        out_dir=str(tmp_path / "plain"),
+        callbacks=[recorder],
+    )
     # Without it the live weights move on past a worse epoch.
     improved = [h["val_ccc_mean"] == h["best_val_ccc_mean"] for h in plain.history]
     assert recorder.saved == improved and not all(improved)
@@ -295,8 +318,16 @@ def test_train_cli_records_the_setup(tiny_corpus, tmp_path):
 
     store = str(tiny_corpus["store"])
     run_cli(
-        "train", "--store", store, "--output", str(tmp_path / "run"), "--profile", "small", *SMALL_TAGF,
-        "--set", "train.epochs=1",
+        "train",
+        "--store",
+        store,
+        "--output",
+        str(tmp_path / "run"),
+        "--profile",
+        "small",
+        *SMALL_TAGF,
+        "--set",
+        "train.epochs=1",
     )
     _, extra = load_model(str(tmp_path / "run" / "model.pt"))
     assert extra["setup"].startswith("small, modified: model.window=64, model.visual_channels=(64, 32)")
@@ -312,13 +343,34 @@ def test_train_cli_takes_flags_over_params_over_the_profile(tiny_corpus, tmp_pat
         "splits: {selection: test}\n"
     )
     store = str(tiny_corpus["store"])
-    flags = ["--set", "model.key_mode=length_agnostic", "--set", "model.window=64", "--set", "train.window=64"]
-    run_cli("train", "--store", store, "--output", str(tmp_path / "run"), "--params", str(params), *flags,
-            "--set", "model.head_hidden=24", "--set", "train.hop=32")
+    flags = [
+        "--set",
+        "model.key_mode=length_agnostic",
+        "--set",
+        "model.window=64",
+        "--set",
+        "train.window=64",
+    ]
+    run_cli(
+        "train",
+        "--store",
+        store,
+        "--output",
+        str(tmp_path / "run"),
+        "--params",
+        str(params),
+        *flags,
+        "--set",
+        "model.head_hidden=24",
+        "--set",
+        "train.hop=32",
+    )
     model, extra = load_model(str(tmp_path / "run" / "model.pt"))
     # head 24 (--set over params' 16), steps 1 (jca's preset, params' null), epochs 1 (params over the profile's 6)
     assert (model.cfg.head_hidden, model.cfg.steps, extra["train"]["epochs"]) == (24, 1, 1)
-    assert extra["selection_split"] == "test" and extra["setup"].startswith("small, modified: model.window=64")
+    assert extra["selection_split"] == "test" and extra["setup"].startswith(
+        "small, modified: model.window=64"
+    )
 
 
 def test_bf16_precision_trains_under_cpu_autocast(tiny_corpus, monkeypatch):
@@ -352,7 +404,9 @@ def test_bf16_on_a_cpu_without_it_is_an_error_and_auto_stays_fp32(monkeypatch):
 
     monkeypatch.setattr(precision, "cpu_supports_bf16", lambda: False)
     cpu = torch.device("cpu")
-    with pytest.raises(ParamsError, match=r"train.precision: bf16 needs native bf16 support.*AVX512-BF16 or AMX"):
+    with pytest.raises(
+        ParamsError, match=r"train.precision: bf16 needs native bf16 support.*AVX512-BF16 or AMX"
+    ):
         precision.autocast("bf16", cpu)
     for name in ("auto", "fp32"):
         with precision.autocast(name, cpu):

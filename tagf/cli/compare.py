@@ -19,7 +19,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "compare", help="recompute a study's tables and verdicts from its per_video.parquet (no retraining)"
     )
     p.add_argument("per_video", help="per_video.parquet written by `tagf ablate` (or `tagf robustness`)")
-    p.add_argument("--output", required=True, help="directory for ablation.json/.md, gates.json, power.json, figures")
+    p.add_argument(
+        "--output", required=True, help="directory for ablation.json/.md, gates.json, power.json, figures"
+    )
     p.add_argument("--reference", help="the variant every other is compared with (default: the study's)")
     p.add_argument("--primary", help="the primary endpoint, e.g. clean or lag>=1 (default: the study's)")
     p.add_argument("--margin", type=float, help="equivalence margin in CCC (default: the study's)")

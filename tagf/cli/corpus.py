@@ -16,7 +16,11 @@ def _corpus(args: argparse.Namespace) -> None:
     from tagf.data.corpus_source import write_corpus_from
 
     described = write_corpus_from(args.source, args.output)
-    what = f"synthetic corpus ({described['preset']})" if described["source"] == "synthetic" else "corpus pointer"
+    what = (
+        f"synthetic corpus ({described['preset']})"
+        if described["source"] == "synthetic"
+        else "corpus pointer"
+    )
     print(f"wrote {what} to {args.output}")
 
 
@@ -31,6 +35,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(run=_synth)
 
     p = sub.add_parser("corpus", help="the corpus a source description names (written by `tagf source`)")
-    p.add_argument("source", help="source description JSON: a synthetic preset and seed, or an Aff-Wild2 tree")
-    p.add_argument("output", help="corpus directory: the synthetic corpus, or a SOURCE.json pointing at the tree")
+    p.add_argument(
+        "source", help="source description JSON: a synthetic preset and seed, or an Aff-Wild2 tree"
+    )
+    p.add_argument(
+        "output", help="corpus directory: the synthetic corpus, or a SOURCE.json pointing at the tree"
+    )
     p.set_defaults(run=_corpus)

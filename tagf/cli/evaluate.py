@@ -18,7 +18,9 @@ def _evaluate(args: argparse.Namespace) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("evaluate", help="ABAW-protocol CCC of a model on a split")
-    p.add_argument("--model", action="append", required=True, help=f"{MODEL_HELP}; repeat for one model per target")
+    p.add_argument(
+        "--model", action="append", required=True, help=f"{MODEL_HELP}; repeat for one model per target"
+    )
     p.add_argument("--store", required=True, help="feature store")
     p.add_argument("--split", default="validation", choices=("train", "validation", "test"))
     p.add_argument("--metrics", help="metrics JSON to write")

@@ -43,8 +43,9 @@ def local_model(args: argparse.Namespace, uri: str) -> str:
 
 def model_uri_option(p: argparse.ArgumentParser, reads: str = "") -> None:
     params_option(
-        p, f"{reads}for models:/ and runs:/ model URIs, its mlflow.tracking_uri (default ./params.yaml; "
-        "MLFLOW_TRACKING_URI wins)"
+        p,
+        f"{reads}for models:/ and runs:/ model URIs, its mlflow.tracking_uri (default ./params.yaml; "
+        "MLFLOW_TRACKING_URI wins)",
     )
 
 
@@ -55,14 +56,20 @@ def numbers(kind: type) -> Callable[[str], tuple]:
         try:
             return tuple(kind(x) for x in text.split(",") if x.strip())
         except ValueError:
-            raise argparse.ArgumentTypeError(f"expected comma-separated {kind.__name__}s, got {text!r}") from None
+            raise argparse.ArgumentTypeError(
+                f"expected comma-separated {kind.__name__}s, got {text!r}"
+            ) from None
 
     return parse
 
 
 def front_ends_option(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--visual-weights", help="IR-50 state dict; without it the built-in synthetic-corpus extractor")
-    p.add_argument("--audio-weights", help="VGGish state dict; without it the built-in synthetic-corpus extractor")
+    p.add_argument(
+        "--visual-weights", help="IR-50 state dict; without it the built-in synthetic-corpus extractor"
+    )
+    p.add_argument(
+        "--audio-weights", help="VGGish state dict; without it the built-in synthetic-corpus extractor"
+    )
     p.add_argument(
         "--front-ends",
         choices=("standard", "authors"),

@@ -15,7 +15,9 @@ def _plot_gates(args: argparse.Namespace) -> None:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("plot-gates", help="heatmap of a gated model's per-frame step weights over the VA trace")
+    p = sub.add_parser(
+        "plot-gates", help="heatmap of a gated model's per-frame step weights over the VA trace"
+    )
     p.add_argument("--model", required=True, help=MODEL_HELP)
     p.add_argument("--store", required=True, help="feature store")
     p.add_argument("--video", required=True)

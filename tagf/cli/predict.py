@@ -28,11 +28,15 @@ def _predict(args: argparse.Namespace) -> None:
 
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("predict", help="per-frame valence/arousal as CSV and ABAW submission file")
-    p.add_argument("--model", action="append", required=True, help=f"{MODEL_HELP}; repeat for one model per target")
+    p.add_argument(
+        "--model", action="append", required=True, help=f"{MODEL_HELP}; repeat for one model per target"
+    )
     p.add_argument("--store", help="feature store holding the videos")
     p.add_argument("--videos", help="comma-separated video names in the store")
     p.add_argument("--test-list", help="ABAW test list (video names or <video>/<NNNNN>.jpg rows)")
-    p.add_argument("--video-file", help="a raw .mp4/.avi to run through feature extraction instead of a store")
+    p.add_argument(
+        "--video-file", help="a raw .mp4/.avi to run through feature extraction instead of a store"
+    )
     p.add_argument("--faces-dir", help="its cropped-aligned faces (<NNNNN>.jpg), for --video-file")
     front_ends_option(p)
     p.add_argument("--csv", help="per-frame predictions CSV to write")

@@ -17,7 +17,8 @@ def _prepare(args: argparse.Namespace) -> None:
 def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("prepare", help="validate an Aff-Wild2-layout corpus and write its frame index")
     p.add_argument(
-        "root", help="corpus root, or a directory whose SOURCE.json points at one (`tagf corpus`); path or URL"
+        "root",
+        help="corpus root, or a directory whose SOURCE.json points at one (`tagf corpus`); path or URL",
     )
     p.add_argument("index", help="frame index to write (.parquet)")
     p.set_defaults(run=_prepare)

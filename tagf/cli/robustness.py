@@ -24,7 +24,9 @@ def _robustness(args: argparse.Namespace) -> None:
             raise UsageError(f"--model {spec}: expected NAME=MODEL_FILE")
         models.setdefault(name, []).append(local_model(args, url))
     try:
-        fields = params_section(args, "evaluate") | given(args, shifts_s="shifts_s", snr_db="snr", dropout="dropout")
+        fields = params_section(args, "evaluate") | given(
+            args, shifts_s="shifts_s", snr_db="snr", dropout="dropout"
+        )
         settings = ProtocolSettings(**fields)
     except ValidationError as err:
         raise invalid(err, args.params or "the flags", "evaluate.") from None

@@ -21,7 +21,9 @@ def _train(args: argparse.Namespace) -> None:
     model.pop("variant", None)
     profile = args.profile or pipeline.get("profile")
     where = "--set" if not args.params else f"{args.params} with --set"
-    setup = resolve(profile, variant, {**model, **settings["model"]}, {**train_fields, **settings["train"]}, where)
+    setup = resolve(
+        profile, variant, {**model, **settings["model"]}, {**train_fields, **settings["train"]}, where
+    )
     selection = args.selection or (pipeline.get("splits") or {}).get("selection", "validation")
     result = train(
         setup.model,
@@ -44,7 +46,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("train", help="train one model on a feature store (resumes an interrupted run)")
     p.add_argument("--store", required=True, help="feature store (path or fsspec URL)")
     p.add_argument("--output", required=True, help="run directory: checkpoint/, model.pt, history.json")
-    p.add_argument("--variant", help="model variant (tagf, rjcma, jca, grjca, concat, ...; default: params' or tagf)")
+    p.add_argument(
+        "--variant", help="model variant (tagf, rjcma, jca, grjca, concat, ...; default: params' or tagf)"
+    )
     p.add_argument(
         "--set",
         action="append",

@@ -32,7 +32,9 @@ def fingerprint(root: str, source: str = "affwild2") -> dict:
     fs, path = storage.filesystem(root)
     if not fs.isdir(path):
         raise StorageError(f"{root}: corpus root is not a directory")
-    listing = sorted((name, info.get("size"), _version(info)) for name, info in fs.find(path, detail=True).items())
+    listing = sorted(
+        (name, info.get("size"), _version(info)) for name, info in fs.find(path, detail=True).items()
+    )
     digest = hashlib.sha256(json.dumps(listing, allow_nan=False).encode()).hexdigest()
     return {"source": source, "root": root, "files": len(listing), "listing_sha256": digest}
 
@@ -43,11 +45,15 @@ def write_corpus_from(source_json: str, output: str) -> dict:
         described = json.loads(storage.read_text(source_json))
         kind = described["source"]
     except (ValueError, KeyError, TypeError):
-        raise DataError(f"{source_json}: not a corpus source description (write it with `tagf source`)") from None
+        raise DataError(
+            f"{source_json}: not a corpus source description (write it with `tagf source`)"
+        ) from None
     if kind == "synthetic":
         write_corpus(output, described["preset"], seed=described["seed"], max_lag_s=described["max_lag_s"])
     else:
-        storage.write_text(storage.join(output, SOURCE_FILE), json.dumps(described, indent=1, allow_nan=False))
+        storage.write_text(
+            storage.join(output, SOURCE_FILE), json.dumps(described, indent=1, allow_nan=False)
+        )
     return described
 
 

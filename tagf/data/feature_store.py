@@ -170,7 +170,9 @@ def write_store(
             manifest["sha256"][split] = hashlib.sha256(data).hexdigest()
             digest.update(data)
         manifest["version"] = digest.hexdigest()[:16]
-        storage.put(fs, f"{tmp}/{MANIFEST}", json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False).encode())
+        storage.put(
+            fs, f"{tmp}/{MANIFEST}", json.dumps(manifest, indent=1, sort_keys=True, allow_nan=False).encode()
+        )
     return manifest
 
 
@@ -179,9 +181,7 @@ def read_manifest(url: str) -> dict[str, Any]:
     try:
         return json.loads(storage.read_text(path))
     except FileNotFoundError:
-        raise StorageError(
-            f"{url}: not a feature store (no {MANIFEST}); run `tagf features` first"
-        ) from None
+        raise StorageError(f"{url}: not a feature store (no {MANIFEST}); run `tagf features` first") from None
     except ValueError as err:  # JSON or UTF-8 errors
         raise DataError(f"{path}: not a readable manifest ({err}); re-run `tagf features`") from None
 
@@ -250,5 +250,7 @@ def _concat(parts: list[SplitArrays]) -> SplitArrays:
             for f in ("visual", "audio", "labels", "label_valid", "visual_valid", "frames")
         },
         fps={video: rate for p in parts for video, rate in p.fps.items()},
-        true_lag_s=None if any(p.true_lag_s is None for p in parts) else np.concatenate([p.true_lag_s for p in parts]),
+        true_lag_s=None
+        if any(p.true_lag_s is None for p in parts)
+        else np.concatenate([p.true_lag_s for p in parts]),
     )

@@ -185,7 +185,8 @@ def _video_rows(fs, root: str, video: str, split: str, annotation: str | None, p
         "label_valid": valid,
         "face_present": faces,
         "fps": np.full(frames, info.fps, dtype=np.float32),
-        "audio_path": [audio[len(root) + 1 :]] * frames,  # relative to the root: the index is the same anywhere
+        "audio_path": [audio[len(root) + 1 :]]
+        * frames,  # relative to the root: the index is the same anywhere
     }
 
 

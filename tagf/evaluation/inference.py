@@ -51,5 +51,7 @@ def predict_frames(
             return None
         return stitch(np.concatenate(outputs[name]), windows.video, windows.start, split.offsets)
 
-    diagnostics = {name.split(" ", 1)[1]: stitched(name) for name in outputs if name.startswith("diagnostic ")}
+    diagnostics = {
+        name.split(" ", 1)[1]: stitched(name) for name in outputs if name.startswith("diagnostic ")
+    }
     return FramePredictions(stitched("values"), stitched("visual_gate"), stitched("audio_gate"), diagnostics)

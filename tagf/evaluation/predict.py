@@ -38,7 +38,9 @@ def features_of_raw_video(
         storage.read_bytes(video_file),
     )
     storage.put(fs, f"{base}/{layout.ANNOTATION_DIR}/{layout.TEST_LIST}", f"{name}\n".encode())
-    fs.makedirs(f"{base}/{layout.FACES_DIR}/{name}", exist_ok=True)  # without --faces-dir: no face in any frame
+    fs.makedirs(
+        f"{base}/{layout.FACES_DIR}/{name}", exist_ok=True
+    )  # without --faces-dir: no face in any frame
     if faces_dir:
         face_fs, face_path = storage.filesystem(faces_dir)
         for image in face_fs.glob(f"{face_path.rstrip('/')}/*.jpg"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+from dataclasses import dataclass
 from typing import Annotated, Literal
 
 import numpy as np
@@ -42,9 +43,28 @@ class ExtractorConfig(BaseModel):
         "builtin", description="builtin: synthetic corpus only; vggish_authors: without the final ReLU"
     )
     audio_weights: str | None = Field(None, description="VGGish state dict (path or URL), for vggish")
-    batch_size: Annotated[int, bounded(1_000_000, "frames")] = Field(256, gt=0, description="frames per backbone batch")
+    batch_size: Annotated[int, bounded(1_000_000, "frames")] = Field(
+        256, gt=0, description="frames per backbone batch"
+    )
     dtype: Literal["float16", "float32"] = Field("float16", description="storage precision of the features")
     seed: int = Field(0, description="seed of the built-in random-feature face encoder")
+    # Where extraction runs (on a Ray cluster: `tagf features --address`), not what it computes (PLACEMENT).
+    cpus_per_worker: Annotated[int, bounded(1024, "CPUs")] = Field(
+        1, gt=0, description="on a Ray cluster: CPUs per extraction task, its torch threads"
+    )
+    gpus_per_worker: float = Field(
+        0, ge=0, le=64, description="on a Ray cluster: GPUs per task (fractions share a card)"
+    )
+    videos_per_shard: Annotated[int, bounded(100_000, "videos")] = Field(
+        4, gt=0, description="on a Ray cluster: videos per task, the unit a rerun resumes from"
+    )
+
+
+PLACEMENT = (
+    "cpus_per_worker",
+    "gpus_per_worker",
+    "videos_per_shard",
+)  # not in the manifest: same store anywhere
 
 
 def _sha256(url: str | None) -> str | None:
@@ -55,7 +75,9 @@ def _backbones(cfg: ExtractorConfig, device: torch.device):
     """(visual model, audio model, face geometry (resize px, centre-crop px) or None to keep the faces as stored)."""
     if cfg.visual_backbone.startswith("ir50"):
         if not cfg.visual_weights:
-            raise ParamsError(f"features.visual_weights: the {cfg.visual_backbone} backbone needs a state-dict path")
+            raise ParamsError(
+                f"features.visual_weights: the {cfg.visual_backbone} backbone needs a state-dict path"
+            )
         authors = cfg.visual_backbone == "ir50_authors"
         visual = load_iresnet50(cfg.visual_weights, authors=authors)
         face_geometry = (AUTHORS_FACE_PX, AUTHORS_CROP_PX) if authors else (INPUT_PX, INPUT_PX)
@@ -63,7 +85,9 @@ def _backbones(cfg: ExtractorConfig, device: torch.device):
         visual, face_geometry = RandomFeatureFaceEncoder(cfg.seed), None
     if cfg.audio_backbone.startswith("vggish"):
         if not cfg.audio_weights:
-            raise ParamsError(f"features.audio_weights: the {cfg.audio_backbone} backbone needs a state-dict path")
+            raise ParamsError(
+                f"features.audio_weights: the {cfg.audio_backbone} backbone needs a state-dict path"
+            )
         audio = load_vggish(cfg.audio_weights, authors=cfg.audio_backbone == "vggish_authors")
     else:
         audio = LogMelStatistics()
@@ -118,7 +142,9 @@ def _video_table(columns, rows: np.ndarray, models, root: str, cfg: ExtractorCon
         chunks.append(_batched(visual_model, faces, cfg.batch_size, device))
     if chunks:
         visual[present] = np.concatenate(chunks)
-    patches = frame_patches(log_mel(read_audio(storage.join(root, columns["audio_path"][rows[0]]))), fps, len(rows))
+    patches = frame_patches(
+        log_mel(read_audio(storage.join(root, columns["audio_path"][rows[0]]))), fps, len(rows)
+    )
     audio = _batched(audio_model, patches, cfg.batch_size, device)
     value_type = np.float16 if cfg.dtype == "float16" else np.float32
     return pa.table(
@@ -135,37 +161,79 @@ def _video_table(columns, rows: np.ndarray, models, root: str, cfg: ExtractorCon
     )
 
 
-def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> dict:
-    """Compute the features of every indexed frame and write the store; returns its manifest."""
+@dataclass(frozen=True)
+class CorpusIndex:
+    """A frame index as extraction reads it: the corpus root, its columns, and each video's rows in index order."""
+
+    url: str
+    root: str
+    columns: dict[str, list]
+    rows_of: dict[str, np.ndarray]
+
+    def frames(self, videos: list[str]) -> int:
+        return sum(len(self.rows_of[v]) for v in videos)
+
+
+def load_corpus_index(index_url: str) -> CorpusIndex:
     index = read_index(index_url)
     root = (index.schema.metadata or {}).get(b"tagf.root", b"").decode()
     if not root:
         raise DataError(f"{index_url}: frame index has no corpus root; rebuild it with `tagf prepare`")
-    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    models = _backbones(cfg, device)
     columns = index.to_pydict()
     rows_of: dict[str, list[int]] = {}
     for row, video in enumerate(columns["video"]):
         rows_of.setdefault(video, []).append(row)
+    return CorpusIndex(index_url, root, columns, {v: np.asarray(r) for v, r in rows_of.items()})
+
+
+def extract_videos(
+    corpus: CorpusIndex, videos: list[str], cfg: ExtractorConfig, progress=None
+) -> list[pa.Table]:
+    """The store rows of each of `videos` (`progress`: a tqdm bar to advance by each video's frames)."""
+    device = torch.device("cuda" if torch.cuda.is_available() else "cpu")  # on Ray: the task's GPUs, if any
+    models = _backbones(cfg, device)
+    tables = []
+    for video in videos:
+        tables.append(_video_table(corpus.columns, corpus.rows_of[video], models, corpus.root, cfg, device))
+        if progress is not None:
+            progress.update(len(corpus.rows_of[video]))
+    return tables
+
+
+def progress_bar(total_frames: int, done_frames: int = 0) -> tqdm:
+    """Frames extracted: tqdm shows frames/s and the time left."""
+    return tqdm(total=total_frames, initial=done_frames, desc="features", unit="frame", unit_scale=True)
+
+
+def assemble(corpus: CorpusIndex, store_url: str, cfg: ExtractorConfig, tables: list[pa.Table]) -> dict:
+    """Write the store from every video's rows (`tables`, in the index's video order); returns its manifest."""
     per_split: dict[str, list[pa.Table]] = {}
     fps_of: dict[str, float] = {}
-    for video in tqdm(rows_of, desc="features", unit="video"):
-        rows = np.asarray(rows_of[video])
-        fps_of[video] = float(columns["fps"][rows[0]])
-        table = _video_table(columns, rows, models, root, cfg, device)
-        per_split.setdefault(columns["split"][rows[0]], []).append(table)
-    visual_dim = models[0].embedding_dim
-    audio_dim = next(iter(per_split.values()))[0].schema.field("audio").type.list_size
+    for video, table in zip(corpus.rows_of, tables, strict=True):
+        first = corpus.rows_of[video][0]
+        fps_of[video] = float(corpus.columns["fps"][first])
+        per_split.setdefault(corpus.columns["split"][first], []).append(table)
+    sample = tables[0].schema
+    visual_dim, audio_dim = (sample.field(name).type.list_size for name in ("visual", "audio"))
     target = schema(visual_dim, audio_dim, cfg.dtype)
-    tables = {split: pa.concat_tables([t.cast(target) for t in parts]) for split, parts in per_split.items()}
+    merged = {split: pa.concat_tables([t.cast(target) for t in parts]) for split, parts in per_split.items()}
     manifest = {
         "dims": {"visual": visual_dim, "audio": audio_dim},
         "dtype": cfg.dtype,
-        "extractor": cfg.model_dump(),
+        "extractor": cfg.model_dump(exclude=set(PLACEMENT)),
         "weights_sha256": {"visual": _sha256(cfg.visual_weights), "audio": _sha256(cfg.audio_weights)},
         "corpus": {
-            "root": root,
-            "index_sha256": hashlib.sha256(storage.read_bytes(index_url)).hexdigest()[:16],
+            "root": corpus.root,
+            "index_sha256": hashlib.sha256(storage.read_bytes(corpus.url)).hexdigest()[:16],
         },
     }
-    return write_store(store_url, tables, fps_of, manifest)
+    return write_store(store_url, merged, fps_of, manifest)
+
+
+def extract_features(index_url: str, store_url: str, cfg: ExtractorConfig) -> dict:
+    """Compute the features of every indexed frame in this process and write the store; returns its manifest."""
+    corpus = load_corpus_index(index_url)
+    videos = list(corpus.rows_of)
+    with progress_bar(corpus.frames(videos)) as bar:
+        tables = extract_videos(corpus, videos, cfg, bar)
+    return assemble(corpus, store_url, cfg, tables)

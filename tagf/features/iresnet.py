@@ -63,7 +63,10 @@ class IRResNet50(nn.Module):
             channels = depth
         self.body = nn.Sequential(*units)
         self.output_layer = nn.Sequential(
-            nn.BatchNorm2d(512), nn.Dropout(), nn.Flatten(), nn.Linear(512 * output_px**2, 512),
+            nn.BatchNorm2d(512),
+            nn.Dropout(),
+            nn.Flatten(),
+            nn.Linear(512 * output_px**2, 512),
             nn.BatchNorm1d(512),
         )
 

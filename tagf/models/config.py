@@ -20,42 +20,58 @@ KeyMode = Literal["faithful", "length_agnostic"]
 class ModelConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    visual_in: Annotated[int, bounded(65_536, "features")] = Field(512, gt=0, description="visual feature size per frame (IR-ResNet-50: 512)")
-    audio_in: Annotated[int, bounded(65_536, "features")] = Field(128, gt=0, description="audio feature size per frame (VGGish: 128)")
+    visual_in: Annotated[int, bounded(65_536, "features")] = Field(
+        512, gt=0, description="visual feature size per frame (IR-ResNet-50: 512)"
+    )
+    audio_in: Annotated[int, bounded(65_536, "features")] = Field(
+        128, gt=0, description="audio feature size per frame (VGGish: 128)"
+    )
     visual_channels: tuple[Annotated[int, bounded(8_192, "channels")], ...] = Field(
         (512, 512, 256, 256), min_length=1, max_length=16, description="visual TCN widths"
     )
     audio_channels: tuple[Annotated[int, bounded(8_192, "channels")], ...] = Field(
         (128, 128, 128, 128), min_length=1, max_length=16, description="audio TCN widths"
     )
-    tcn_kernel: Annotated[int, bounded(64, "frames")] = Field(5, gt=1, description="TCN kernel size; level i dilates by 2**i")
+    tcn_kernel: Annotated[int, bounded(64, "frames")] = Field(
+        5, gt=1, description="TCN kernel size; level i dilates by 2**i"
+    )
     tcn_dropout: float = Field(0.1, ge=0, lt=1, description="dropout after each TCN convolution")
     fusion: Fusion = Field("coattention", description="how the two streams meet")
     steps: Annotated[int, bounded(16, "steps")] = Field(2, ge=1, description="recursive co-attention steps S")
     gate: Gate = Field("step_bilstm", description="how the S+1 candidates are weighed per frame")
     key_mode: KeyMode = Field("faithful", description="faithful: key is a Linear over time (fixed window)")
-    window: Annotated[int, bounded(9_000, "frames")] = Field(300, gt=0, description="window length L; fixed in faithful key mode")
+    window: Annotated[int, bounded(9_000, "frames")] = Field(
+        300, gt=0, description="window length L; fixed in faithful key mode"
+    )
     attention_dropout: float = Field(
         0.6, ge=0, lt=1, description="dropout on attention maps and residual updates"
     )
     gate_dropout: float = Field(0.1, ge=0, lt=1, description="dropout inside the BiLSTM gates")
     temperature: float = Field(0.1, gt=0, description="softmax temperature τ of the step_bilstm and fc gates")
-    head_hidden: Annotated[int, bounded(16_384, "units")] = Field(256, gt=0, description="hidden width of the regression head")
+    head_hidden: Annotated[int, bounded(16_384, "units")] = Field(
+        256, gt=0, description="hidden width of the regression head"
+    )
     outputs: int = Field(2, ge=1, le=2, description="2: valence and arousal; 1: one target per model")
     separate_targets: bool = Field(
-        False, description="with 2 outputs: one complete model per target (the authors' set-up), not a joint head"
+        False,
+        description="with 2 outputs: one complete model per target (the authors' set-up), not a joint head",
     )
     audio_alignment: AudioAlignment = Field(
         "none",
         description="oracle: the audio realigned by each frame's ground-truth lag (synthetic corpora only, a "
         "control); attention: each visual frame attends over the audio within ±max_lag_s (tagf.models.lag_attention)",
     )
-    max_lag_s: float = Field(3.0, gt=0, description="attention alignment: the farthest lag it looks, in seconds")
+    max_lag_s: float = Field(
+        3.0, gt=0, description="attention alignment: the farthest lag it looks, in seconds"
+    )
     fps: float = Field(30.0, gt=0, description="frames per second of the training data (set by training)")
     output: Output = Field(
-        "head", description="reliability: per-frame weights over visual, audio and fused predictions (tagf.models.reliability)"
+        "head",
+        description="reliability: per-frame weights over visual, audio and fused predictions (tagf.models.reliability)",
     )
-    auxiliary_weight: float = Field(0.5, ge=0, description="reliability: weight of each unimodal head's 1 − CCC loss")
+    auxiliary_weight: float = Field(
+        0.5, ge=0, description="reliability: weight of each unimodal head's 1 − CCC loss"
+    )
     init: Literal["pytorch", "authors"] = Field(
         "pytorch",
         description="authors: xavier-uniform Linear weights and zero biases in the fusion (co-attention and "

@@ -34,7 +34,9 @@ class FusionOutput(NamedTuple):
     # Gate weights α, co-attention variants only: (B, L, S+1), or (B, L, outputs, S+1) with separate_targets.
     visual_gate: torch.Tensor | None
     audio_gate: torch.Tensor | None
-    diagnostics: dict[str, torch.Tensor] | None = None  # per-frame decisions of a mechanism (module docstring)
+    diagnostics: dict[str, torch.Tensor] | None = (
+        None  # per-frame decisions of a mechanism (module docstring)
+    )
     auxiliary: tuple[torch.Tensor, ...] = ()  # (B, L, outputs) predictions trained with their own loss
 
 
@@ -85,11 +87,15 @@ class FusionModel(nn.Module):
             self.audio_gate = GATES[cfg.gate](cfg.audio_dim, cfg)
         head_in = cfg.visual_dim * uses_visual + cfg.audio_dim * uses_audio
         self.head = RegressionHead(head_in, cfg.head_hidden, cfg.outputs)
-        self.reliability = Reliability(cfg) if cfg.output == "reliability" and uses_visual and uses_audio else None
+        self.reliability = (
+            Reliability(cfg) if cfg.output == "reliability" and uses_visual and uses_audio else None
+        )
         if cfg.init == "authors":
             for encoder in (self.visual_encoder, self.audio_encoder):
                 for level in encoder.levels if encoder is not None else ():
-                    if level.downsample is not None:  # their TemporalBlock.init_weights; the weight-normed convs'
+                    if (
+                        level.downsample is not None
+                    ):  # their TemporalBlock.init_weights; the weight-normed convs'
                         # xavier there is overwritten by weight_norm's recomputation, so it has no effect
                         nn.init.xavier_uniform_(level.downsample.weight, gain=math.sqrt(2))
             if self.coattention is not None:
@@ -124,7 +130,9 @@ class FusionModel(nn.Module):
             return FusionOutput(self.head(torch.cat(streams, dim=-1)), None, None)
         visual_steps, audio_steps = self.coattention(*streams, mask)  # (B, L, M, d_m) each
         if self.joint_gate is not None:
-            visual_fused, audio_fused, visual_alpha, audio_alpha, scale = self.joint_gate(visual_steps, audio_steps)
+            visual_fused, audio_fused, visual_alpha, audio_alpha, scale = self.joint_gate(
+                visual_steps, audio_steps
+            )
             diagnostics["audio_scale"] = scale
         else:
             visual_fused, visual_alpha = self.visual_gate(visual_steps, mask)

@@ -42,7 +42,9 @@ class LagAttention(nn.Module):
 
     def forward(self, visual: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor | None = None):
         length = visual.shape[1]
-        scores = torch.bmm(self.query(visual), self.key(audio).transpose(1, 2)) / math.sqrt(HIDDEN)  # (B, L, L)
+        scores = torch.bmm(self.query(visual), self.key(audio).transpose(1, 2)) / math.sqrt(
+            HIDDEN
+        )  # (B, L, L)
         positions = torch.arange(length, device=visual.device)
         offset = positions[None, :] - positions[:, None]  # (L, L): j − i
         within = offset.abs() <= self.span

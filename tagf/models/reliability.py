@@ -51,7 +51,9 @@ class Reliability(nn.Module):
         p_v = F.layer_norm(self.visual_projection(visual), (PROJECTED,))  # (B, L, c)
         p_a = F.layer_norm(self.audio_projection(audio), (PROJECTED,))
         agreement = (p_v * p_a).mean(-1).unsqueeze(1)  # (B, 1, L)
-        local = F.avg_pool1d(agreement, self.window, 1, self.window // 2, count_include_pad=False)  # (B, 1, L)
+        local = F.avg_pool1d(
+            agreement, self.window, 1, self.window // 2, count_include_pad=False
+        )  # (B, 1, L)
         features = torch.cat((p_v, p_a, (from_visual - from_audio).abs(), local.transpose(1, 2)), dim=-1)
         logits = self.weigher(features).reshape(b, length, self.outputs, 3) / self.log_temperature.exp()
         weights = torch.softmax(logits, dim=-1)  # (B, L, T, 3)

@@ -18,11 +18,17 @@ VARIANTS: dict[str, dict[str, Any]] = {
     "mean_gate": dict(fusion="coattention", gate="mean", steps=2),
     "rjcma": dict(fusion="coattention", gate="last", steps=2),  # recursive JCA, final step only
     "jca": dict(fusion="coattention", gate="last", steps=1),  # joint cross-attention, one step
-    "tagf_free": dict(fusion="coattention", gate="step_bilstm_free", steps=2),  # the step gate without its bound
-    "tagf_xmodal": dict(fusion="coattention", gate="crossmodal", steps=2),  # the gate sees both, scales the audio
+    "tagf_free": dict(
+        fusion="coattention", gate="step_bilstm_free", steps=2
+    ),  # the step gate without its bound
+    "tagf_xmodal": dict(
+        fusion="coattention", gate="crossmodal", steps=2
+    ),  # the gate sees both, scales the audio
     "lag_attention": dict(fusion="coattention", gate="step_bilstm", steps=2, audio_alignment="attention"),
     "reliability": dict(fusion="coattention", gate="step_bilstm", steps=2, output="reliability"),
-    "oracle_align": dict(fusion="coattention", gate="step_bilstm", steps=2, audio_alignment="oracle"),  # a control
+    "oracle_align": dict(
+        fusion="coattention", gate="step_bilstm", steps=2, audio_alignment="oracle"
+    ),  # a control
     "concat": dict(fusion="concat"),
     "visual_only": dict(fusion="visual_only"),
     "audio_only": dict(fusion="audio_only"),

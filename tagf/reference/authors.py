@@ -57,7 +57,14 @@ class TemporalBlock(nn.Module):
         self.relu2 = nn.LeakyReLU()
         self.dropout2 = nn.Dropout(dropout)
         self.net = nn.Sequential(
-            self.conv1, self.chomp1, self.relu1, self.dropout1, self.conv2, self.chomp2, self.relu2, self.dropout2
+            self.conv1,
+            self.chomp1,
+            self.relu1,
+            self.dropout1,
+            self.conv2,
+            self.chomp2,
+            self.relu2,
+            self.dropout2,
         )
         self.downsample = nn.Conv1d(n_inputs, n_outputs, 1) if n_inputs != n_outputs else None
         self.relu = nn.LeakyReLU()
@@ -179,7 +186,9 @@ class LSTM(nn.Module):
             batch_first=True,
         )
         self.residual_embeddings = residual_embeddings
-        self.init_hidden = nn.Parameter(nn.init.xavier_uniform_(torch.empty(2 * 2 * num_layers, self.rnn_dim)))
+        self.init_hidden = nn.Parameter(
+            nn.init.xavier_uniform_(torch.empty(2 * 2 * num_layers, self.rnn_dim))
+        )
         self.num_layers = num_layers
 
     def forward(self, inputs):
@@ -298,7 +307,9 @@ class Bottleneck(namedtuple("Block", ["in_channel", "depth", "stride"])):
 
 
 def get_block(in_channel, depth, num_units, stride=2):
-    return [Bottleneck(in_channel, depth, stride)] + [Bottleneck(depth, depth, 1) for _ in range(num_units - 1)]
+    return [Bottleneck(in_channel, depth, stride)] + [
+        Bottleneck(depth, depth, 1) for _ in range(num_units - 1)
+    ]
 
 
 def get_blocks_50():
@@ -317,7 +328,11 @@ class Backbone(nn.Module):
             nn.Conv2d(input_channels, 64, (3, 3), 1, 1, bias=False), nn.BatchNorm2d(64), nn.PReLU(64)
         )
         self.output_layer = nn.Sequential(
-            nn.BatchNorm2d(512), nn.Dropout(drop_ratio), Flatten(), nn.Linear(512 * 7 * 7, 512), nn.BatchNorm1d(512)
+            nn.BatchNorm2d(512),
+            nn.Dropout(drop_ratio),
+            Flatten(),
+            nn.Linear(512 * 7 * 7, 512),
+            nn.BatchNorm1d(512),
         )
         modules = []
         for block in get_blocks_50():
@@ -361,7 +376,11 @@ class VGG(nn.Module):
                 in_channels = v
         self.features = nn.Sequential(*layers)
         self.embeddings = nn.Sequential(
-            nn.Linear(512 * 4 * 6, 4096), nn.ReLU(True), nn.Linear(4096, 4096), nn.ReLU(True), nn.Linear(4096, 128)
+            nn.Linear(512 * 4 * 6, 4096),
+            nn.ReLU(True),
+            nn.Linear(4096, 4096),
+            nn.ReLU(True),
+            nn.Linear(4096, 128),
         )
 
     def forward(self, x):

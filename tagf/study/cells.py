@@ -71,7 +71,9 @@ def endpoint(name: str, lag_subsets: list[str]) -> Endpoint:
     threshold = re.fullmatch(r"lag(>=|<)([\d.]+)", name)
     if threshold:
         cut, bounds = float(threshold[2]), {s: lag_bounds(s) for s in lag_subsets}
-        picked = [s for s, (low, high) in bounds.items() if (low >= cut if threshold[1] == ">=" else high <= cut)]
+        picked = [
+            s for s, (low, high) in bounds.items() if (low >= cut if threshold[1] == ">=" else high <= cut)
+        ]
         edges = sorted({edge for pair in bounds.values() for edge in pair})
         if not picked or cut not in edges:
             raise DataError(f"endpoint {name!r}: {cut:g} s is not an edge of the lag bins {edges}")
@@ -79,7 +81,9 @@ def endpoint(name: str, lag_subsets: list[str]) -> Endpoint:
     condition = re.fullmatch(r"(\w+)=([+-]?[\d.]+)", name)
     if condition:
         return Endpoint(name, condition[1], float(condition[2]), ("all",))
-    raise DataError(f"unknown endpoint {name!r}: clean, lag>=X, lag<X, a lag bin, shift_s=S, outage or no_face")
+    raise DataError(
+        f"unknown endpoint {name!r}: clean, lag>=X, lag<X, a lag bin, shift_s=S, outage or no_face"
+    )
 
 
 def read_cells(url: str) -> tuple[pd.DataFrame, dict]:
@@ -94,13 +98,17 @@ def read_cells(url: str) -> tuple[pd.DataFrame, dict]:
     needed = {*RUN, "perturbation", "level", "video", "subset", "n"}
     missing = sorted(needed - set(table.column_names))
     if missing or not meta:
-        raise DataError(f"{url}: not the per-video scores of an ablation (missing {missing or 'its metadata'})")
+        raise DataError(
+            f"{url}: not the per-video scores of an ablation (missing {missing or 'its metadata'})"
+        )
     return table.to_pandas(use_threads=storage.ARROW_THREADS), meta
 
 
 def write_cells(url: str, frame: pd.DataFrame, meta: dict) -> None:
     table = pa.Table.from_pandas(frame, preserve_index=False)
-    table = table.replace_schema_metadata({METADATA: json.dumps(meta, sort_keys=True, allow_nan=False).encode()})
+    table = table.replace_schema_metadata(
+        {METADATA: json.dumps(meta, sort_keys=True, allow_nan=False).encode()}
+    )
     with storage.atomic_path(url) as (fs, tmp), fs.open(tmp, "wb") as f:
         pq.write_table(table, f, compression="zstd")
 
@@ -130,9 +138,7 @@ def values(frame: pd.DataFrame, picked: Endpoint, min_frames: int) -> pd.DataFra
     columns = ["n", *(f"{s}_{t}" for t in targets for s in SUMS)]
     pooled = chosen.groupby([*RUN, "video"], sort=True, dropna=False)[columns].sum().reset_index()
     pooled = pooled[pooled["n"] >= min_frames]
-    per_target = [
-        ccc_of_sums(pooled["n"], *(pooled[f"{s}_{t}"].to_numpy() for s in SUMS)) for t in targets
-    ]
+    per_target = [ccc_of_sums(pooled["n"], *(pooled[f"{s}_{t}"].to_numpy() for s in SUMS)) for t in targets]
     out = pooled[[*RUN, "video"]].copy()
     out["value"] = np.mean(per_target, axis=0) if per_target else np.nan
     return out
@@ -165,5 +171,10 @@ def gate_values(frame: pd.DataFrame, picked: Endpoint, gate: str, min_frames: in
     for key, group in chosen.groupby([*RUN, "video"], sort=True, dropna=False):
         n = int(group["n"].sum())
         if n >= min_frames:
-            rows.append({**dict(zip([*RUN, "video"], key)), "value": np.sum(np.stack(group[column].to_numpy()), 0) / n})
+            rows.append(
+                {
+                    **dict(zip([*RUN, "video"], key)),
+                    "value": np.sum(np.stack(group[column].to_numpy()), 0) / n,
+                }
+            )
     return pd.DataFrame(rows, columns=[*RUN, "video", "value"])

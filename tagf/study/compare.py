@@ -50,8 +50,14 @@ def curves(summary: dict[str, Any]) -> list[dict[str, Any]]:
             if found is not None:
                 low, high = found["ci95"] or (None, None)
                 rows.append(
-                    {"model": row["label"], "perturbation": perturbation, "level": level,
-                     "ccc_mean": found["mean"], "ccc_low": low, "ccc_high": high}
+                    {
+                        "model": row["label"],
+                        "perturbation": perturbation,
+                        "level": level,
+                        "ccc_mean": found["mean"],
+                        "ccc_low": low,
+                        "ccc_high": high,
+                    }
                 )
     return rows
 
@@ -60,7 +66,9 @@ def power(frame, meta: dict, summary: dict[str, Any]) -> dict[str, Any]:
     """The primary endpoint's variance components (from the comparisons with the reference), what this design
     detects, the corpora a difference of 0.02 or 0.05 needs, and the tests' rejection and coverage when data with
     these components are simulated under the null and at a true difference of 0.05."""
-    comparisons = comparison_layouts(frame, meta, summary["primary"], summary["reference"], summary["lag_bins"])
+    comparisons = comparison_layouts(
+        frame, meta, summary["primary"], summary["reference"], summary["lag_bins"]
+    )
     if not comparisons:
         return {"skipped": "no comparison with the reference"}
     comp = components(comparisons)
@@ -74,7 +82,9 @@ def power(frame, meta: dict, summary: dict[str, Any]) -> dict[str, Any]:
         "components": comp.as_dict(),
         "design": {"corpora": corpora, "seeds": seeds, "videos_per_corpus": videos, "family": family},
         "detectable_difference": None if here is None else detectable(*here, family),
-        "corpora_needed": {f"{target:g}": design_for(comp, target, seeds, videos, family) for target in (0.02, 0.05)},
+        "corpora_needed": {
+            f"{target:g}": design_for(comp, target, seeds, videos, family) for target in (0.02, 0.05)
+        },
         "min_corpora_for_corpus_level": MIN_CORPORA,
         "calibration": calibration(comp, max(seeds, 2)),
     }
@@ -100,7 +110,11 @@ def write_curves(rows: list[dict[str, Any]], json_url: str, csv_url: str) -> Non
 
 
 def compare(
-    per_video: str, out_dir: str, reference: str | None = None, primary: str | None = None, margin: float | None = None
+    per_video: str,
+    out_dir: str,
+    reference: str | None = None,
+    primary: str | None = None,
+    margin: float | None = None,
 ) -> dict[str, Any]:
     """Write every output of a study from its per-video scores; returns the summary."""
     frame, meta = read_cells(per_video)

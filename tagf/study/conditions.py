@@ -44,8 +44,12 @@ class ProtocolSettings(BaseModel):
         description="audio shifts in seconds, each used as ± and turned into frames with each video's fps; "
         "0 (clean) is always scored",
     )
-    snr_db: list[float] = Field(default_factory=lambda: [20.0, 10.0, 0.0], description="modality noise levels")
-    dropout: list[float] = Field(default_factory=lambda: [0.0, 0.25, 0.5], description="modality dropout fractions")
+    snr_db: list[float] = Field(
+        default_factory=lambda: [20.0, 10.0, 0.0], description="modality noise levels"
+    )
+    dropout: list[float] = Field(
+        default_factory=lambda: [0.0, 0.25, 0.5], description="modality dropout fractions"
+    )
     lag_bins_s: list[float] = Field(
         default_factory=lambda: [0.0, 0.25, 0.5, 1.0, 2.0],
         description="lower edges of the effective-lag bins, seconds (the last bin is open above)",

@@ -49,8 +49,15 @@ def attended_lag(cells: pd.DataFrame) -> dict[str, Any] | None:
         spread = np.sqrt(max(d2 / n - (d / n) ** 2, 0) * max(lag2 / n - (lag / n) ** 2, 0))
         correlations.append(float(cov / spread) if spread > 0 else 0.0)
     points = [
-        {"level": float(level), "video": video, "true_lag_s": s_lag / n, "attended_lag_s": float(np.asarray(d)[0]) / n}
-        for level, video, n, s_lag, d in zip(shifted["level"], shifted["video"], shifted["n"], shifted["sum_lag"], shifted[LAG])
+        {
+            "level": float(level),
+            "video": video,
+            "true_lag_s": s_lag / n,
+            "attended_lag_s": float(np.asarray(d)[0]) / n,
+        }
+        for level, video, n, s_lag, d in zip(
+            shifted["level"], shifted["video"], shifted["n"], shifted["sum_lag"], shifted[LAG]
+        )
     ]
     return {
         "correlation": mean_interval(np.clip(correlations, -0.999999, 0.999999), "ccc").as_dict(tested=False),
@@ -65,14 +72,20 @@ def weights(cells: pd.DataFrame, column: str, subsets: list[str], min_frames: in
     for subset in subsets:
         chosen = cells[cells["subset"] == subset]
         if subset in ("clean", "outage", "no_face"):
-            chosen = cells[(cells["perturbation"] == SHIFT) & (cells["level"] == 0) & (cells["subset"] == ("all" if subset == "clean" else subset))]
+            chosen = cells[
+                (cells["perturbation"] == SHIFT)
+                & (cells["level"] == 0)
+                & (cells["subset"] == ("all" if subset == "clean" else subset))
+            ]
         else:
             chosen = chosen[chosen["perturbation"] == SHIFT]
         chosen = chosen[chosen[column].notna()]
         if chosen.empty:
             out[subset] = None
             continue
-        pooled = chosen.groupby([*RUN, "video"]).agg(n=("n", "sum"), total=(column, lambda s: _stacked(s).sum(0)))
+        pooled = chosen.groupby([*RUN, "video"]).agg(
+            n=("n", "sum"), total=(column, lambda s: _stacked(s).sum(0))
+        )
         pooled = pooled[pooled["n"] >= min_frames]
         if pooled.empty:
             out[subset] = None
@@ -80,7 +93,9 @@ def weights(cells: pd.DataFrame, column: str, subsets: list[str], min_frames: in
         keys = pooled.index.to_frame(index=False)
         means = np.stack(pooled["total"].to_numpy()) / pooled["n"].to_numpy()[:, None]  # (cells, k)
         out[subset] = [
-            estimate(list(zip(keys["corpus_seed"], keys["seed"], keys["video"], means[:, m])), "weight").as_dict(tested=False)
+            estimate(
+                list(zip(keys["corpus_seed"], keys["seed"], keys["video"], means[:, m])), "weight"
+            ).as_dict(tested=False)
             for m in range(means.shape[1])
         ]
     return out
@@ -92,12 +107,19 @@ def diagnostics_summary(frame: pd.DataFrame, rows: list[dict], lag_bins: list[st
     found = []
     for row in rows:
         mine = _of(frame, row)
-        entry: dict[str, Any] = {"variant": row["variant"], **{k: row[k] for k in CONDITION}, "label": row["label"]}
+        entry: dict[str, Any] = {
+            "variant": row["variant"],
+            **{k: row[k] for k in CONDITION},
+            "label": row["label"],
+        }
         if LAG in mine and mine[LAG].notna().any():
             entry["attended_lag"] = attended_lag(mine)
         for column, names in WEIGHTS.items():
             if column in mine and mine[column].notna().any():
-                entry[column.removeprefix("diag_")] = {"components": list(names), **weights(mine, column, subsets, min_frames)}
+                entry[column.removeprefix("diag_")] = {
+                    "components": list(names),
+                    **weights(mine, column, subsets, min_frames),
+                }
         if len(entry) > 4:
             found.append(entry)
     return {"subsets": subsets, "rows": found}

@@ -37,10 +37,14 @@ def robustness_figure(rows: list[dict[str, Any]], url: str) -> None:
         step = min(np.diff(levels)) if len(levels) > 1 else 1.0
         for k, model in enumerate(models):
             mine = sorted(
-                ((r["level"], r) for r in rows if r["model"] == model and r["perturbation"] == panel), key=lambda x: x[0]
+                ((r["level"], r) for r in rows if r["model"] == model and r["perturbation"] == panel),
+                key=lambda x: x[0],
             )
             found = [
-                {"mean": r["ccc_mean"], "ci95": None if r.get("ccc_low") is None else (r["ccc_low"], r["ccc_high"])}
+                {
+                    "mean": r["ccc_mean"],
+                    "ci95": None if r.get("ccc_low") is None else (r["ccc_low"], r["ccc_high"]),
+                }
                 for _, r in mine
             ]
             offset = (k / max(1, len(models) - 1) - 0.5) * 0.3 * step  # models side by side, not on top
@@ -64,14 +68,18 @@ def gate_figure(gates: dict[str, Any], url: str) -> None:
         save(fig, url)
         return
     rows, subsets = gates["rows"], gates["subsets"]
-    fig, axes = plt.subplots(2, len(rows), figsize=(3.8 * len(rows), 6.4), squeeze=False, sharey=True, layout="constrained")
+    fig, axes = plt.subplots(
+        2, len(rows), figsize=(3.8 * len(rows), 6.4), squeeze=False, sharey=True, layout="constrained"
+    )
     for column, row in enumerate(rows):
         for line, gate in enumerate(("visual", "audio")):
             ax = axes[line][column]
             present = [s for s in subsets if row[gate].get(s)]
             steps = len(row[gate][present[0]]) if present else 0
             for m in range(steps):
-                _errorbar(ax, range(len(present)), [row[gate][s][m] for s in present], f"step {m}", 0.08 * (m - 1))
+                _errorbar(
+                    ax, range(len(present)), [row[gate][s][m] for s in present], f"step {m}", 0.08 * (m - 1)
+                )
             ax.set_xticks(range(len(present)))
             ax.set_xticklabels([s.removeprefix("lag") for s in present], rotation=35, fontsize=7)
             ax.set_title(f"{row['label']}: {gate} gate", fontsize=9)
@@ -87,14 +95,21 @@ def diagnostics_figure(diagnostics: dict[str, Any], url: str) -> None:
     """A panel per diagnosed model: the attended lag against the true lag (with the identity), or a mechanism's
     weights by effective lag, in outages and without a face."""
     rows = diagnostics["rows"]
-    panels = [(row, kind) for row in rows for kind in ("attended_lag", "reliability", "audio_scale") if row.get(kind)]
+    panels = [
+        (row, kind)
+        for row in rows
+        for kind in ("attended_lag", "reliability", "audio_scale")
+        if row.get(kind)
+    ]
     if not panels:
         fig, ax = plt.subplots(figsize=(6, 1.2))
         ax.axis("off")
         ax.text(0.5, 0.5, "no variant of this study realigns or weighs the audio", ha="center", va="center")
         save(fig, url)
         return
-    fig, axes = plt.subplots(1, len(panels), figsize=(4.6 * len(panels), 4.0), squeeze=False, layout="constrained")
+    fig, axes = plt.subplots(
+        1, len(panels), figsize=(4.6 * len(panels), 4.0), squeeze=False, layout="constrained"
+    )
     for ax, (row, kind) in zip(axes[0], panels):
         found = row[kind]
         if kind == "attended_lag":

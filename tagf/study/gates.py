@@ -40,20 +40,27 @@ def _steps(found: pd.DataFrame, variant: str, condition: tuple) -> list[dict[str
     steps = len(mine["value"].iloc[0])
     return [
         estimate(
-            [(c, s, v, float(alpha[m])) for c, s, v, alpha in zip(mine["corpus_seed"], mine["seed"], mine["video"], mine["value"])],
+            [
+                (c, s, v, float(alpha[m]))
+                for c, s, v, alpha in zip(mine["corpus_seed"], mine["seed"], mine["video"], mine["value"])
+            ],
             "weight",
         ).as_dict(tested=False)
         for m in range(steps)
     ]
 
 
-def gate_summary(frame: pd.DataFrame, rows: list[dict[str, Any]], lag_bins: list[str], min_frames: int) -> dict:
+def gate_summary(
+    frame: pd.DataFrame, rows: list[dict[str, Any]], lag_bins: list[str], min_frames: int
+) -> dict:
     """The content of gates.json, for the table rows (variant, condition, label) of the summary."""
     if "alpha_visual" not in frame or frame["alpha_visual"].isna().all():
         return {"skipped": NO_GATES}
     subsets = _subsets(frame, lag_bins)
     per_video = {
-        (gate, name): gate_values(frame, picked, gate, min_frames) for gate in GATES for name, picked in subsets.items()
+        (gate, name): gate_values(frame, picked, gate, min_frames)
+        for gate in GATES
+        for name, picked in subsets.items()
     }
     gated = set(frame.loc[frame["alpha_visual"].notna(), "variant"])
     out = []
@@ -67,7 +74,9 @@ def gate_summary(frame: pd.DataFrame, rows: list[dict[str, Any]], lag_bins: list
                 **{key: row[key] for key in CONDITION},
                 "label": row["label"],
                 **{
-                    gate: {name: _steps(per_video[(gate, name)], row["variant"], condition) for name in subsets}
+                    gate: {
+                        name: _steps(per_video[(gate, name)], row["variant"], condition) for name in subsets
+                    }
                     for gate in GATES
                 },
             }

@@ -65,7 +65,9 @@ def design_se(comp: Components, corpora: int, seeds: int, videos: int) -> tuple[
     """(expected SE, degrees of freedom) of a difference at `corpora` × `seeds` × `videos` (per corpus), as
     tagf.study.statistics estimates it; None where that design cannot estimate it."""
     if corpora >= MIN_CORPORA:
-        variance = (comp.corpus + comp.seed / seeds + comp.video / videos + comp.residual / (seeds * videos)) / corpora
+        variance = (
+            comp.corpus + comp.seed / seeds + comp.video / videos + comp.residual / (seeds * videos)
+        ) / corpora
         return float(np.sqrt(variance)), float(corpora - 1)
     if seeds < 2 or videos < 2:
         return None
@@ -78,7 +80,9 @@ def detectable(se: float, df: float, comparisons: int = 1) -> float:
     return float((stats.t.ppf(1 - ALPHA / (2 * comparisons), df) + stats.t.ppf(POWER, df)) * se)
 
 
-def design_for(comp: Components, target: float, seeds: int, videos: int, comparisons: int, most: int = 200) -> int | None:
+def design_for(
+    comp: Components, target: float, seeds: int, videos: int, comparisons: int, most: int = 200
+) -> int | None:
     """The fewest corpora (each of `seeds` × `videos`) that detect `target` with 80 % power; None within `most`."""
     for corpora in range(1, most + 1):
         found = design_se(comp, corpora, seeds, videos)
@@ -123,7 +127,9 @@ def simulate(
     }
 
 
-def comparison_layouts(frame, meta: dict, primary: str, reference: str, lag_bins: list[str]) -> list[list[np.ndarray]]:
+def comparison_layouts(
+    frame, meta: dict, primary: str, reference: str, lag_bins: list[str]
+) -> list[list[np.ndarray]]:
     """Each (condition, variant) comparison with the reference on the primary endpoint, controls left out, as
     per-corpus (seeds, videos) layouts of differences."""
     from tagf.study.statistics import _layouts
@@ -131,11 +137,15 @@ def comparison_layouts(frame, meta: dict, primary: str, reference: str, lag_bins
 
     measure = Measures(frame, lag_bins, meta["min_frames"])(primary)
     found = []
-    for (variant, augment, key), mine in measure.groupby(["variant", "augment_shift_s", "key_mode"], sort=False):
+    for (variant, augment, key), mine in measure.groupby(
+        ["variant", "augment_shift_s", "key_mode"], sort=False
+    ):
         if variant == reference or variant in meta.get("controls", []):
             continue
         theirs = measure[
-            (measure["variant"] == reference) & (measure["augment_shift_s"] == augment) & (measure["key_mode"] == key)
+            (measure["variant"] == reference)
+            & (measure["augment_shift_s"] == augment)
+            & (measure["key_mode"] == key)
         ]
         layouts = _layouts(_paired(mine, theirs))
         if layouts:
@@ -162,12 +172,16 @@ def plan_from_pilot(pilot: str, ablate, corpus_seeds: list[int], target: float) 
         f"pilot {pilot}: variance components of the difference on {ablate.primary} (CCC²): "
         + ", ".join(f"{k} {v:.2e}" for k, v in comp.as_dict().items()),
         f"planned: {corpora} corpora × {seeds} training seeds × {videos} test videos per corpus, Holm over {family}: "
-        + ("the design cannot test (one seed and fewer than 5 corpora)" if here is None
-           else f"smallest difference found with 80 % power ≈ {detectable(*here, family):.3f} CCC"),
+        + (
+            "the design cannot test (one seed and fewer than 5 corpora)"
+            if here is None
+            else f"smallest difference found with 80 % power ≈ {detectable(*here, family):.3f} CCC"
+        ),
     ]
     needed = design_for(comp, target, seeds, videos, family)
     lines.append(
         f"to detect {target:g}: {needed} corpora of {seeds} seeds × {videos} videos"
-        if needed else f"to detect {target:g}: more than 200 corpora of {seeds} seeds × {videos} videos"
+        if needed
+        else f"to detect {target:g}: more than 200 corpora of {seeds} seeds × {videos} videos"
     )
     return "\n".join(lines)

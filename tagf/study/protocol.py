@@ -54,7 +54,9 @@ class Protocol:
     outage: np.ndarray | None = None  # (N,) bool: audio outage (ground-truth masks); None: no masks
 
     @classmethod
-    def of_store(cls, store: str, split_name: str, split: SplitArrays, settings: ProtocolSettings) -> Protocol:
+    def of_store(
+        cls, store: str, split_name: str, split: SplitArrays, settings: ProtocolSettings
+    ) -> Protocol:
         """The protocol of a feature store's split, with the corpus's ground truth where it has one: per-frame lags
         and outages from its masks, else per-video lags, else none (Aff-Wild2)."""
         root = synthetic_root(store)
@@ -97,12 +99,16 @@ def _per_frame(predicted) -> dict[str, np.ndarray]:
     for name, value in found.items():
         if value is None:
             continue
-        per_target = value.ndim == 3 or (name in ("diag_attended_lag_s", "diag_audio_scale") and value.ndim == 2)
+        per_target = value.ndim == 3 or (
+            name in ("diag_attended_lag_s", "diag_audio_scale") and value.ndim == 2
+        )
         averaged[name] = value.mean(axis=1) if per_target else value
     return averaged
 
 
-def _predict(loaded: list[LoadedModel], data: SplitArrays, shift: int) -> tuple[list[str], dict[str, np.ndarray]]:
+def _predict(
+    loaded: list[LoadedModel], data: SplitArrays, shift: int
+) -> tuple[list[str], dict[str, np.ndarray]]:
     """(targets, {"values": (N, targets), and the model's _per_frame arrays}) under one audio shift."""
     if len(loaded) == 1:
         model = loaded[0]
@@ -128,7 +134,9 @@ def _shifted(loaded: list[LoadedModel], data: SplitArrays, shift_s: float):
     return targets, arrays, np.repeat(shift, np.diff(data.offsets))
 
 
-def _subsets(protocol: Protocol, data: SplitArrays, lag: np.ndarray | None, plain: bool) -> dict[str, np.ndarray]:
+def _subsets(
+    protocol: Protocol, data: SplitArrays, lag: np.ndarray | None, plain: bool
+) -> dict[str, np.ndarray]:
     """{subset: (N,) bool} of one condition (before intersecting with the scored frames); `lag`: each row's signed
     effective lag in seconds, where the corpus knows it."""
     subsets = {"all": np.ones(len(data.frames), bool)}
@@ -170,10 +178,19 @@ def _cells(targets, arrays, lag, data: SplitArrays, keep: np.ndarray, subsets: d
         for k, target in enumerate(targets):
             p = arrays["values"][selected, k].astype(np.float64)
             y = data.labels[selected, TARGETS.index(target)].astype(np.float64)
-            for name, weights in (("sum_p", p), ("sum_y", y), ("sum_pp", p * p), ("sum_yy", y * y), ("sum_py", p * y)):
+            for name, weights in (
+                ("sum_p", p),
+                ("sum_y", y),
+                ("sum_pp", p * p),
+                ("sum_yy", y * y),
+                ("sum_py", p * y),
+            ):
                 scalars[f"{name}_{target}"] = np.bincount(group, weights, minlength=videos)
         if lag is not None:
-            scalars |= {"sum_lag": _sums(group, lag[selected], videos)[:, 0], "sum_lag2": _sums(group, lag[selected] ** 2, videos)[:, 0]}
+            scalars |= {
+                "sum_lag": _sums(group, lag[selected], videos)[:, 0],
+                "sum_lag2": _sums(group, lag[selected] ** 2, videos)[:, 0],
+            }
         lists: dict[str, np.ndarray] = {}
         for name, value in arrays.items():
             if name == "values":
@@ -183,7 +200,9 @@ def _cells(targets, arrays, lag, data: SplitArrays, keep: np.ndarray, subsets: d
             if name.startswith("diag_"):
                 lists[f"{name}_sq"] = _sums(group, chosen**2, videos)
                 if lag is not None:
-                    lists[f"{name}_lag"] = _sums(group, chosen * lag[selected].reshape(-1, *([1] * (chosen.ndim - 1))), videos)
+                    lists[f"{name}_lag"] = _sums(
+                        group, chosen * lag[selected].reshape(-1, *([1] * (chosen.ndim - 1))), videos
+                    )
         for v, video in enumerate(data.videos):
             if count[v]:
                 rows.append(
@@ -198,7 +217,9 @@ def _cells(targets, arrays, lag, data: SplitArrays, keep: np.ndarray, subsets: d
     return rows
 
 
-def score_run(loaded: list[LoadedModel], data: SplitArrays, protocol: Protocol, seed: int) -> list[dict[str, Any]]:
+def score_run(
+    loaded: list[LoadedModel], data: SplitArrays, protocol: Protocol, seed: int
+) -> list[dict[str, Any]]:
     """Every cell of the protocol for one trained model (`loaded`: it, or one model per target): rows with
     perturbation, level, video, subset and the sufficient statistics."""
     keep = scored_frames(data, protocol.settings, protocol.split)
@@ -207,7 +228,10 @@ def score_run(loaded: list[LoadedModel], data: SplitArrays, protocol: Protocol, 
         targets, arrays, shift_frames = _shifted(loaded, data, shift_s)
         lag = _effective_lag(protocol, data, shift_frames)
         subsets = _subsets(protocol, data, lag, plain=shift_s == 0)
-        rows += [{"perturbation": SHIFT, "level": shift_s, **r} for r in _cells(targets, arrays, lag, data, keep, subsets)]
+        rows += [
+            {"perturbation": SHIFT, "level": shift_s, **r}
+            for r in _cells(targets, arrays, lag, data, keep, subsets)
+        ]
     all_frames = {"all": np.ones(len(data.frames), bool)}
     lag = _effective_lag(protocol, data, np.zeros(len(data.frames)))
     for perturbation, level, perturbed in degradations(data, protocol.settings, seed):
@@ -225,4 +249,8 @@ def degradations(data: SplitArrays, settings: ProtocolSettings, seed: int):
             yield f"{modality}_noise", float(snr), add_noise(data, modality, snr, np.random.default_rng(seed))
         for fraction in settings.dropout:
             if fraction > 0:  # dropping nothing is the plain condition
-                yield f"{modality}_dropout", float(fraction), drop_frames(data, modality, fraction, np.random.default_rng(seed))
+                yield (
+                    f"{modality}_dropout",
+                    float(fraction),
+                    drop_frames(data, modality, fraction, np.random.default_rng(seed)),
+                )

@@ -24,14 +24,25 @@ from tagf.study.cells import SUMS, ccc_of_sums, lag_bounds, pooled, targets_of, 
 from tagf.study.conditions import SHIFT, ProtocolSettings
 from tagf.study.protocol import Protocol, score_run
 
-FIELDS = ("model", "perturbation", "level", "ccc_valence", "ccc_arousal", MEAN, "ccc_mean_per_video", "frames")
+FIELDS = (
+    "model",
+    "perturbation",
+    "level",
+    "ccc_valence",
+    "ccc_arousal",
+    MEAN,
+    "ccc_mean_per_video",
+    "frames",
+)
 
 
 def _pooled(cells: pd.DataFrame, targets: list[str]) -> dict[str, Any]:
     """The pooled CCC of `cells` (tagf.study.cells.pooled), with the mean per-video CCC beside it."""
     columns = ["n", *(f"{s}_{t}" for t in targets for s in SUMS)]
     per_video = cells.groupby("video")[columns].sum()
-    video_ccc = np.mean([ccc_of_sums(per_video["n"], *(per_video[f"{s}_{t}"] for s in SUMS)) for t in targets], 0)
+    video_ccc = np.mean(
+        [ccc_of_sums(per_video["n"], *(per_video[f"{s}_{t}"] for s in SUMS)) for t in targets], 0
+    )
     return {**pooled(cells), "ccc_mean_per_video": float(np.mean(video_ccc))}
 
 
@@ -41,11 +52,24 @@ def table(cells: pd.DataFrame) -> list[dict[str, Any]]:
     targets = targets_of(cells)
     rows = []
     everything = cells[cells["subset"] == "all"]
-    for (model, perturbation, level), group in everything.groupby(["variant", "perturbation", "level"], sort=False):
-        rows.append({"model": model, "perturbation": perturbation, "level": float(level), **_pooled(group, targets)})
-    lagged = cells[(cells["perturbation"] == SHIFT) & cells["subset"].map(lambda s: lag_bounds(s) is not None)]
+    for (model, perturbation, level), group in everything.groupby(
+        ["variant", "perturbation", "level"], sort=False
+    ):
+        rows.append(
+            {"model": model, "perturbation": perturbation, "level": float(level), **_pooled(group, targets)}
+        )
+    lagged = cells[
+        (cells["perturbation"] == SHIFT) & cells["subset"].map(lambda s: lag_bounds(s) is not None)
+    ]
     for (model, subset), group in lagged.groupby(["variant", "subset"], sort=False):
-        rows.append({"model": model, "perturbation": "lag_s", "level": lag_bounds(subset)[0], **_pooled(group, targets)})
+        rows.append(
+            {
+                "model": model,
+                "perturbation": "lag_s",
+                "level": lag_bounds(subset)[0],
+                **_pooled(group, targets),
+            }
+        )
     return rows
 
 
@@ -60,12 +84,20 @@ def robustness_of_files(
     for name, urls in models.items():
         loaded = [load_for_evaluation(url) for url in urls]
         cells = pd.DataFrame(score_run(loaded, split, protocol, seed))
-        key_mode = loaded[0].model.cfg.key_mode if loaded[0].model.per_target is None else loaded[0].model.per_target[0].cfg.key_mode
-        frames.append(cells.assign(variant=name, augment_shift_s=0.0, key_mode=key_mode, seed=seed, corpus_seed=0))
+        key_mode = (
+            loaded[0].model.cfg.key_mode
+            if loaded[0].model.per_target is None
+            else loaded[0].model.per_target[0].cfg.key_mode
+        )
+        frames.append(
+            cells.assign(variant=name, augment_shift_s=0.0, key_mode=key_mode, seed=seed, corpus_seed=0)
+        )
     return pd.concat(frames, ignore_index=True)
 
 
-def write_outputs(cells: pd.DataFrame, out_dir: str, split_name: str, settings: ProtocolSettings) -> list[dict]:
+def write_outputs(
+    cells: pd.DataFrame, out_dir: str, split_name: str, settings: ProtocolSettings
+) -> list[dict]:
     rows = table(cells)
     storage.write_text(storage.join(out_dir, "robustness.json"), json.dumps(rows, indent=1, allow_nan=False))
     text = io.StringIO()

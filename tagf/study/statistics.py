@@ -98,7 +98,9 @@ def _mean_squares(layouts: list[np.ndarray]) -> tuple[float, float, float, float
     return seed_ss / seed_df, seed_df, video_ss / video_df, video_df
 
 
-def variance_of_mean(layouts: list[np.ndarray], min_corpora: int = MIN_CORPORA) -> tuple[float, float, str] | str:
+def variance_of_mean(
+    layouts: list[np.ndarray], min_corpora: int = MIN_CORPORA
+) -> tuple[float, float, str] | str:
     """(Var(mean), degrees of freedom, the unit of inference), or why the design cannot estimate it."""
     corpora = len(layouts)
     if corpora >= min_corpora:
@@ -115,7 +117,11 @@ def variance_of_mean(layouts: list[np.ndarray], min_corpora: int = MIN_CORPORA) 
     if a + b == 0:
         return 0.0, float(df_seed + df_video), f"seeds × videos within {where}"
     df = min(df_seed, df_video)  # MINDF
-    return float(a + b), float(df), f"seeds × videos within {where} (corpus variance not estimated: < {min_corpora})"
+    return (
+        float(a + b),
+        float(df),
+        f"seeds × videos within {where} (corpus variance not estimated: < {min_corpora})",
+    )
 
 
 def _interval(mean: float, se: float, df: float, kind: str) -> tuple[float, float]:
@@ -127,7 +133,11 @@ def _interval(mean: float, se: float, df: float, kind: str) -> tuple[float, floa
     if kind == "ccc":
         forward, back, slope = np.arctanh, np.tanh, 1 - mean**2
     else:
-        forward, back, slope = (lambda x: np.log(x / (1 - x))), (lambda z: 1 / (1 + np.exp(-z))), mean * (1 - mean)
+        forward, back, slope = (
+            (lambda x: np.log(x / (1 - x))),
+            (lambda z: 1 / (1 + np.exp(-z))),
+            mean * (1 - mean),
+        )
     if not low_bound < mean < high_bound:
         return max(low_bound, mean - q * se), min(high_bound, mean + q * se)
     centre, spread = forward(mean), q * se / slope
@@ -135,14 +145,18 @@ def _interval(mean: float, se: float, df: float, kind: str) -> tuple[float, floa
 
 
 def estimate(
-    cells: Iterable[tuple[object, object, object, float]], kind: str = "difference", min_corpora: int = MIN_CORPORA
+    cells: Iterable[tuple[object, object, object, float]],
+    kind: str = "difference",
+    min_corpora: int = MIN_CORPORA,
 ) -> Estimate:
     """The estimate of per-video values `cells` ((corpus, seed, video, value) each); `kind` picks the metric's
     range for the interval: "difference" (of two CCCs), "ccc", "weight" (a gate's α)."""
     return from_layouts(_layouts(cells), kind, min_corpora)
 
 
-def from_layouts(layouts: list[np.ndarray], kind: str = "difference", min_corpora: int = MIN_CORPORA) -> Estimate:
+def from_layouts(
+    layouts: list[np.ndarray], kind: str = "difference", min_corpora: int = MIN_CORPORA
+) -> Estimate:
     """`estimate` of values already laid out per corpus as (seeds, videos) arrays."""
     if not layouts:
         raise ValueError("estimate: no per-video values")

@@ -81,7 +81,9 @@ class Measures:
         return self.cache[name]
 
 
-def _compare(measure: pd.DataFrame, variant, condition, reference, kind="ccc", tested=False) -> dict[str, Any]:
+def _compare(
+    measure: pd.DataFrame, variant, condition, reference, kind="ccc", tested=False
+) -> dict[str, Any]:
     """A measure's interval for one variant and condition, and (not for the reference) its paired difference."""
     mine = _runs_of(measure, variant, condition)
     cell = {"value": _estimate(_own(mine), kind)}
@@ -116,20 +118,27 @@ def _row(measures: Measures, variant, condition, reference, primary, label, meta
     }
     if variant != reference:
         row["clean"]["vs_reference"] = _estimate(
-            _paired(_runs_of(measures("clean"), variant, condition), _runs_of(measures("clean"), reference, condition)),
+            _paired(
+                _runs_of(measures("clean"), variant, condition),
+                _runs_of(measures("clean"), reference, condition),
+            ),
             "difference",
         )
     row["lag"] = {b: _compare(measures(b), variant, condition, reference) for b in measures.lag_subsets}
     row["under"] = {
         perturbation: {
-            drop_key(perturbation, level): _compare(measures(f"{perturbation}={level:+g}"), variant, condition, reference)["value"]
+            drop_key(perturbation, level): _compare(
+                measures(f"{perturbation}={level:+g}"), variant, condition, reference
+            )["value"]
             for level in levels
         }
         for perturbation, levels in _levels(measures.frame).items()
     }
     row["drops"] = {
         perturbation: {
-            drop_key(perturbation, level): _compare(measures.drop(perturbation, level), variant, condition, reference, "difference")
+            drop_key(perturbation, level): _compare(
+                measures.drop(perturbation, level), variant, condition, reference, "difference"
+            )
             for level in levels
         }
         for perturbation, levels in _levels(measures.frame).items()
@@ -148,7 +157,9 @@ def _target_measure(measures: Measures, target: str) -> pd.DataFrame:
         return measures("clean")
     name = f"clean {target}"
     if name not in measures.cache:
-        single = measures.frame.drop(columns=[c for c in measures.frame if c.startswith("sum_") and not c.endswith(f"_{target}")])
+        single = measures.frame.drop(
+            columns=[c for c in measures.frame if c.startswith("sum_") and not c.endswith(f"_{target}")]
+        )
         measures.cache[name] = values(single, endpoint("clean", measures.lag_subsets), measures.min_frames)
     return measures.cache[name]
 
@@ -166,6 +177,7 @@ def verdict(comparison: dict[str, Any], margin: float) -> str:
 def _test(rows: list[dict[str, Any]], controls: set[str], margin: float) -> dict[str, Any]:
     """Holm over the primary family (controls apart, each its own family); adds p_holm, the TOST p and the
     verdict to every primary comparison. Returns what the family was."""
+
     def tested(row):
         return row["primary"].get("vs_reference")
 
@@ -175,7 +187,9 @@ def _test(rows: list[dict[str, Any]], controls: set[str], margin: float) -> dict
         have = [row for row in group if tested(row)["p"] is not None]
         for row in group:
             found = tested(row)
-            found["p_equivalence"] = equivalence_p(_as_estimate(found), margin) if found["p"] is not None else None
+            found["p_equivalence"] = (
+                equivalence_p(_as_estimate(found), margin) if found["p"] is not None else None
+            )
         for row, p, q in zip(
             have, holm([tested(r)["p"] for r in have]), holm([tested(r)["p_equivalence"] for r in have])
         ):
@@ -189,8 +203,16 @@ def _test(rows: list[dict[str, Any]], controls: set[str], margin: float) -> dict
 
 def _as_estimate(found: dict[str, Any]) -> Estimate:
     return Estimate(
-        found["mean"], found["se"], found["df"], tuple(found["ci95"]) if found["ci95"] else None, found["p"],
-        found["corpora"], found["seeds"], found["videos"], found["level"], found["note"],
+        found["mean"],
+        found["se"],
+        found["df"],
+        tuple(found["ci95"]) if found["ci95"] else None,
+        found["p"],
+        found["corpora"],
+        found["seeds"],
+        found["videos"],
+        found["level"],
+        found["note"],
     )
 
 
@@ -215,7 +237,12 @@ def _factors(measures: Measures, primary: str) -> list[dict[str, Any]]:
         levels = sorted(set(measure[factor]))
         for variant in dict.fromkeys(measure["variant"]):
             for fixed in sorted(set(measure[other])):
-                at = {lv: measure[(measure["variant"] == variant) & (measure[factor] == lv) & (measure[other] == fixed)] for lv in levels}
+                at = {
+                    lv: measure[
+                        (measure["variant"] == variant) & (measure[factor] == lv) & (measure[other] == fixed)
+                    ]
+                    for lv in levels
+                }
                 at = {lv: runs for lv, runs in at.items() if len(runs)}
                 if len(at) < 2:
                     continue
@@ -223,7 +250,11 @@ def _factors(measures: Measures, primary: str) -> list[dict[str, Any]]:
                 for lv, runs in list(at.items())[1:]:
                     found.append(
                         {
-                            "variant": variant, "factor": factor, other: fixed, "level": lv, "versus": base,
+                            "variant": variant,
+                            "factor": factor,
+                            other: fixed,
+                            "level": lv,
+                            "versus": base,
                             "difference": _estimate(_paired(runs, at[base]), "difference"),
                         }
                     )
@@ -244,7 +275,17 @@ def summarize(frame: pd.DataFrame, meta: dict, reference: str, primary: str, mar
     for condition in conditions:
         present = set(_runs_of_condition(frame, condition)["variant"])
         for variant in [v for v in meta["variants"] if v in present]:
-            rows.append(_row(measures, variant, condition, reference, primary, _label(variant, condition, several), meta))
+            rows.append(
+                _row(
+                    measures,
+                    variant,
+                    condition,
+                    reference,
+                    primary,
+                    _label(variant, condition, several),
+                    meta,
+                )
+            )
     family = _test(rows, set(meta.get("controls", [])), margin)
     return {
         "estimand": "mean over videos of each video's CCC (mean of valence and arousal), clean frames shared by every condition",

@@ -95,11 +95,21 @@ def primary_table(summary: dict[str, Any]) -> list[str]:
                 "" if found is None else record["verdict"],
             ]
         )
-    head = ["model", "runs", f"CCC ({summary['primary']})", f"Δ vs {reference}", "Holm p", f"TOST ±{margin:g} p", "verdict"]
+    head = [
+        "model",
+        "runs",
+        f"CCC ({summary['primary']})",
+        f"Δ vs {reference}",
+        "Holm p",
+        f"TOST ±{margin:g} p",
+        "verdict",
+    ]
     return _table(head, lines)
 
 
-def markdown(summary: dict[str, Any], gates: dict[str, Any] | None = None, power: dict[str, Any] | None = None) -> str:
+def markdown(
+    summary: dict[str, Any], gates: dict[str, Any] | None = None, power: dict[str, Any] | None = None
+) -> str:
     """ablation.md (`power`: power.json, for what this design can detect)."""
     if not summary["rows"]:
         return "No runs.\n"
@@ -145,11 +155,18 @@ def _clean_table(summary: dict[str, Any]) -> list[str]:
             row["label"],
             *[interval(row["clean"][t]) for t in targets],
             interval(row["clean"]["mean"]),
-            "reference" if row["variant"] == reference else interval(row["clean"].get("vs_reference"), signed=True),
+            "reference"
+            if row["variant"] == reference
+            else interval(row["clean"].get("vs_reference"), signed=True),
         ]
         for row in summary["rows"]
     ]
-    return ["Clean CCC (plain audio, every scored frame):", "", *_table(["model", *targets, "mean", f"Δ vs {reference}"], lines), ""]
+    return [
+        "Clean CCC (plain audio, every scored frame):",
+        "",
+        *_table(["model", *targets, "mean", f"Δ vs {reference}"], lines),
+        "",
+    ]
 
 
 def _lag_tables(summary: dict[str, Any]) -> list[str]:
@@ -189,7 +206,11 @@ def _drop_tables(summary: dict[str, Any]) -> list[str]:
                 [row["label"]]
                 + [
                     interval(cells[lv]["value"], signed=True)
-                    + ("" if row["variant"] == reference else f"; Δ {interval(cells[lv].get('vs_reference'), signed=True)}")
+                    + (
+                        ""
+                        if row["variant"] == reference
+                        else f"; Δ {interval(cells[lv].get('vs_reference'), signed=True)}"
+                    )
                     for lv in levels
                 ]
             )
@@ -211,12 +232,21 @@ def _category_table(summary: dict[str, Any]) -> list[str]:
         [row["label"]]
         + [
             interval(row["categories"][c]["value"])
-            + ("" if row["variant"] == reference else f"; Δ {interval(row['categories'][c].get('vs_reference'), signed=True)}")
+            + (
+                ""
+                if row["variant"] == reference
+                else f"; Δ {interval(row['categories'][c].get('vs_reference'), signed=True)}"
+            )
             for c in names
         ]
         for row in summary["rows"]
     ]
-    return ["CCC in audio outages and where the face is missing (plain condition):", "", *_table(["model", *names], lines), ""]
+    return [
+        "CCC in audio outages and where the face is missing (plain condition):",
+        "",
+        *_table(["model", *names], lines),
+        "",
+    ]
 
 
 def _factor_table(summary: dict[str, Any]) -> list[str]:
@@ -226,7 +256,12 @@ def _factor_table(summary: dict[str, Any]) -> list[str]:
         [f["variant"], f"{f['factor']}: {f['level']} − {f['versus']}", interval(f["difference"], signed=True)]
         for f in summary["factors"]
     ]
-    return ["Factors on the primary endpoint, within a variant:", "", *_table(["model", "difference", "Δ"], lines), ""]
+    return [
+        "Factors on the primary endpoint, within a variant:",
+        "",
+        *_table(["model", "difference", "Δ"], lines),
+        "",
+    ]
 
 
 def gate_lines(gates: dict[str, Any]) -> list[str]:

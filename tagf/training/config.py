@@ -23,15 +23,20 @@ class TrainConfig(BaseModel):
     window: Annotated[int, bounded(9_000, "frames")] = Field(
         300, gt=0, description="window length L in frames (faithful TAGF: must equal the model's)"
     )
-    hop: Annotated[int, bounded(9_000, "frames")] = Field(200, gt=0, description="window hop for training and evaluation")
-    epochs: Annotated[int, bounded(10_000, "epochs")] = Field(30, gt=0, description="upper bound; early stopping usually ends sooner")
+    hop: Annotated[int, bounded(9_000, "frames")] = Field(
+        200, gt=0, description="window hop for training and evaluation"
+    )
+    epochs: Annotated[int, bounded(10_000, "epochs")] = Field(
+        30, gt=0, description="upper bound; early stopping usually ends sooner"
+    )
     warmup_epochs: float = Field(1.0, ge=0, description="linear learning-rate warm-up, in epochs (per batch)")
     warmup_start_factor: float = Field(0.1, gt=0, le=1, description="the warm-up starts at lr × this")
     plateau_patience: int = Field(2, ge=0, description="epochs without validation gain before lr ← lr·factor")
     plateau_factor: float = Field(0.5, gt=0, lt=1)
     early_stop_patience: int = Field(6, gt=0, description="epochs without validation gain before stopping")
     reload_best_each_epoch: bool = Field(
-        False, description="continue each epoch from the best weights so far (the authors' load_best_at_each_epoch)"
+        False,
+        description="continue each epoch from the best weights so far (the authors' load_best_at_each_epoch)",
     )
     max_audio_shift: Annotated[int, bounded(9_000, "frames")] = Field(
         0, ge=0, description="augmentation: random audio shift in ±frames per window"

@@ -98,7 +98,9 @@ def fit_model_config(model_cfg: ModelConfig, train_cfg: TrainConfig, split: Spli
     dims = {"visual_in": split.visual.shape[1], "audio_in": split.audio.shape[1]}
     for field, size in dims.items():
         if getattr(model_cfg, field) != size:
-            raise ParamsError(f"model.{field} is {getattr(model_cfg, field)} but the feature store has {size}")
+            raise ParamsError(
+                f"model.{field} is {getattr(model_cfg, field)} but the feature store has {size}"
+            )
     if model_cfg.key_mode == "faithful" and model_cfg.window != train_cfg.window:
         raise ParamsError(
             f"model.window ({model_cfg.window}) != train.window ({train_cfg.window}): faithful TAGF is fixed to its "
@@ -109,7 +111,9 @@ def fit_model_config(model_cfg: ModelConfig, train_cfg: TrainConfig, split: Spli
     return model_cfg.model_copy(update={"outputs": len(train_cfg.target_columns), "fps": fps})
 
 
-def _train_epoch(model, optimizer, schedule, windows, train_cfg, rng, device, callbacks, epoch, steps) -> dict:
+def _train_epoch(
+    model, optimizer, schedule, windows, train_cfg, rng, device, callbacks, epoch, steps
+) -> dict:
     """One pass over the training windows; (mean loss, frames per second)."""
     model.train()
     columns = train_cfg.target_columns
@@ -141,7 +145,10 @@ def _train_epoch(model, optimizer, schedule, windows, train_cfg, rng, device, ca
                 "lower train.lr)"
             )
         frames += int(batch.frame_mask.sum())
-    return {"train_loss": float(np.mean(losses)), "train_frames_per_s": frames / (time.perf_counter() - started)}
+    return {
+        "train_loss": float(np.mean(losses)),
+        "train_frames_per_s": frames / (time.perf_counter() - started),
+    }
 
 
 def _score_selection(model, split, train_cfg, device, epoch, split_name) -> dict[str, Any]:
@@ -150,7 +157,9 @@ def _score_selection(model, split, train_cfg, device, epoch, split_name) -> dict
     try:
         scored = score(predicted, split, targets, split_name=split_name)
     except NonFiniteError as err:
-        raise NonFiniteError(f"epoch {epoch}: {err}; stopped without writing model.pt or history.json") from None
+        raise NonFiniteError(
+            f"epoch {epoch}: {err}; stopped without writing model.pt or history.json"
+        ) from None
     # None (null in history.json) for a target this model does not predict.
     return {val_key(ccc_key(t)): scored.get(ccc_key(t)) for t in TARGETS} | {SELECTION_MEAN: scored[MEAN]}
 
@@ -176,14 +185,19 @@ def train(
     if splits is None:
         if store is None:
             raise ValueError("train: give a feature store URL or the splits")
-        loaded = load_splits(store, ("train", selection))  # with the corpus's ground-truth lags, if it has them
+        loaded = load_splits(
+            store, ("train", selection)
+        )  # with the corpus's ground-truth lags, if it has them
         splits = {"train": loaded["train"], "selection": loaded[selection]}
     if not splits["train"].label_valid.any():
         raise DataError("split 'train' has no labelled frame to train on")
     model_cfg = fit_model_config(model_cfg, train_cfg, splits["train"])
     device = resolve_device(train_cfg.device)
     windows = Windows(
-        splits["train"], train_cfg.window, train_cfg.hop, oracle_alignment=model_cfg.audio_alignment == "oracle"
+        splits["train"],
+        train_cfg.window,
+        train_cfg.hop,
+        oracle_alignment=model_cfg.audio_alignment == "oracle",
     )
     steps = -(-len(windows) // train_cfg.batch_size)
     run = _start(model_cfg, train_cfg, device, steps)
@@ -224,7 +238,9 @@ def _start(model_cfg: ModelConfig, train_cfg: TrainConfig, device: torch.device,
     )
 
 
-def _epoch(run: _Run, windows, selection_split, train_cfg, device, callbacks, steps, selection) -> dict[str, Any]:
+def _epoch(
+    run: _Run, windows, selection_split, train_cfg, device, callbacks, steps, selection
+) -> dict[str, Any]:
     """Train one epoch, score the selection split, step the schedule, keep the best weights; its metrics."""
     epoch = run.epoch + 1
     fitted = _train_epoch(
@@ -246,7 +262,9 @@ def _epoch(run: _Run, windows, selection_split, train_cfg, device, callbacks, st
     return metrics
 
 
-def _write_outputs(run: _Run, out_dir: str, store: str | None, train_cfg, label: str | None, selection: str) -> None:
+def _write_outputs(
+    run: _Run, out_dir: str, store: str | None, train_cfg, label: str | None, selection: str
+) -> None:
     """model.pt (the best weights, with what produced them) and history.json."""
     manifest = read_manifest(store) if store else {}
     extra = {
@@ -259,4 +277,6 @@ def _write_outputs(run: _Run, out_dir: str, store: str | None, train_cfg, label:
         "environment": environment(),
     }
     save_model(run.model, storage.join(out_dir, "model.pt"), extra)
-    storage.write_text(storage.join(out_dir, "history.json"), json.dumps(run.history, indent=1, allow_nan=False))
+    storage.write_text(
+        storage.join(out_dir, "history.json"), json.dumps(run.history, indent=1, allow_nan=False)
+    )

@@ -123,7 +123,9 @@ def mask_columns(root: str, split: SplitArrays) -> dict[str, np.ndarray]:
     """{column of MASK_HEADER but frame: (N,) values aligned with the split's rows} of a corpus with masks; flags as
     bool, local_lag_s as float."""
     names = MASK_HEADER.split(",")[1:]
-    out = {name: np.zeros(len(split.frames), bool) for name in MASK_FLAGS} | {"local_lag_s": np.zeros(len(split.frames))}
+    out = {name: np.zeros(len(split.frames), bool) for name in MASK_FLAGS} | {
+        "local_lag_s": np.zeros(len(split.frames))
+    }
     for v, video in enumerate(split.videos):
         path = mask_path(root, video)
         if not storage.exists(path):

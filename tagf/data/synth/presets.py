@@ -27,9 +27,12 @@ class SynthPreset(BaseModel):
     snr_db: tuple[float, float] = Field((8.0, 25.0), description="background noise SNR range")
     latent_jump_every_s: float = Field(15.0, gt=0, description="mean time between the latent's jumps")
     mouth_sync: bool = Field(
-        False, description="the mouth opens with the voice's energy when the speech is produced (a lip cue to the lag)"
+        False,
+        description="the mouth opens with the voice's energy when the speech is produced (a lip cue to the lag)",
     )
-    zero_lag_fraction: float = Field(0, ge=0, le=1, description="videos whose audio is in sync: no lag, drift or jump")
+    zero_lag_fraction: float = Field(
+        0, ge=0, le=1, description="videos whose audio is in sync: no lag, drift or jump"
+    )
 
     def described(self) -> dict:
         """The preset as ground_truth/synth.json records it: the sync fields only where set, so that the corpora of
@@ -75,7 +78,9 @@ PRESETS |= {
 # videos (the study's time).
 _SYNC = {**_MISALIGNMENT, "mouth_sync": True, "zero_lag_fraction": 0.25}
 PRESETS |= {
-    "sync": PRESETS["default"].model_copy(update={**_SYNC, "videos": {"train": 10, "validation": 4, "test": 8}}),
+    "sync": PRESETS["default"].model_copy(
+        update={**_SYNC, "videos": {"train": 10, "validation": 4, "test": 8}}
+    ),
     "sync_tiny": PRESETS["tiny"].model_copy(update=_SYNC),
 }
 

@@ -1,0 +1,84 @@
+"""`tagf features` on a real two-node Ray cluster (`ray start --head` + `ray start --address`, this machine):
+the same store as a local run, to the byte, and per-shard resumption after a shard fails."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import free_port
+from ray_services import activated_env, ray_node, wait_until
+
+pytestmark = pytest.mark.slow
+BIN = Path(sys.executable).parent
+
+
+def features(index: Path, store: Path, params: Path, *extra: str) -> subprocess.CompletedProcess:
+    env = activated_env(TAGF_REPRODUCIBLE="1", RAY_AUTH_MODE="disabled")
+    return subprocess.run(
+        [BIN / "tagf", "features", index, store, "--params", params, *extra],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+def store_bytes(store: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(store.iterdir())}
+
+
+def test_a_cluster_extracts_the_local_store_and_resumes_by_shard(tiny_corpus, tmp_path, services):
+
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"features": {"videos_per_shard": 2}}))
+    local = features(tiny_corpus["index"], tmp_path / "local", params)
+    assert local.returncode == 0, local.stderr[-3000:]
+
+    gcs = free_port()
+    head = ray_node(
+        services,
+        tmp_path,
+        "head",
+        "--head",
+        "--port",
+        str(gcs),
+        "--include-dashboard",
+        "false",
+        "--ray-client-server-port",
+        str(free_port()),
+    )
+    address = f"127.0.0.1:{gcs}"
+    worker = ray_node(services, tmp_path, "worker", "--address", address)
+
+    def two_nodes() -> bool:
+        out = subprocess.run(
+            [BIN / "ray", "status", "--address", address],
+            capture_output=True,
+            text=True,
+            env=activated_env(RAY_AUTH_MODE="disabled"),
+        )
+        return out.returncode == 0 and out.stdout.count("node_") >= 2
+
+    wait_until(two_nodes, "a two-node cluster", proc=worker if head.poll() is None else head)
+
+    # A shard that fails (one video's file is corrupted: its audio cannot be decoded) fails the run after every
+    # other shard is done.
+    audio = sorted((Path(tiny_corpus["root"]) / "videos").glob("*"))[-1]
+    good = audio.read_bytes()
+    audio.write_bytes(b"not a wav file")
+    try:
+        failed = features(tiny_corpus["index"], tmp_path / "ray", params, "--address", address)
+    finally:
+        audio.write_bytes(good)
+    assert failed.returncode == 4, failed.stderr[-3000:]
+    (line,) = [x for x in failed.stderr.splitlines() if x.startswith("tagf features: error:")]
+    assert "1 of " in line and "shards failed" in line and audio.stem in line
+    assert not (tmp_path / "ray").exists()  # nothing partial where the store goes
+
+    again = features(tiny_corpus["index"], tmp_path / "ray", params, "--address", address)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "already extracted" in again.stdout
+    assert store_bytes(tmp_path / "ray") == store_bytes(tmp_path / "local")
+    assert not (tmp_path / "ray.parts").exists()
