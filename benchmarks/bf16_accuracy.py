@@ -21,6 +21,7 @@ from tagf.evaluation.scoring import score
 from tagf.profiles import Setup, parse_settings, resolve
 from tagf.score_names import MEAN
 from tagf.study.statistics import mean_interval
+from tagf.study.tables import interval
 from tagf.training.trainer import resolve_device, train
 
 
@@ -29,12 +30,16 @@ def test_ccc(setup: Setup, splits: dict) -> float:
     train_cfg = setup.train
     result = train(setup.model, train_cfg, splits=splits, callbacks=[], label=setup.label)
     device = resolve_device(train_cfg.device)
-    predicted = predict_frames(result.model, splits["test"], train_cfg.window, train_cfg.hop, device=device).values
+    predicted = predict_frames(
+        result.model, splits["test"], train_cfg.window, train_cfg.hop, device=device
+    ).values
     return score(predicted, splits["test"], train_cfg.targets)[MEAN]
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("store", help="feature store with train, validation and test splits")
     parser.add_argument("--profile", default="small")
     parser.add_argument("--seeds", default="0,1,2")
@@ -49,14 +54,16 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         for precision in ccc:
             train_settings = {**settings["train"], "seed": seed, "precision": precision}
-            value = test_ccc(resolve(args.profile, variant, settings["model"], train_settings, "--set"), splits)
+            value = test_ccc(
+                resolve(args.profile, variant, settings["model"], train_settings, "--set"), splits
+            )
             ccc[precision].append(value)
             print(f"seed {seed} {precision}: test CCC {value:.4f}", flush=True)
     print(f"torch {torch.__version__}, profile {args.profile}, settings {args.set or 'none'}")
     for precision, values in ccc.items():
-        print(f"{precision} mean test CCC: {mean_interval(values).text()}")
-    difference = mean_interval([b - f for b, f in zip(ccc["bf16"], ccc["fp32"])])
-    print(f"bf16 - fp32 (paired by seed): {difference.text()}")
+        print(f"{precision} mean test CCC: {interval(mean_interval(values).as_dict())}")
+    difference = mean_interval([b - f for b, f in zip(ccc["bf16"], ccc["fp32"])], kind="difference")
+    print(f"bf16 - fp32 (paired by seed): {interval(difference.as_dict(), signed=True)}")
 
 
 if __name__ == "__main__":

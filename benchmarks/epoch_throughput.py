@@ -12,6 +12,7 @@ what the data pipeline and bookkeeping cost on top of the model.
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import tempfile
 import time
@@ -22,7 +23,7 @@ import pyarrow as pa
 import torch
 
 sys.path.insert(0, str(Path(__file__).parent))
-from model_throughput import steps_per_second  # noqa: E402
+from model_throughput import timed, train_step  # noqa: E402
 
 from tagf.data.feature_store import schema, write_store  # noqa: E402
 from tagf.models import build_model, model_config  # noqa: E402
@@ -62,9 +63,10 @@ def main() -> None:
         store = str(Path(tmp) / "store")
         tables = {
             "train": random_split(rng, args.videos, 1500, 0),
-            "selection": random_split(rng, max(1, args.videos // 4), 1500, 1000),
+            "validation": random_split(rng, max(1, args.videos // 4), 1500, 1000),
         }
-        write_store(store, tables, {})
+        fps = {v: 30.0 for t in tables.values() for v in set(t.column("video").to_pylist())}
+        write_store(store, tables, fps, {"dims": {"visual": 512, "audio": 128}, "dtype": "float16"})
         start = time.perf_counter()
         result = train(model_config(args.variant), cfg, store=store, callbacks=[])
         epoch_s = time.perf_counter() - start
@@ -76,7 +78,9 @@ def main() -> None:
         torch.ones(12, 300, dtype=torch.bool, device=device),
     )
     model = build_model(model_config(args.variant)).to(device)
-    bare = steps_per_second(model, lambda m, v, a: m(v, a).prediction, batch, 3, device) * 12 * 300
+    step = train_step(model, lambda m, v, a: m(v, a).prediction, batch, "fp32", device)
+    step()  # warm-up
+    bare = 12 * 300 / statistics.median(timed(step, device)[0] for _ in range(3))
     train_fps = result.history[0]["train_frames_per_s"]
     frames = tables["train"].num_rows
     print(f"device={device} variant={args.variant} train frames={frames} (windows 300/200, batch 12)")

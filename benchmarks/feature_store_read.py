@@ -50,7 +50,8 @@ def main() -> None:
     ).cast(schema(512, 128, "float16"))
     with tempfile.TemporaryDirectory() as tmp:
         store = str(Path(tmp) / "store")
-        write_store(store, {"train": table}, {})
+        fps = {f"v{i:05d}": 30.0 for i in range((n + per - 1) // per)}
+        write_store(store, {"train": table}, fps, {"dims": {"visual": 512, "audio": 128}, "dtype": "float16"})
         np.save(Path(tmp) / "baseline.npy", np.concatenate([visual, audio], axis=1))
 
         start = time.perf_counter()

@@ -1,16 +1,19 @@
-"""Reproducibility: a fresh clone's `dvc repro` regenerates the committed metrics exactly.
+"""Reproducibility: a fresh clone's `dvc repro` regenerates the committed results.
 
-    .venv/bin/python benchmarks/fresh_clone_repro.py [--repo .] [--rev HEAD]
+    .venv/bin/python benchmarks/fresh_clone_repro.py [--repo .] [--rev HEAD] [--verdicts]
 
 Clones the repository at `rev` into a temporary directory, runs `dvc repro` there with this interpreter's packages
-(the clone's own code first on the import path) and compares every metrics and plot-data file the commit holds
-(`results/**`, DVC `cache: false` outputs) with the regenerated ones, value by value. Prints the wall time and each
-difference; exits 1 if any file differs. About as long as `make run` (minutes on 2 cores).
+(the clone's own code first on the import path) and compares every result file the commit holds (`results/**`, DVC
+`cache: false` outputs) with the regenerated ones: JSON value by value, any other file (figures, Parquet) by its
+bytes. `--verdicts` compares only what the ablation concludes (each model's verdict on the primary endpoint): what
+must hold on another machine type, where the bits may not (README, "Reproducible"). Prints the machine it ran on,
+the wall time and each difference; exits 1 if anything compared differs. About as long as `make run`.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import subprocess
@@ -36,21 +39,55 @@ def differences(expected, actual, path: str = "") -> list[str]:
         keys = sorted(set(expected) | set(actual))
         return [d for k in keys for d in differences(expected.get(k), actual.get(k), f"{path}.{k}")]
     if isinstance(expected, list) and isinstance(actual, list) and len(expected) == len(actual):
-        return [d for i, (e, a) in enumerate(zip(expected, actual)) for d in differences(e, a, f"{path}[{i}]")]
+        return [
+            d for i, (e, a) in enumerate(zip(expected, actual)) for d in differences(e, a, f"{path}[{i}]")
+        ]
     return [] if expected == actual else [f"{path}: committed {expected!r}, regenerated {actual!r}"]
+
+
+def verdicts(summary: dict) -> dict[str, str]:
+    return {
+        row["label"]: (row["primary"].get("vs_reference") or {}).get("verdict", "reference")
+        for row in summary["rows"]
+    }
+
+
+def compared(clone: Path, names: list[str], only_verdicts: bool) -> dict[str, object]:
+    """What is compared of each file: its verdicts, its JSON values, or its sha256."""
+    if only_verdicts:
+        return {
+            "results/ablation/ablation.json": verdicts(
+                json.loads((clone / "results/ablation/ablation.json").read_text())
+            )
+        }
+    return {  # provenance.json says which machine made the results: it differs by design
+        name: json.loads((clone / name).read_text())
+        if name.endswith(".json")
+        else hashlib.sha256((clone / name).read_bytes()).hexdigest()
+        for name in names
+        if not name.endswith("provenance.json")
+    }
+
+
+def machine() -> str:
+    from tagf import runtime
+
+    described = runtime.describe()
+    return f"{described['cpu_model']} (torch kernels {described['cpu_capability']}, {described['threads']} threads)"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repo", default=".", help="repository to clone")
     parser.add_argument("--rev", default="HEAD")
+    parser.add_argument("--verdicts", action="store_true", help="compare the ablation's verdicts only")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="tagf-clone-") as tmp:
         clone = Path(tmp) / "tagf"
         subprocess.run(["git", "clone", "-q", str(Path(args.repo).resolve()), str(clone)], check=True)
         subprocess.run(["git", "checkout", "-q", args.rev], cwd=clone, check=True)
         files = committed_results(clone)
-        expected = {name: json.loads((clone / name).read_text()) for name in files}
+        expected = compared(clone, files, args.verdicts)
         env = {
             **os.environ,
             "PATH": f"{BIN}:{os.environ['PATH']}",
@@ -62,8 +99,12 @@ def main() -> int:
         start = time.perf_counter()
         subprocess.run([str(BIN / "dvc"), "repro"], cwd=clone, env=env, check=True)
         seconds = time.perf_counter() - start
-        found = [d for name in files for d in differences(expected[name], json.loads((clone / name).read_text()), name)]
-    print(f"fresh clone of {args.rev}: dvc repro took {seconds:.0f} s; {len(files)} committed result files compared")
+        actual = compared(clone, files, args.verdicts)
+        found = [d for name in expected for d in differences(expected[name], actual[name], name)]
+    print(f"on {machine()}")
+    print(
+        f"fresh clone of {args.rev}: dvc repro took {seconds:.0f} s; {len(expected)} committed result files compared"
+    )
     for line in found:
         print("DIFFERS", line)
     print("identical" if not found else f"{len(found)} value(s) differ")

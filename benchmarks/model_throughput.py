@@ -89,7 +89,9 @@ def compare(b: int, length: int, args, device: torch.device, rate: float) -> Non
     gpu_precision = "auto" if device.type == "cuda" else "fp32"
     authors = LFAN(window=length, outputs=1).to(device)
     ours = from_official_state_dict(authors.state_dict()).to(device)
-    steps = {"authors' code (baseline)": train_step(authors, lambda m, v, a: m(v, a), batch, gpu_precision, device)}
+    steps = {
+        "authors' code (baseline)": train_step(authors, lambda m, v, a: m(v, a), batch, gpu_precision, device)
+    }
     prediction = lambda m, v, a: m(v, a).prediction  # noqa: E731
     steps["ours, faithful TAGF"] = train_step(ours, prediction, batch, gpu_precision, device)
     if args.bf16:
@@ -132,14 +134,18 @@ def compare(b: int, length: int, args, device: torch.device, rate: float) -> Non
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--rounds", type=int, default=7, help="timed steps per model (alternating)")
     parser.add_argument("--shapes", default="3x300,12x300", help="batch×window pairs")
     parser.add_argument("--threads", default="1,2", help="torch thread counts (CPU)")
     parser.add_argument("--bf16", action="store_true", help="also time ours under bf16 autocast")
     parser.add_argument("--variants", default="", help="other fusion variants to time, e.g. rjcma,concat")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile of our TAGF")
-    parser.add_argument("--matmul-n", type=int, default=2048, help="size of the matmul that measures the machine")
+    parser.add_argument(
+        "--matmul-n", type=int, default=2048, help="size of the matmul that measures the machine"
+    )
     args = parser.parse_args()
 
     device = torch.device("cuda" if torch.cuda.is_available() else "cpu")

@@ -7,7 +7,8 @@ Random features at the paper's sizes (in memory), a small TAGF (length-agnostic,
 SQLite store. Every trial trains on one CPU thread (on a loaded machine, two torch threads per trial cost ten times
 more than one). Tune runs the trials one at a time: the same training as in-process, so the difference is the fixed
 cost around it (actor start-up and imports, the object-store fetch of the splits, the MLflow child run, per-epoch
-reports, checkpoint persistence, closing the run with its model); then two at a time. A one-trial experiment apart
+reports, checkpoint persistence, closing the run with its model); then two at a time on one thread each, against
+one at a time on two threads (the same two CPUs: which way of using them is faster). A one-trial experiment apart
 splits that cost into what each trial pays and what the first trial pays alone (with actors reused, their start-up
 and imports). The in-process trials are timed before and after Tune and averaged, as other load drifts; the baseline
 adds torch's first-use warm-up once, as a fresh process (and Tune's first trial) pays it.
@@ -85,9 +86,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--trials", type=int, default=9)  # an ablation: 9 variants, 1 seed
+    parser.add_argument("--trials", type=int, default=9)  # an ablation: 9 variants, 1 seed; at least 2
     parser.add_argument("--epochs", type=int, default=2)
     args = parser.parse_args()
+    if args.trials < 2:
+        parser.error("--trials: at least 2 (the cost each trial after the first pays is a difference of two)")
     rng = np.random.default_rng(0)
     splits = {"train": random_split(rng, 2, 900), "selection": random_split(rng, 1, 900)}
     configs = [{"train.lr": 1e-3 * (i + 1)} for i in range(args.trials)]
@@ -98,14 +101,14 @@ def main() -> None:
         uri, experiment_id = setup(f"sqlite:///{tmp}/mlflow.db", "tune-overhead")
         parent = MlflowClient(uri).create_run(experiment_id).info.run_id
 
-        def driver(concurrent: int) -> Driver:
+        def driver(concurrent: int, threads: int = 1) -> Driver:
             params = validate(
                 {
                     "model": MODEL,
                     "train": {"window": 150, "hop": 75, "epochs": args.epochs, "early_stop_patience": 100},
                     "sweep": {
                         "max_concurrent": concurrent,
-                        "cpus_per_trial": 1,
+                        "cpus_per_trial": threads,  # a trial's torch threads are its CPUs
                         "max_failures": 0,
                         "storage": f"{tmp}/ray_results",
                     },
@@ -121,13 +124,19 @@ def main() -> None:
         single = as_tune_trials(driver(1), context, configs[:1], "single")
         serial = as_tune_trials(driver(1), context, configs, "serial")
         pairs = as_tune_trials(driver(2), context, configs, "pairs")
+        wide = None
+        if cpus >= 2:
+            two = driver(1, threads=2)
+            wide = as_tune_trials(two, two.context(parent), configs, "wide")
         after = in_process(configs, splits, context)
     trials, one = args.trials, (before + after) / 2 / args.trials
     plain = one * trials + warm_up - one  # as a fresh process runs them: torch's first use once, as Tune does
     print(f"{trials} trials x {args.epochs} epochs, one CPU thread each, {cpus} CPUs")
     row("in-process, no Ray (baseline)", plain, f"1.00x  (of which torch's first use {warm_up - one:.1f} s)")
     row("Ray Tune, 1 at a time", serial, f"{serial / plain:.2f}x")
-    row("Ray Tune, 2 at a time", pairs, f"{pairs / plain:.2f}x")
+    row("Ray Tune, 2 at a time", pairs, f"{pairs / plain:.2f}x  (ablate.max_concurrent: 2, 1 thread each)")
+    if wide is not None:
+        row("Ray Tune, 1 at a time, 2 threads", wide, f"{wide / plain:.2f}x  (the same 2 CPUs to one trial)")
     row("fixed cost per trial", (serial - plain) / trials, "(1 at a time less in-process, / trials)")
     row("  paid by each trial", (serial - single) / (trials - 1) - one, "(each after the first)")
     row("  paid once per experiment", single - warm_up, "(by the first trial: actor start-up, imports, ...)")

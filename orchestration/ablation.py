@@ -48,6 +48,7 @@ from tagf import storage
 from tagf.errors import DataError, ParamsError, RunError
 from tagf.evaluation.figures import history_figure
 from tagf.models import VARIANTS, model_config
+from tagf.provenance import environment
 from tagf.score_names import SELECTION_MEAN
 from tagf.study.cells import write_cells
 from tagf.study.compare import compare
@@ -412,6 +413,8 @@ def _write_outputs(
     tables and figures logged to the parent run too."""
     write_cells(str(out / "per_video.parquet"), cells, meta)
     summary = compare(str(out / "per_video.parquet"), str(out))
+    # The machine and packages the results were made with (docs/results.md names them).
+    storage.write_text(str(out / "provenance.json"), json.dumps(environment(), indent=1, sort_keys=True) + "\n")
     labels = {(r["variant"], r["augment_shift_s"], r["key_mode"]): r["label"] for r in summary["rows"]}
     rows = [
         {

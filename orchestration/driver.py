@@ -117,6 +117,8 @@ def start_driver(params: Params, store: str, address: str | None, report: bool =
     os.environ.setdefault("TUNE_PRINT_ALL_TRIAL_ERRORS", "0")
     # ... and a trial stopped by an interruption is not printed again as an unretrieved Ray error.
     os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")
+    # MLflow draws a progress bar for every artifact it reads back (one per trial at collection): noise in a log.
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     workers_env = bounded_retries()  # before the first MLflow call of any process of the job
     uri, experiment_id = setup(
         params.mlflow.tracking_uri, params.mlflow.experiment

@@ -40,6 +40,7 @@ def connect(
         ray.init(address=target, log_to_driver=False, runtime_env=runtime_env)
         return target
     ray.init(
+        address="local",  # a new Ray of our own, even where `ray start` runs one on this machine
         num_cpus=num_cpus or runtime.cpus_available(),
         include_dashboard=False,
         log_to_driver=False,

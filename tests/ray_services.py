@@ -83,3 +83,18 @@ def ray_node(services: Services, logs: Path, name: str, *options: str) -> subpro
         # Nothing to drain when the test stops the node: stop in seconds, not Ray's default 30.
         env=activated_env(RAY_AUTH_MODE="disabled", RAY_GRACEFUL_SHUTDOWN_DRAIN_TIMEOUT_S="1"),
     )
+
+
+def ray_head(services: Services, logs: Path, gcs: int, *options: str) -> subprocess.Popen:
+    """The head node, its GCS on port `gcs`, its Ray client server on a free port."""
+    return ray_node(
+        services,
+        logs,
+        "head",
+        "--head",
+        "--port",
+        str(gcs),
+        "--ray-client-server-port",
+        str(free_port()),
+        *options,
+    )

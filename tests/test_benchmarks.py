@@ -16,7 +16,7 @@ SMALLEST = {
     "feature_extraction.py": ["--videos", "1", "--backbones", "builtin"],
     "feature_store_read.py": ["--frames", "3000", "--video-frames", "1500"],
     "model_throughput.py": ["--rounds", "1", "--shapes", "1x32", "--threads", "1", "--matmul-n", "256"],
-    "tune_overhead.py": ["--trials", "1", "--epochs", "1"],
+    "tune_overhead.py": ["--trials", "2", "--epochs", "1"],
 }
 
 pytestmark = pytest.mark.slow

@@ -33,6 +33,7 @@ EXPECTED = {
         "report",
         "register",
         "promote",
+        "setup-tracking",
     ),
 }
 

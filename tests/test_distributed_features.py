@@ -1,28 +1,45 @@
 """`tagf features` on a real two-node Ray cluster (`ray start --head` + `ray start --address`, this machine):
-the same store as a local run, to the byte, and per-shard resumption after a shard fails."""
+the same store as a local run, to the byte, and per-shard resumption after a shard fails and after the driver is
+killed."""
 
+import os
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
 from conftest import free_port
-from ray_services import activated_env, ray_node, wait_until
+from ray_services import activated_env, ray_head, ray_node, wait_until
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
 
 
+ENV = activated_env(TAGF_REPRODUCIBLE="1", RAY_AUTH_MODE="disabled")
+
+
 def features(index: Path, store: Path, params: Path, *extra: str) -> subprocess.CompletedProcess:
-    env = activated_env(TAGF_REPRODUCIBLE="1", RAY_AUTH_MODE="disabled")
-    return subprocess.run(
-        [BIN / "tagf", "features", index, store, "--params", params, *extra],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
+    argv = [BIN / "tagf", "features", index, store, "--params", params, *extra]
+    return subprocess.run(argv, capture_output=True, text=True, env=ENV, timeout=600)
+
+
+def killed_after_first_shard(index: Path, store: Path, params: Path, address: str) -> None:
+    """Start the extraction, and SIGKILL its driver as soon as one shard's part is whole (stopped first, so that it
+    cannot assemble the store meanwhile)."""
+    argv = [BIN / "tagf", "features", index, store, "--params", params, "--address", address]
+    driver = subprocess.Popen(
+        argv, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV, start_new_session=True
     )
+    deadline = time.monotonic() + 300
+    while not list(Path(f"{store}.parts").glob("*/*.sha256")):
+        assert driver.poll() is None and time.monotonic() < deadline, "no shard was extracted"
+        time.sleep(0.02)
+    os.killpg(driver.pid, signal.SIGSTOP)
+    os.killpg(driver.pid, signal.SIGKILL)
+    driver.wait(timeout=30)
 
 
 def store_bytes(store: Path) -> dict[str, bytes]:
@@ -37,18 +54,7 @@ def test_a_cluster_extracts_the_local_store_and_resumes_by_shard(tiny_corpus, tm
     assert local.returncode == 0, local.stderr[-3000:]
 
     gcs = free_port()
-    head = ray_node(
-        services,
-        tmp_path,
-        "head",
-        "--head",
-        "--port",
-        str(gcs),
-        "--include-dashboard",
-        "false",
-        "--ray-client-server-port",
-        str(free_port()),
-    )
+    head = ray_head(services, tmp_path, gcs, "--include-dashboard", "false")
     address = f"127.0.0.1:{gcs}"
     worker = ray_node(services, tmp_path, "worker", "--address", address)
 
@@ -82,3 +88,11 @@ def test_a_cluster_extracts_the_local_store_and_resumes_by_shard(tiny_corpus, tm
     assert "already extracted" in again.stdout
     assert store_bytes(tmp_path / "ray") == store_bytes(tmp_path / "local")
     assert not (tmp_path / "ray.parts").exists()
+
+    # A killed driver: the next start keeps the shards that were whole.
+    killed_after_first_shard(tiny_corpus["index"], tmp_path / "killed", params, address)
+    assert not (tmp_path / "killed").exists()
+    resumed = features(tiny_corpus["index"], tmp_path / "killed", params, "--address", address)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "already extracted" in resumed.stdout
+    assert store_bytes(tmp_path / "killed") == store_bytes(tmp_path / "local")

@@ -22,7 +22,7 @@ import requests
 import yaml
 from conftest import free_port, mlflow_server_command
 from mlflow.tracking import MlflowClient
-from ray_services import Services, activated_env, ray_node, wait_until
+from ray_services import Services, activated_env, ray_head, ray_node, wait_until
 
 pytestmark = pytest.mark.slow
 REPO = Path(__file__).resolve().parents[1]
@@ -82,15 +82,10 @@ def test_flow2_sweep_submitted_as_a_job_runs_on_both_nodes(tiny_corpus, tmp_path
 
     tracking, server = mlflow_server(services, tmp_path)  # waited for below, while Ray starts
     gcs, dashboard = free_port(), free_port()
-    head = ray_node(
+    head = ray_head(
         services,
         tmp_path,
-        "head",
-        "--head",
-        "--port",
-        str(gcs),
-        "--ray-client-server-port",
-        str(free_port()),
+        gcs,
         "--include-dashboard",
         "true",
         "--dashboard-host",

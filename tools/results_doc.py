@@ -25,7 +25,48 @@ def load(directory: str) -> dict | None:
     found = ROOT / directory
     if not (found / "ablation.json").exists():
         return None
-    return {name: json.loads((found / f"{name}.json").read_text()) for name in ("ablation", "power", "gates")}
+    names = ("ablation", "power", "gates", "diagnostics", "provenance")
+    return {
+        name: json.loads((found / f"{name}.json").read_text())
+        for name in names
+        if (found / f"{name}.json").exists()
+    }
+
+
+def machine(found: dict) -> str:
+    described = found.get("provenance")
+    if described is None:
+        return "Machine: not recorded in these files (made before `tagf ablate` wrote provenance.json)."
+    return (
+        f"Made on {described['cpu_model']} ({described['cpu_capability']} kernels, reproducible: "
+        f"{described['reproducible']}), Python {described['python']}, torch {described['torch']}."
+    )
+
+
+def diagnostics(found: dict) -> list[str]:
+    """What the realigning and distrusting variants did, from diagnostics.json: per lag bin, where they use audio."""
+    rows = (found.get("diagnostics") or {}).get("rows", [])
+    said = []
+    for row in rows:
+        if "attended_lag" in row:
+            said.append(
+                f"{row['label']}: the attended lag against the true local lag, correlation "
+                f"{interval(row['attended_lag']['correlation'], True)} (over its runs)"
+            )
+        for key, what in (("reliability", "audio weight"), ("audio_scale", "audio scale")):
+            if key in row:
+                index = row[key]["components"].index("audio") if "audio" in row[key]["components"] else 0
+                bins = [b for b in found["diagnostics"]["subsets"] if b.startswith("lag") and b in row[key]]
+                said.append(
+                    f"{row['label']}: {what} "
+                    + ", ".join(f"{row[key][b][index]['mean']:.3f} at `{b}`" for b in (bins[0], bins[-1]))
+                    + (
+                        f", {row[key]['outage'][index]['mean']:.3f} in audio outages"
+                        if "outage" in row[key]
+                        else ""
+                    )
+                )
+    return [f"- {line}." for line in said]
 
 
 def interval(found: dict | None, signed: bool = False) -> str:
@@ -51,7 +92,9 @@ def verdict_table(summary: dict) -> list[str]:
             continue
         p = found["p_holm"]
         shown = "—" if p is None else ("<0.001" if p < 0.001 else f"{p:.3f}")
-        lines.append(f"| {label} | {interval(row['primary']['value'])} | {interval(found, True)} | {shown} | {found['verdict']} |")
+        lines.append(
+            f"| {label} | {interval(row['primary']['value'])} | {interval(found, True)} | {shown} | {found['verdict']} |"
+        )
     return lines
 
 
@@ -65,12 +108,16 @@ def findings(summary: dict, power: dict) -> list[str]:
     said = []
     for kind in ("better", "worse"):
         if by_verdict.get(kind):
-            said.append(f"*{kind}* than {summary['reference']} on `{summary['primary']}`: {', '.join(by_verdict[kind])}")
+            said.append(
+                f"*{kind}* than {summary['reference']} on `{summary['primary']}`: {', '.join(by_verdict[kind])}"
+            )
     for kind, names in by_verdict.items():
         if kind.startswith("equivalent"):
             said.append(f"*{kind}* of {summary['reference']}: {', '.join(names)}")
     if by_verdict.get("inconclusive"):
-        said.append(f"*inconclusive* (no difference shown, none ruled out): {', '.join(by_verdict['inconclusive'])}")
+        said.append(
+            f"*inconclusive* (no difference shown, none ruled out): {', '.join(by_verdict['inconclusive'])}"
+        )
     if by_verdict.get("not testable"):
         said.append(f"*not testable* at this design: {', '.join(by_verdict['not testable'])}")
     design = power.get("design", {})
@@ -82,10 +129,16 @@ def findings(summary: dict, power: dict) -> list[str]:
             "power; smaller ones can go unseen"
         )
     if needed.get("0.02"):
-        said.append(f"detecting 0.02 CCC would take about {needed['0.02']} corpora of that size ({needed.get('0.05')} for 0.05)")
-    controls = [r for r in summary["rows"] if r["label"] in summary["controls"] and r["primary"].get("vs_reference")]
+        said.append(
+            f"detecting 0.02 CCC would take about {needed['0.02']} corpora of that size ({needed.get('0.05')} for 0.05)"
+        )
+    controls = [
+        r for r in summary["rows"] if r["label"] in summary["controls"] and r["primary"].get("vs_reference")
+    ]
     for row in controls:
-        said.append(f"control {row['label']}: *{row['primary']['vs_reference']['verdict']}*, Δ {interval(row['primary']['vs_reference'], True)}")
+        said.append(
+            f"control {row['label']}: *{row['primary']['vs_reference']['verdict']}*, Δ {interval(row['primary']['vs_reference'], True)}"
+        )
     return [f"- {line}." for line in said]
 
 
@@ -105,10 +158,24 @@ def section(directory: str, title: str, found: dict) -> list[str]:
         "",
         *findings(summary, power),
         "",
+        machine(found),
+        "",
         f"![robustness](../{directory}/robustness.png)",
         "",
         f"![gates by effective lag](../{directory}/gates.png)",
         "",
+        *(
+            [
+                "Diagnostics (diagnostics.json):",
+                "",
+                *diagnostics(found),
+                "",
+                f"![diagnostics](../{directory}/diagnostics.png)",
+                "",
+            ]
+            if diagnostics(found)
+            else []
+        ),
     ]
 
 
@@ -129,13 +196,19 @@ def render() -> str:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--check", action="store_true", help="exit 1 if docs/results.md differs from the files")
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--check", action="store_true", help="exit 1 if docs/results.md differs from the files"
+    )
     args = parser.parse_args()
     text = render()
     if args.check:
         if DOCUMENT.read_text() != text:
-            print(f"{DOCUMENT}: not what the result files say; run python tools/results_doc.py", file=sys.stderr)
+            print(
+                f"{DOCUMENT}: not what the result files say; run python tools/results_doc.py", file=sys.stderr
+            )
             return 1
         return 0
     DOCUMENT.write_text(text)

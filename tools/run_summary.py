@@ -58,7 +58,9 @@ def table(header: tuple[str, str], rows: list[tuple[str, str]]) -> str:
 def pipeline_order(times: dict[str, float | None]) -> dict[str, float | None]:
     """The stages in dvc.yaml's order (DVC may report a reused stage before one it runs ahead of it)."""
     order = list(yaml.safe_load(Path("dvc.yaml").read_text())["stages"])
-    return dict(sorted(times.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order)))
+    return dict(
+        sorted(times.items(), key=lambda item: order.index(item[0]) if item[0] in order else len(order))
+    )
 
 
 def main() -> int:

@@ -104,6 +104,8 @@ def variance_of_mean(
     """(Var(mean), degrees of freedom, the unit of inference), or why the design cannot estimate it."""
     corpora = len(layouts)
     if corpora >= min_corpora:
+        if corpora < 2:
+            return "a single value at the top level: its variance cannot be estimated"
         means = np.array([x.mean() for x in layouts])
         return float(means.var(ddof=1) / corpora), corpora - 1.0, "corpora"
     where = f"{corpora} corpus" if corpora == 1 else f"{corpora} corpora"
