@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -106,6 +107,9 @@ def _logged_model(client: MlflowClient, experiment_id: str, run_id: str | None, 
 def register_stage(params: Params, store: str, sweep_dir: str, output: str) -> dict[str, Any]:
     """Register the sweep's best model (from the DVC-tracked results/sweep alone) as `challenger`, unless this very
     model file is registered already, then promote the challenger to `champion` if it is better."""
+    # As configured (relative stays relative; setup exports the absolute one): the summary is a DVC output, the
+    # same in any checkout.
+    configured = os.environ.get("MLFLOW_TRACKING_URI") or params.mlflow.tracking_uri
     uri, experiment_id = setup(params.mlflow.tracking_uri, params.mlflow.experiment)
     best = json.loads((Path(sweep_dir) / "best_config.json").read_text())
     client = MlflowClient(uri)
@@ -130,7 +134,7 @@ def register_stage(params: Params, store: str, sweep_dir: str, output: str) -> d
         "champion": champion,
         "promoted": outcome.promoted,
         "message": outcome.message,
-        "tracking_uri": uri,
+        "tracking_uri": configured,
     }
     storage.write_text(output, json.dumps(summary, indent=1, allow_nan=False))
     return summary
