@@ -28,9 +28,10 @@ import pandas as pd
 from mlflow.tracking import MlflowClient
 from ray import tune
 
+from orchestration.ablation_design import augment_frames, grid_cells, key_modes, plan, tuning_space
 from orchestration.driver import Driver, load_roles, start_driver
 from orchestration.mlflow_trials import close_unfinished
-from orchestration.params import Params, preset_of
+from orchestration.params import Params
 from orchestration.provenance import data_tags, log_environment, log_store, parent_run_name
 from orchestration.replicas import corpus_stores
 from orchestration.resumption import (
@@ -45,9 +46,8 @@ from orchestration.resumption import (
 from orchestration.sweep import METRIC, MODE, search_config, search_space
 from orchestration.trial import CELL, CELLS_ARTIFACT, CORPUS_SEED, Report, TrialContext, flat_config
 from tagf import storage
-from tagf.errors import DataError, ParamsError, RunError
+from tagf.errors import DataError, RunError
 from tagf.evaluation.figures import history_figure
-from tagf.models import VARIANTS, model_config
 from tagf.provenance import environment
 from tagf.score_names import SELECTION_MEAN
 from tagf.study.cells import write_cells
@@ -57,97 +57,10 @@ from tagf.study.tables import primary_rows
 
 EXPERIMENT = "tagf-ablation"  # the Ray experiment, in sweep.storage
 
-# Never tuned per variant: what defines a variant, and what the ablation's grid sets.
-FIXED = {"model.variant", *(f"model.{k}" for preset in VARIANTS.values() for k in preset)}
-FIXED |= {"train.seed", "train.max_audio_shift", "model.key_mode"}
-
 
 def _artifact(client: MlflowClient, run_id: str, name: str) -> Any:
     with tempfile.TemporaryDirectory() as tmp:
         return json.loads(Path(client.download_artifacts(run_id, name, tmp)).read_text())
-
-
-def uses_key(variant: str) -> bool:
-    """Whether the co-attention key mode is a factor of the variant (concat and the unimodal models have no key)."""
-    return model_config(preset_of(variant)).fusion == "coattention"
-
-
-def uses_audio(variant: str) -> bool:
-    """Whether shift augmentation is a factor of the variant (visual_only never hears the audio it shifts)."""
-    return model_config(preset_of(variant)).fusion != "visual_only"
-
-
-def grid_cells(
-    params: Params, stores: dict[int, str], augment: dict[int, float], modes: list[str]
-) -> list[dict]:
-    """Every trial of the grid: variant × training seed × corpus seed × augmentation × key mode, a variant without a
-    factor at its first level only (so it is trained, and compared, once)."""
-    cells = []
-    for variant in params.ablate.variants_run():
-        shifts = list(augment) if uses_audio(variant) else list(augment)[:1]
-        keys = modes if uses_key(variant) else modes[:1]
-        for seed in params.ablate.seeds:
-            for corpus in stores:
-                for shift in shifts:
-                    for key in keys:
-                        cells.append(
-                            {
-                                "model.variant": variant,
-                                "train.seed": seed,
-                                CORPUS_SEED: corpus,
-                                "train.max_audio_shift": shift,
-                                "model.key_mode": key,
-                            }
-                        )
-    return cells
-
-
-def augment_frames(params: Params, fps: dict[str, float]) -> dict[int, float]:
-    """{train.max_audio_shift in frames: ablate.augment_shift_s level}, at the median fps of the training videos
-    (one width for every video: the augmentation draws shifts per window in frames)."""
-    rate = float(np.median(list(fps.values())))
-    frames = {round(s * rate): s for s in params.ablate.augment_shift_s}
-    if len(frames) < len(params.ablate.augment_shift_s):
-        raise ParamsError(
-            f"ablate.augment_shift_s: {params.ablate.augment_shift_s} give the same frames at {rate:g} fps"
-        )
-    return frames
-
-
-def key_modes(params: Params) -> list[str]:
-    return params.ablate.key_modes or [params.setup().model.key_mode]
-
-
-def plan(params: Params) -> str:
-    """How many trials the ablation runs, said up front: `90 trials of 9 variants × 5 seeds × 2 augmentations × ...`
-    (a variant without a factor runs at its first level only)."""
-    ablate = params.ablate
-    factors = [
-        (len(ablate.variants_run()), "variants"),
-        (len(ablate.seeds), "seeds"),
-        (len(params.corpus_seeds()), "corpora" if len(params.corpus_seeds()) > 1 else "corpus"),
-        (len(ablate.augment_shift_s), "augmentations"),
-        (len(key_modes(params)), "key modes"),
-    ]
-    stores = {seed: "" for seed in params.corpus_seeds()}
-    augment = {k: s for k, s in enumerate(ablate.augment_shift_s)}
-    total = len(grid_cells(params, stores, augment, key_modes(params)))
-    text = f"{total} trials of " + " × ".join(f"{n} {name}" for n, name in factors)
-    if ablate.tuning != "none":
-        tuning = len(ablate.variants) * ablate.tuning.trials
-        text += f", after {tuning} tuning trials = {len(ablate.variants)} variants × {ablate.tuning.trials}"
-    return text
-
-
-def tuning_space(params: Params) -> dict[str, Any]:
-    """The per-variant search: sweep.space less the settings FIXED by the variant or the grid."""
-    space = {key: dist for key, dist in params.sweep.space.items() if key not in FIXED}
-    if not space:
-        raise ParamsError(
-            "ablate.tuning: sweep.space has nothing left to tune per variant once the variant's own settings and "
-            f"the grid's ({', '.join(sorted(FIXED))}) are left out"
-        )
-    return space
 
 
 @dataclass(frozen=True)
@@ -414,7 +327,9 @@ def _write_outputs(
     write_cells(str(out / "per_video.parquet"), cells, meta)
     summary = compare(str(out / "per_video.parquet"), str(out))
     # The machine and packages the results were made with (docs/results.md names them).
-    storage.write_text(str(out / "provenance.json"), json.dumps(environment(), indent=1, sort_keys=True) + "\n")
+    storage.write_text(
+        str(out / "provenance.json"), json.dumps(environment(), indent=1, sort_keys=True) + "\n"
+    )
     labels = {(r["variant"], r["augment_shift_s"], r["key_mode"]): r["label"] for r in summary["rows"]}
     rows = [
         {

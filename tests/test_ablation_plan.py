@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from orchestration.ablation import grid_cells, plan, tuning_space
+from orchestration.ablation_design import grid_cells, plan, tuning_space
 from orchestration.params import load_params, validate
 from tagf.errors import ParamsError
 

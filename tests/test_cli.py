@@ -204,7 +204,7 @@ def test_features_take_the_params_features_section(tiny_corpus, tmp_path):
 
 def test_the_study_says_up_front_how_many_trials_it_runs(tmp_path):
     study = str(Path(__file__).parents[1] / "params.study.yaml")
-    from orchestration.ablation import plan
+    from orchestration.ablation_design import plan
     from orchestration.params import load_params
 
     proc = run_cli(

@@ -8,7 +8,8 @@ from orchestration.commands import load, params_option, storage_option
 
 
 def _ablate(args: argparse.Namespace) -> None:
-    from orchestration.ablation import plan, run_ablation
+    from orchestration.ablation import run_ablation
+    from orchestration.ablation_design import plan
     from tagf.study.tables import primary_table
 
     params = load(args)
