@@ -103,3 +103,17 @@ def test_features_cli_runs_user_backbones(tmp_path):
     )
     split = read_split(str(tmp_path / "store"), "train")
     assert split.visual.shape[1] == 512 and split.audio.shape[1] == 128
+
+
+def test_an_index_without_frames_is_refused_by_name(tiny_corpus, tmp_path):
+    """No store of zero frames: one line naming the index, exit 4."""
+    import pyarrow.parquet as pq
+    from conftest import cli_error, run_cli
+
+    from tagf.errors import DataError
+
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(pq.read_table(tiny_corpus["index"]).slice(0, 0), empty)
+    proc = run_cli("features", str(empty), str(tmp_path / "store"), check=False)
+    assert proc.returncode == DataError.exit_code and not (tmp_path / "store").exists()
+    assert cli_error(proc) == f"{empty}: the frame index has no frames; rebuild it with `tagf prepare`"

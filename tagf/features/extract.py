@@ -179,6 +179,8 @@ def load_corpus_index(index_url: str) -> CorpusIndex:
     root = (index.schema.metadata or {}).get(b"tagf.root", b"").decode()
     if not root:
         raise DataError(f"{index_url}: frame index has no corpus root; rebuild it with `tagf prepare`")
+    if index.num_rows == 0:
+        raise DataError(f"{index_url}: the frame index has no frames; rebuild it with `tagf prepare`")
     columns = index.to_pydict()
     rows_of: dict[str, list[int]] = {}
     for row, video in enumerate(columns["video"]):
