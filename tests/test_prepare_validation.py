@@ -111,7 +111,16 @@ def test_unlabelled_test_list_videos_are_indexed_without_labels(corpus, tmp_path
 
 def test_test_list_accepts_submission_rows():
     text = "image_location,valence,arousal\nvidA/00001.jpg,0,0\nvidA/00002.jpg,0,0\nvidB/00001.jpg,0,0\n"
-    assert layout.parse_test_list(text) == ["vidA", "vidB"]
+    assert layout.parse_test_list(text, "list") == ["vidA", "vidB"]
+
+
+@pytest.mark.parametrize("line", ["../../x", "..", "a/b/00001.jpg"])
+def test_test_list_refuses_names_outside_the_tree(corpus, tmp_path, line):
+    listing = corpus / layout.ANNOTATION_DIR / layout.TEST_LIST
+    listing.write_text(f"synth003\n{line}\n")
+    assert problems_of(corpus, tmp_path) == [
+        f"{listing}:2: invalid video name in '{line}' (one folder name, or <video>/<NNNNN>.jpg)"
+    ]
 
 
 def test_cli_prints_every_problem_and_exits_non_zero(corpus, tmp_path):

@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import re
 
+from tagf.errors import DataError
+
 ANNOTATION_DIR = "VA_Estimation_Challenge"
 SPLIT_DIRS = {"train": "Train_Set", "validation": "Validation_Set", "test": "Test_Set"}
 TEST_LIST = "test_set_VA.txt"
@@ -72,14 +74,21 @@ def parse_test_frames(text: str) -> dict[str, list[int]]:
     return frames
 
 
-def parse_test_list(text: str) -> list[str]:
-    """Video names of an ABAW test list: one per line; `<video>/<NNNNN>.jpg` rows are reduced to their video."""
+def parse_test_list(text: str, where: str) -> list[str]:
+    """Video names of an ABAW test list: one per line; `<video>/<NNNNN>.jpg` rows are reduced to their video. A
+    name must be one folder name (`../x` would reach outside the tree): anything else raises DataError naming
+    `where` and the line."""
     names = []
-    for line in text.splitlines():
+    for number, line in enumerate(text.splitlines(), start=1):
         line = line.strip()
         if not line or line == SUBMISSION_HEADER or line.startswith("image_location"):
             continue
-        name = line.split(",")[0].split("/")[0]
+        parts = line.split(",")[0].split("/")
+        name = parts[0]
+        if name in ("", ".", "..") or "\\" in name or len(parts) > 2 or not name.isprintable():
+            raise DataError(
+                f"{where}:{number}: invalid video name in '{line}' (one folder name, or <video>/<NNNNN>.jpg)"
+            )
         if name not in names:
             names.append(name)
     return names

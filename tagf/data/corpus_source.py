@@ -32,8 +32,11 @@ def fingerprint(root: str, source: str = "affwild2") -> dict:
     fs, path = storage.filesystem(root)
     if not fs.isdir(path):
         raise StorageError(f"{root}: corpus root is not a directory")
+    # Linked folders and files are followed and fingerprinted by what they point at: editing a linked video must
+    # change the fingerprint, or DVC would keep stale features.
     listing = sorted(
-        (name, info.get("size"), _version(info)) for name, info in fs.find(path, detail=True).items()
+        (name[len(path.rstrip("/")) + 1 :], info.get("size"), _version(info))
+        for name, info in storage.walk_files(fs, path).items()
     )
     digest = hashlib.sha256(json.dumps(listing, allow_nan=False).encode()).hexdigest()
     return {"source": source, "root": root, "files": len(listing), "listing_sha256": digest}

@@ -54,13 +54,25 @@ class CorpusError(DataError):
         super().__init__(f"{len(problems)} problem(s) in the corpus:\n" + "\n".join(problems))
 
 
-def _files(fs, folder: str, suffix: str) -> list[str]:
-    """The files of `folder` whose names end in `suffix`, sorted. Listed, not globbed: a video named `synth[0]00`
-    is a folder name, not a pattern that matches `synth000`'s."""
+_NOT_A_FILE = {"directory": "a directory where a file is expected", "other": "not a regular file"}
+
+
+def _files(fs, folder: str, suffix: str, problems: list[str]) -> list[str]:
+    """The files of `folder` whose names end in `suffix`, sorted, symbolic links followed (a lab's tree of links to
+    shared storage indexes as a copy would). Listed, not globbed: a video named `synth[0]00` is a folder name, not
+    a pattern that matches `synth000`'s. A link that leads nowhere, or anything but a file under such a name, is a
+    problem, not a video that silently vanishes."""
     if not fs.isdir(folder):
         return []
-    entries = fs.ls(folder, detail=True)
-    return sorted(e["name"] for e in entries if e["type"] == "file" and e["name"].endswith(suffix))
+    found = []
+    for path, kind in storage.entries(fs, folder):
+        if not path.endswith(suffix):
+            continue
+        if kind == "file":
+            found.append(path)
+        else:
+            problems.append(f"{path}: {_NOT_A_FILE.get(kind, kind)}")
+    return found
 
 
 def _list_videos(fs, root: str, problems: list[str]) -> list[tuple[str, str, str | None]]:
@@ -71,7 +83,7 @@ def _list_videos(fs, root: str, problems: list[str]) -> list[tuple[str, str, str
         problems.append(f"{annotations}: missing annotation directory")
         return []
     for split, folder in layout.SPLIT_DIRS.items():
-        for path in _files(fs, f"{annotations}/{folder}", ".txt"):
+        for path in _files(fs, f"{annotations}/{folder}", ".txt", problems):
             name = path.rsplit("/", 1)[1][: -len(".txt")]
             if name in videos:
                 problems.append(f"{path}: duplicate video across splits (also in {videos[name][0]})")
@@ -79,7 +91,12 @@ def _list_videos(fs, root: str, problems: list[str]) -> list[tuple[str, str, str
             videos[name] = (split, path)
     test_list = f"{annotations}/{layout.TEST_LIST}"
     if fs.exists(test_list):
-        for name in layout.parse_test_list(fs.cat_file(test_list).decode("utf-8-sig")):
+        try:
+            listed = layout.parse_test_list(fs.cat_file(test_list).decode("utf-8-sig"), test_list)
+        except DataError as err:
+            problems.append(str(err))
+            listed = []
+        for name in listed:
             if name not in videos:
                 videos[name] = ("test", None)
             elif videos[name][0] != "test":
@@ -109,7 +126,7 @@ def _faces(fs, root: str, video: str, frames: int, problems: list[str]) -> np.nd
     if not fs.isdir(folder):  # else every frame would silently count as "no face"
         problems.append(f"{folder}: missing face folder for {video}")
         return present
-    for path in _files(fs, folder, ".jpg"):
+    for path in _files(fs, folder, ".jpg", problems):
         stem = path.rsplit("/", 1)[1][:-4]
         if not (stem.isdigit() and len(stem) == 5) or not 1 <= int(stem) <= frames:
             problems.append(f"{path}: face image name is not a frame 00001..{frames:05d} of {video}")

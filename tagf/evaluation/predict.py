@@ -121,7 +121,7 @@ def predict(
         videos = [name]
     elif test_list:
         text = storage.read_text(test_list)
-        videos, listed = layout.parse_test_list(text), layout.parse_test_frames(text)
+        videos, listed = layout.parse_test_list(text, test_list), layout.parse_test_frames(text)
     if not store or not videos:
         raise UsageError("predict: give --store with --videos or --test-list, or --video-file")
     split = with_lags(store, videos_from_store(store, videos))
