@@ -9,9 +9,11 @@ data.seed's store is the one `tagf ablate --store` names.
 from __future__ import annotations
 
 import json
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, as_completed
 
 from orchestration.params import Params
-from tagf import storage
+from tagf import runtime, storage
 from tagf.data.prepare import prepare
 from tagf.data.synth.corpus import write_corpus
 from tagf.errors import DataError
@@ -21,21 +23,32 @@ REPLICAS_FILE = "replicas.json"
 
 
 def write_replicas(params: Params, output: str) -> dict[int, str]:
-    """{seed: feature store} of every corpus seed but data.seed; replicas.json lists them (none: an empty list)."""
-    data = params.data
-    seeds = [seed for seed in params.corpus_seeds() if seed != data.seed]
+    """{seed: feature store} of every corpus seed but data.seed; replicas.json lists them (none: an empty list).
+    The corpora are independent: made side by side, one process per core this process may use (each one thread,
+    so the result is the same bytes however many run at once)."""
+    seeds = [seed for seed in params.corpus_seeds() if seed != params.data.seed]
     stores = {}
-    for seed in seeds:
-        print(f"corpus seed {seed} ({seeds.index(seed) + 1} of {len(seeds)})", flush=True)
-        home = storage.join(output, f"seed-{seed}")
-        corpus, index = storage.join(home, "corpus"), storage.join(home, "index.parquet")
-        write_corpus(corpus, data.preset, seed=seed, max_lag_s=data.max_lag_s)
-        prepare(corpus, index)
-        extract_features(index, storage.join(home, "features"), params.features)
-        stores[seed] = f"seed-{seed}/features"
+    workers = max(1, min(runtime.cpus_available(), len(seeds)))
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        made = {pool.submit(_replica, params, output, seed): seed for seed in seeds}
+        for done, future in enumerate(as_completed(made), 1):
+            stores[made[future]] = future.result()
+            print(f"corpus seed {made[future]} ({done} of {len(seeds)})", flush=True)
+    stores = dict(sorted(stores.items()))
     listing = {"made_from": made_from(params), "stores": {str(seed): store for seed, store in stores.items()}}
     storage.write_text(storage.join(output, REPLICAS_FILE), json.dumps(listing, indent=1, allow_nan=False))
     return {seed: storage.join(output, store) for seed, store in stores.items()}
+
+
+def _replica(params: Params, output: str, seed: int) -> str:
+    """One corpus seed's corpus, index and features under OUTPUT/seed-<n>; its store, relative to OUTPUT."""
+    runtime.use_threads(1)
+    home = storage.join(output, f"seed-{seed}")
+    corpus, index = storage.join(home, "corpus"), storage.join(home, "index.parquet")
+    write_corpus(corpus, params.data.preset, seed=seed, max_lag_s=params.data.max_lag_s)
+    prepare(corpus, index)
+    extract_features(index, storage.join(home, "features"), params.features)
+    return f"seed-{seed}/features"
 
 
 def made_from(params: Params) -> dict:

@@ -60,6 +60,12 @@ class RunError(TagfError, RuntimeError):
     exit_code = 8
 
 
+class Disagreement(TagfError):
+    """a rerun whose verdicts or differences disagree with the committed results (`tagf agree`)"""
+
+    exit_code = 9
+
+
 class Interrupted(RunError):
     """a sweep or ablation stopped before its end (SIGINT, SIGTERM): `--resume` continues it"""
 

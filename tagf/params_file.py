@@ -15,9 +15,13 @@ from pydantic import BaseModel, ValidationError
 from tagf.errors import ParamsError
 
 Section = TypeVar("Section", bound=BaseModel)
+EXTENDS = "extends"  # a params file written as the changes to another (a study's, over the pipeline's)
 
 
-def read_params_file(path: str | Path) -> dict[str, Any]:
+def read_params_file(path: str | Path, _from: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """The file's sections; a file that says `extends: <params file>` (relative to itself) is that file with its
+    own keys over it, section by section: each key it names replaces the base's value whole (so a study's
+    `sweep.space` is its own, not the pipeline's plus its own), every other key is the base's."""
     path = Path(path)
     if not path.exists():
         raise ParamsError(f"{path}: not found")
@@ -36,7 +40,22 @@ def read_params_file(path: str | Path) -> dict[str, Any]:
         raise ParamsError(f"{path}: not valid YAML ({' '.join(str(err).split())})") from None
     if raw is not None and not isinstance(raw, dict):
         raise ParamsError(f"{path}: expected a mapping of sections at the top level")
-    return raw or {}
+    raw = raw or {}
+    if EXTENDS not in raw:
+        return raw
+    base = raw.pop(EXTENDS)
+    if not isinstance(base, str):
+        raise ParamsError(f"{path}: {EXTENDS}: expected the path of a params file, got {base!r}")
+    base_path = path.parent / base
+    if base_path.resolve() in (*_from, path.resolve()):
+        raise ParamsError(f"{path}: {EXTENDS}: {base} extends it again (a cycle)")
+    merged = read_params_file(base_path, (*_from, path.resolve()))
+    for section, value in raw.items():
+        if isinstance(value, dict) and isinstance(merged.get(section), dict):
+            merged[section] = {**merged[section], **value}
+        else:
+            merged[section] = value
+    return merged
 
 
 def invalid(err: ValidationError, where: str, section: str = "") -> ParamsError:

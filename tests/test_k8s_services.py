@@ -105,9 +105,19 @@ def test_the_manifests_services_serve_an_in_cluster_client(namespaces_work, tmp_
         f"127.0.0.1 localhost postgres minio mlflow mlflow.{NAMESPACE}.svc.cluster.local\n"
     )
     tmp_path.chmod(0o755)  # PostgreSQL runs as the postgres user
+    # A fresh /tmp inside the namespace; the checkout and the venv are bound back where they were if they live
+    # under /tmp (a clone in /tmp would otherwise lose its .venv: exit 127).
+    keep = sorted({str(p) for p in (ROOT, Path(sys.prefix)) if Path("/tmp") in p.parents})
+    rebind = "".join(
+        f" && mkdir -p /mnt/keep{k} {path} && mount --bind /mnt/keep{k} {path}" for k, path in enumerate(keep)
+    )
     script = (
         f"ip link set lo up && mount --bind {tmp_path}/hosts /etc/hosts && mount -t tmpfs tmpfs /mnt"
-        f" && mkdir /mnt/work /mnt/tmp && mount --bind {tmp_path} /mnt/work && mount --bind /mnt/tmp /tmp"
+        f" && mkdir /mnt/work /mnt/tmp && mount --bind {tmp_path} /mnt/work"
+        + "".join(
+            f" && mkdir /mnt/keep{k} && mount --bind {path} /mnt/keep{k}" for k, path in enumerate(keep)
+        )
+        + f" && mount --bind /mnt/tmp /tmp{rebind}"
         f" && exec {sys.executable} {ROOT}/tests/k8s_services.py /mnt/work/spec.json"
     )
     ran = subprocess.run(

@@ -72,9 +72,11 @@ def test_with_few_corpora_the_seeds_and_videos_carry_the_interval():
     values = rng.normal(0, 0.05, (1, 3, 4)) + rng.normal(0, 0.1, (1, 3, 1))  # seed variance dominates
     found = estimate(cells(values))
     assert "seeds × videos within 1 corpus (corpus variance not estimated" in found.level
-    assert found.df == 2  # the seeds' degrees of freedom, the fewer of the two (Hsu's conservative choice)
-    ms_seed, _, ms_video, _ = _mean_squares([values[0]])
-    assert found.se == pytest.approx(np.sqrt((ms_seed + ms_video) / 12))
+    frame = pd.DataFrame([{"seed": s, "video": v, "d": values[0, s, v]} for s, v in np.ndindex(3, 4)])
+    table = anova_lm(smf.ols("d ~ C(seed) + C(video)", frame).fit())  # the mean squares, independently
+    a, b = table.loc["C(seed)", "mean_sq"] / 12, table.loc["C(video)", "mean_sq"] / 12
+    assert found.se == pytest.approx(np.sqrt(a + b))
+    assert found.df == 2  # the smaller of the seeds' (2) and the videos' (3) degrees of freedom
 
 
 def test_one_seed_and_few_corpora_cannot_be_tested():
@@ -86,9 +88,22 @@ def test_no_p_value_is_zero():
     values = 0.5 + np.random.default_rng(5).normal(0, 1e-9, (MIN_CORPORA, 1, 2))  # t in the millions
     found = estimate(cells(values))
     assert 0 < found.p <= 1e-12 and found.p >= TINY
-    identical = estimate(cells(np.full((MIN_CORPORA, 1, 2), 0.3)))  # no spread at all
-    assert identical.p == TINY and identical.ci95 == (0.3, 0.3)
-    assert estimate(cells(np.zeros((MIN_CORPORA, 1, 2)))).p == 1.0
+
+
+
+@pytest.mark.parametrize("shape", [(MIN_CORPORA, 1, 2), (2, 3, 4)], ids=["corpora", "seeds x videos"])
+@pytest.mark.parametrize("value", [0.3, 0.0])
+def test_values_that_do_not_vary_are_not_testable(shape, value):
+    found = estimate(cells(np.full(shape, value)))  # no spread at all: neither p = 1e-308 nor p = 1
+    assert found.p is None and found.ci95 is None and "no variance to test against" in found.note
+    assert equivalence_p(found, 0.02) is None
+
+
+def test_a_value_that_is_not_finite_is_refused():
+    values = np.zeros((MIN_CORPORA, 1, 2))
+    values[1, 0, 1] = np.nan
+    with pytest.raises(ValueError, match="not finite"):
+        estimate(cells(values))
 
 
 def test_intervals_stay_inside_the_metrics_range():

@@ -31,6 +31,7 @@ COMMANDS = {
     "evaluate": "tagf.cli.evaluate",
     "robustness": "tagf.cli.robustness",
     "compare": "tagf.cli.compare",
+    "agree": "tagf.cli.agree",
     "plot-gates": "tagf.cli.plot_gates",
     "predict": "tagf.cli.predict",
     "import-checkpoint": "tagf.cli.import_checkpoint",

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import argparse
 
+from tagf.cli.options import positive_number
+
 
 def _compare(args: argparse.Namespace) -> None:
     from tagf.study.compare import compare
@@ -24,5 +26,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--reference", help="the variant every other is compared with (default: the study's)")
     p.add_argument("--primary", help="the primary endpoint, e.g. clean or lag>=1 (default: the study's)")
-    p.add_argument("--margin", type=float, help="equivalence margin in CCC (default: the study's)")
+    p.add_argument(
+        "--margin", type=positive_number, help="equivalence margin in CCC, above 0 (default: the study's)"
+    )
     p.set_defaults(run=_compare)

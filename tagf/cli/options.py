@@ -9,6 +9,7 @@ params file names.
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
@@ -61,6 +62,17 @@ def numbers(kind: type) -> Callable[[str], tuple]:
             ) from None
 
     return parse
+
+
+def positive_number(text: str) -> float:
+    """An argparse type: a finite number above 0 (a margin of nan or 0 would make every verdict meaningless)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected a finite number above 0")
+    return value
 
 
 def front_ends_option(p: argparse.ArgumentParser) -> None:

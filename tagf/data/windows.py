@@ -53,10 +53,19 @@ class Windows:
 
     `oracle_alignment`: each frame's audio is read where its ground-truth lag puts its voice (frame t hears the audio
     of t + round(true_lag_s·fps)), whatever shift is asked: a control that knows the effective lag and undoes it.
+    `realign` (N,) frames per row: the offset a model found in the audio it was given (shift included), undone
+    (frame t hears the shifted audio of t + realign): tagf.models.offset_search.
     """
 
-    def __init__(self, split: SplitArrays, length: int, hop: int, oracle_alignment: bool = False):
-        self.split, self.length = split, length
+    def __init__(
+        self,
+        split: SplitArrays,
+        length: int,
+        hop: int,
+        oracle_alignment: bool = False,
+        realign: np.ndarray | None = None,
+    ):
+        self.split, self.length, self.realign = split, length, realign
         self.oracle = None
         if oracle_alignment:
             if split.true_lag_s is None:
@@ -90,6 +99,8 @@ class Windows:
             source = t + self.oracle[rows]  # where the voice of frame t is, in the original audio
         else:
             source = t - np.broadcast_to(np.asarray(audio_shift), video.shape)[:, None]
+            if self.realign is not None:
+                source = source + self.realign[rows]
         audio_valid = real & (source >= 0) & (source < frames)
         # Any row in range: where there is no source (audio_valid false) the audio is zeroed below.
         audio_rows = offset + np.clip(source, 0, frames - 1)

@@ -12,7 +12,7 @@ from tagf.models.gates import GATES
 
 Fusion = Literal["coattention", "concat", "visual_only", "audio_only"]
 Gate = Literal[(*GATES, *JOINT_GATES)]  # type: ignore[valid-type]
-AudioAlignment = Literal["none", "oracle", "attention"]
+AudioAlignment = Literal["none", "oracle", "attention", "search"]
 Output = Literal["head", "reliability"]
 KeyMode = Literal["faithful", "length_agnostic"]
 
@@ -59,10 +59,23 @@ class ModelConfig(BaseModel):
     audio_alignment: AudioAlignment = Field(
         "none",
         description="oracle: the audio realigned by each frame's ground-truth lag (synthetic corpora only, a "
-        "control); attention: each visual frame attends over the audio within ±max_lag_s (tagf.models.lag_attention)",
+        "control); attention: each visual frame attends over the audio within ±max_lag_s (tagf.models.lag_attention); "
+        "search: the offset found by a self-supervised sync search and undone (tagf.models.offset_search)",
     )
     max_lag_s: float = Field(
-        3.0, gt=0, description="attention alignment: the farthest lag it looks, in seconds"
+        3.0, gt=0, description="attention and search alignment: the farthest lag it looks, in seconds"
+    )
+    sync_window_s: float = Field(
+        6.0,
+        gt=0,
+        description="search alignment: the seconds of evidence pooled for each frame's offset (longer: found more "
+        "often; shorter: follows a drifting lag faster)",
+    )
+    sync_min_confidence: float = Field(
+        0.5,
+        ge=0,
+        le=1,
+        description="search alignment: the posterior mass near its offset it needs to undo it (else: unshifted)",
     )
     fps: float = Field(30.0, gt=0, description="frames per second of the training data (set by training)")
     output: Output = Field(

@@ -25,6 +25,7 @@ from tagf.models.crossmodal_gate import JOINT_GATES
 from tagf.models.gates import GATES
 from tagf.models.head import RegressionHead
 from tagf.models.lag_attention import LagAttention
+from tagf.models.offset_search import OffsetSearch, shift_audio
 from tagf.models.reliability import Reliability
 from tagf.models.temporal_encoder import TemporalEncoder
 
@@ -91,21 +92,39 @@ class FusionModel(nn.Module):
             Reliability(cfg) if cfg.output == "reliability" and uses_visual and uses_audio else None
         )
         if cfg.init == "authors":
-            for encoder in (self.visual_encoder, self.audio_encoder):
-                for level in encoder.levels if encoder is not None else ():
-                    if (
-                        level.downsample is not None
-                    ):  # their TemporalBlock.init_weights; the weight-normed convs'
-                        # xavier there is overwritten by weight_norm's recomputation, so it has no effect
-                        nn.init.xavier_uniform_(level.downsample.weight, gain=math.sqrt(2))
-            if self.coattention is not None:
-                for fusion in (self.coattention, *self._gates()):
-                    authors_init(fusion)
+            self._authors_init()
+        self.offset_search = None
+        if cfg.audio_alignment == "search" and uses_visual and uses_audio:
+            # Last, on a forked random state: every other weight, and every random draw of training, stays the
+            # plain variant's for the same seed.
+            with torch.random.fork_rng(devices=[]):
+                self.offset_search = OffsetSearch(cfg)
+
+    def _authors_init(self) -> None:
+        """The authors' initialisation of the TCNs' 1×1 downsample convolutions and of the fusion."""
+        for encoder in (self.visual_encoder, self.audio_encoder):
+            for level in encoder.levels if encoder is not None else ():
+                if level.downsample is not None:  # their TemporalBlock.init_weights; the weight-normed convs'
+                    # xavier there is overwritten by weight_norm's recomputation, so it has no effect
+                    nn.init.xavier_uniform_(level.downsample.weight, gain=math.sqrt(2))
+        if self.coattention is not None:
+            for fusion in (self.coattention, *self._gates()):
+                authors_init(fusion)
 
     def _gates(self) -> tuple[nn.Module, ...]:
         if self.joint_gate is not None:
             return (self.joint_gate,)
         return (self.visual_gate, self.audio_gate) if self.coattention is not None else ()
+
+    def searches(self) -> list[OffsetSearch]:
+        """Every offset search of this model (one per target model), to fit before training."""
+        if self.per_target is not None:
+            return [found for model in self.per_target for found in model.searches()]
+        return [] if self.offset_search is None else [self.offset_search]
+
+    def search(self) -> OffsetSearch | None:
+        """The offset search, if this model realigns its audio (one model per target: the first one's)."""
+        return self.per_target[0].search() if self.per_target is not None else self.offset_search
 
     @property
     def gated(self) -> bool:
@@ -115,11 +134,19 @@ class FusionModel(nn.Module):
         return any(getattr(gate, "learned", True) for gate in self._gates())
 
     def forward(
-        self, visual: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor | None = None
+        self,
+        visual: torch.Tensor,
+        audio: torch.Tensor,
+        mask: torch.Tensor | None = None,
+        realigned: bool = False,
     ) -> FusionOutput:
+        """`realigned`: the audio was already moved by the offset search (over whole videos, by inference); else a
+        model with one realigns it within these sequences (a served request) before fusing."""
         if self.per_target is not None:
-            return _joined([model(visual, audio, mask) for model in self.per_target])
+            return _joined([model(visual, audio, mask, realigned) for model in self.per_target])
         streams, diagnostics = [], {}
+        if self.offset_search is not None and not self.training and not realigned:
+            audio, diagnostics = self._realign(visual, audio, mask)
         if self.visual_encoder is not None:
             streams.append(F.normalize(self.visual_encoder(visual), dim=-1))  # (B, L, d_v)
         if self.audio_encoder is not None:
@@ -142,6 +169,21 @@ class FusionModel(nn.Module):
         if self.reliability is not None:
             prediction, auxiliary, diagnostics["reliability"] = self.reliability(*streams, prediction)
         return FusionOutput(prediction, visual_alpha, audio_alpha, diagnostics or None, auxiliary)
+
+    def _realign(self, visual, audio, mask) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """The audio with the offset search's offset undone where it is confident, and what it decided."""
+        valid = _valid(mask, visual)
+        offset, confidence, used = self.offset_search.estimate(visual, audio, valid)
+        moved, _ = shift_audio(audio, offset * used, valid)
+        return moved, {
+            "estimated_lag_s": offset.float() / self.cfg.fps,
+            "sync_confidence": confidence,
+            "realigned": used.float(),
+        }
+
+
+def _valid(mask: torch.Tensor | None, like: torch.Tensor) -> torch.Tensor:
+    return torch.ones(like.shape[:2], dtype=torch.bool, device=like.device) if mask is None else mask
 
 
 def _joined(outs: list[FusionOutput]) -> FusionOutput:

@@ -8,8 +8,11 @@ j with |j − i| ≤ K (non-causal: later audio too):
     audio'_i = normalize(Σ_j a_ij audio_j)         the audio realigned to frame i, then fused as in TAGF
     lag_i = Σ_j a_ij (j − i) / fps                 the lag it attended to, in seconds (+: the audio is late)
 
-The relative-position bias b is learned and starts peaked at 0 (b[δ] = −|δ|/2): at first each frame hears its own
-audio, as the other variants do. K = round(max_lag_s · fps), fps being the training data's.
+The relative-position bias b is learned and starts gently peaked at 0 (b[δ] = −2|δ|/K: a frame K frames away
+weighs e⁻² of its own at first). It used to start at −|δ|/2, which gives a 1-s lag e⁻¹⁵ of the weight of lag 0:
+its gradient vanished with it, and in the earlier reduced study the attended lag never followed the true lag. Even with the gentle start it is trained only by the regression loss, which gives it a reason
+to look away from lag 0 only where the training audio is lagged; tagf.models.offset_search finds the offset
+without needing that.
 
     visual (B, L, d_v), audio (B, L, d_a), mask (B, L) → audio' (B, L, d_a), lag (B, L)
 """
@@ -38,7 +41,7 @@ class LagAttention(nn.Module):
         self.query = nn.Linear(cfg.visual_dim, HIDDEN)
         self.key = nn.Linear(cfg.audio_dim, HIDDEN)
         offsets = torch.arange(-self.span, self.span + 1, dtype=torch.float32)
-        self.bias = nn.Parameter(-0.5 * offsets.abs())  # (2K+1,) peaked at 0
+        self.bias = nn.Parameter(-2.0 * offsets.abs() / self.span)  # (2K+1,) gently peaked at 0
 
     def forward(self, visual: torch.Tensor, audio: torch.Tensor, mask: torch.Tensor | None = None):
         length = visual.shape[1]

@@ -26,6 +26,9 @@ VARIANTS: dict[str, dict[str, Any]] = {
     ),  # the gate sees both, scales the audio
     "lag_attention": dict(fusion="coattention", gate="step_bilstm", steps=2, audio_alignment="attention"),
     "reliability": dict(fusion="coattention", gate="step_bilstm", steps=2, output="reliability"),
+    "sync_align": dict(
+        fusion="coattention", gate="step_bilstm", steps=2, audio_alignment="search"
+    ),  # the offset found and undone
     "oracle_align": dict(
         fusion="coattention", gate="step_bilstm", steps=2, audio_alignment="oracle"
     ),  # a control

@@ -101,7 +101,43 @@ def read_cells(url: str) -> tuple[pd.DataFrame, dict]:
         raise DataError(
             f"{url}: not the per-video scores of an ablation (missing {missing or 'its metadata'})"
         )
-    return table.to_pandas(use_threads=storage.ARROW_THREADS), meta
+    frame = table.to_pandas(use_threads=storage.ARROW_THREADS)
+    _check_numbers(url, frame)
+    return frame, meta
+
+
+def run_name(row) -> str:
+    """A run and cell as a reader finds it: `tagf seed=0 corpus_seed=3 (augment ±0 s, key length_agnostic)`."""
+    return (
+        f"{row['variant']} seed={row['seed']} corpus_seed={row['corpus_seed']} "
+        f"(augment ±{row['augment_shift_s']:g} s, key {row['key_mode']})"
+    )
+
+
+def _check_numbers(url: str, frame: pd.DataFrame) -> None:
+    """Every count a positive whole number and every sum finite, or a DataError naming the first bad cell: a NaN
+    summed as 0 would move a video's CCC without a word."""
+    targets = targets_of(frame)
+    columns = ["n", *(f"{s}_{t}" for t in targets for s in SUMS)]
+    numbers = frame[columns].to_numpy(np.float64)
+    bad = ~np.isfinite(numbers)
+    bad[:, 0] |= ~bad[:, 0] & ((numbers[:, 0] < 1) | (numbers[:, 0] != np.round(numbers[:, 0])))
+    for name in frame.columns:
+        if name.startswith(("alpha_", "diag_")):  # per-row lists: Σα of each gate, Σ of each diagnostic
+            lists = frame[name].dropna()
+            finite = np.array([np.isfinite(np.asarray(v, np.float64)).all() for v in lists], bool)
+            if not finite.all():
+                row = frame.loc[lists.index[np.flatnonzero(~finite)[0]]]
+                raise DataError(f"{url}: {_where(row)}: {name} is not finite")
+    if bad.any():
+        r, c = np.argwhere(bad)[0]
+        row, value = frame.iloc[r], numbers[r, c]
+        what = "not a positive whole number" if c == 0 and np.isfinite(value) else f"{value}"
+        raise DataError(f"{url}: {_where(row)}: {columns[c]} is {what}")
+
+
+def _where(row) -> str:
+    return f"run {run_name(row)}, video {row['video']}, {row['perturbation']}={row['level']:g}, subset {row['subset']}"
 
 
 def write_cells(url: str, frame: pd.DataFrame, meta: dict) -> None:
@@ -124,6 +160,25 @@ def ccc_of_sums(n, sum_p, sum_y, sum_pp, sum_yy, sum_py) -> np.ndarray:
         return np.where(denominator > 0, 2 * cov / denominator, 0.0)
 
 
+def _check_moments(pooled: pd.DataFrame, picked: Endpoint, target: str, sum_p, sum_y, sum_pp, sum_yy, sum_py):
+    """Sums that no frames can have (a negative variance), or a CCC with no variance at all to define it, are a
+    DataError naming the run and video: never a CCC of 0."""
+    n = pooled["n"].to_numpy(np.float64)
+    var_p, var_y = sum_pp / n - (sum_p / n) ** 2, sum_yy / n - (sum_y / n) ** 2
+    scale = np.maximum(1.0, np.maximum(sum_pp, sum_yy) / n)
+    impossible = (var_p < -1e-9 * scale) | (var_y < -1e-9 * scale)
+    undefined = (var_p <= 1e-12 * scale) & (var_y <= 1e-12 * scale) & np.isclose(sum_p, sum_y)
+    for bad, why in (
+        (impossible, "sums no frames can have (a negative variance)"),
+        (undefined, "no CCC: neither the predictions nor the labels vary"),
+    ):
+        if bad.any():
+            row = pooled.iloc[int(np.flatnonzero(bad)[0])]
+            raise DataError(
+                f"endpoint {picked.name!r}: run {run_name(row)}, video {row['video']}, {target}: {why}"
+            )
+
+
 def targets_of(frame: pd.DataFrame) -> list[str]:
     return [t for t in TARGETS if f"sum_p_{t}" in frame and frame[f"sum_p_{t}"].notna().any()]
 
@@ -138,7 +193,17 @@ def values(frame: pd.DataFrame, picked: Endpoint, min_frames: int) -> pd.DataFra
     columns = ["n", *(f"{s}_{t}" for t in targets for s in SUMS)]
     pooled = chosen.groupby([*RUN, "video"], sort=True, dropna=False)[columns].sum().reset_index()
     pooled = pooled[pooled["n"] >= min_frames]
-    per_target = [ccc_of_sums(pooled["n"], *(pooled[f"{s}_{t}"].to_numpy() for s in SUMS)) for t in targets]
+    if pooled.empty:
+        most = int(chosen.groupby([*RUN, "video"])["n"].sum().max()) if len(chosen) else 0
+        raise DataError(
+            f"endpoint {picked.name!r}: no video has {min_frames} frames or more there (min_frames; the most: "
+            f"{most}), so it has no value to compare"
+        )
+    per_target = []
+    for t in targets:
+        sums = [pooled[f"{s}_{t}"].to_numpy() for s in SUMS]
+        _check_moments(pooled, picked, t, *sums)
+        per_target.append(ccc_of_sums(pooled["n"], *sums))
     out = pooled[[*RUN, "video"]].copy()
     out["value"] = np.mean(per_target, axis=0) if per_target else np.nan
     return out

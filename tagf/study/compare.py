@@ -22,7 +22,8 @@ from typing import Any
 import numpy as np
 
 from tagf import storage
-from tagf.study.cells import lag_bounds, read_cells
+from tagf.errors import DataError, UsageError
+from tagf.study.cells import endpoint, lag_bounds, read_cells
 from tagf.study.diagnostics import diagnostics_summary
 from tagf.study.figures import diagnostics_figure, gate_figure, robustness_figure
 from tagf.study.gates import gate_summary
@@ -34,6 +35,7 @@ from tagf.study.tables import markdown
 CURVE_FIELDS = ("model", "perturbation", "level", "ccc_mean", "ccc_low", "ccc_high")
 DESIGNS = [(c, v) for c in (1, 3, 10) for v in (4, 12, 36)]  # corpora × videos per corpus, as the calibration
 CALIBRATION_REPS = 400  # per design; test_statistics_calibration.py runs 2000
+CHECK_REPS = 2000  # the simulated power at the detectable difference: 80 % within about ±1.8 % (2 SE)
 
 
 def curves(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -64,29 +66,42 @@ def curves(summary: dict[str, Any]) -> list[dict[str, Any]]:
 
 def power(frame, meta: dict, summary: dict[str, Any]) -> dict[str, Any]:
     """The primary endpoint's variance components (from the comparisons with the reference), what this design
-    detects, the corpora a difference of 0.02 or 0.05 needs, and the tests' rejection and coverage when data with
-    these components are simulated under the null and at a true difference of 0.05."""
+    detects (and that detection rate simulated), the corpora a difference of 0.02 or 0.05 needs, and the tests'
+    rejection and coverage when data with these components are simulated under the null and at a true difference
+    of 0.05. A one-corpus study cannot estimate the corpus variance: planning and calibration then assume it is as
+    large as the seed variance, and say so."""
     comparisons = comparison_layouts(
         frame, meta, summary["primary"], summary["reference"], summary["lag_bins"]
     )
     if not comparisons:
         return {"skipped": "no comparison with the reference"}
     comp = components(comparisons)
+    planned = comp if comp.corpus is not None else comp.assuming(comp.seed)
     first = comparisons[0]
     corpora, seeds = len(first), min(x.shape[0] for x in first)
     videos = int(round(np.mean([x.shape[1] for x in first])))
     family = max(1, len(summary["family"]))
-    here = design_se(comp, corpora, seeds, videos)
+    here = (
+        design_se(comp, corpora, seeds, videos) if corpora < MIN_CORPORA or comp.corpus is not None else None
+    )
+    found = None if here is None else detectable(here, family)
     return {
         "endpoint": summary["primary"],
         "components": comp.as_dict(),
+        "corpus_variance_assumed": None
+        if comp.corpus is not None
+        else "unknown from one corpus: planning and calibration assume it equals the seed variance",
         "design": {"corpora": corpora, "seeds": seeds, "videos_per_corpus": videos, "family": family},
-        "detectable_difference": None if here is None else detectable(*here, family),
+        "inference": "corpora" if corpora >= MIN_CORPORA else "conditional on these corpora",
+        "detectable_difference": found,
+        "detectable_power_simulated": None
+        if found is None
+        else simulate(planned, corpora, seeds, videos, found, CHECK_REPS, seed=99, comparisons=family),
         "corpora_needed": {
-            f"{target:g}": design_for(comp, target, seeds, videos, family) for target in (0.02, 0.05)
+            f"{target:g}": design_for(planned, target, seeds, videos, family) for target in (0.02, 0.05)
         },
         "min_corpora_for_corpus_level": MIN_CORPORA,
-        "calibration": calibration(comp, max(seeds, 2)),
+        "calibration": calibration(planned, max(seeds, 2)),
     }
 
 
@@ -109,6 +124,24 @@ def write_curves(rows: list[dict[str, Any]], json_url: str, csv_url: str) -> Non
     storage.write_text(csv_url, text.getvalue())
 
 
+def _check_choices(per_video: str, frame, meta: dict, reference: str | None, primary: str | None) -> None:
+    """A reference or primary endpoint given by the user must be one of the study's: a UsageError naming the flag
+    (from the file itself: a DataError)."""
+    variants = sorted(set(frame["variant"]))
+    if (reference or meta["reference"]) not in variants:
+        error = UsageError if reference else DataError
+        raise error(
+            f"{'--reference ' if reference else per_video + ': reference '}{reference or meta['reference']!r} has no "
+            f"runs; the study's variants: {', '.join(variants)}"
+        )
+    if primary is not None:
+        lag_bins = sorted({s for s in frame["subset"] if lag_bounds(s)}, key=lambda s: lag_bounds(s)[0])
+        try:
+            endpoint(primary, lag_bins)
+        except DataError as err:
+            raise UsageError(f"--primary: {err}") from None
+
+
 def compare(
     per_video: str,
     out_dir: str,
@@ -118,6 +151,7 @@ def compare(
 ) -> dict[str, Any]:
     """Write every output of a study from its per-video scores; returns the summary."""
     frame, meta = read_cells(per_video)
+    _check_choices(per_video, frame, meta, reference, primary)
     reference, primary = reference or meta["reference"], primary or meta["primary"]
     margin = meta["margin"] if margin is None else margin
     summary = summarize(frame, meta, reference, primary, margin)

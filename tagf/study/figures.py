@@ -91,15 +91,20 @@ def gate_figure(gates: dict[str, Any], url: str) -> None:
     save(fig, url)
 
 
+LAG_ESTIMATES = ("attended_lag_s", "estimated_lag_s")
+
+
 def diagnostics_figure(diagnostics: dict[str, Any], url: str) -> None:
-    """A panel per diagnosed model: the attended lag against the true lag (with the identity), or a mechanism's
-    weights by effective lag, in outages and without a face."""
+    """A panel per diagnosed model and mechanism: a lag estimate against the true lag (with the identity), where a
+    confident-only model acted and how wrong it was there, or a mechanism's weights by effective lag."""
     rows = diagnostics["rows"]
     panels = [
-        (row, kind)
+        (row, kind, part)
         for row in rows
-        for kind in ("attended_lag", "reliability", "audio_scale")
+        for kind in (*LAG_ESTIMATES, "reliability", "audio_scale")
         if row.get(kind)
+        for part in (("scatter", "by_lag") if kind in LAG_ESTIMATES else ("weights",))
+        if part != "by_lag" or any("realigned" in b for b in row[kind]["by_lag"].values())
     ]
     if not panels:
         fig, ax = plt.subplots(figsize=(6, 1.2))
@@ -110,28 +115,56 @@ def diagnostics_figure(diagnostics: dict[str, Any], url: str) -> None:
     fig, axes = plt.subplots(
         1, len(panels), figsize=(4.6 * len(panels), 4.0), squeeze=False, layout="constrained"
     )
-    for ax, (row, kind) in zip(axes[0], panels):
-        found = row[kind]
-        if kind == "attended_lag":
-            x = [p["true_lag_s"] for p in found["points"]]
-            y = [p["attended_lag_s"] for p in found["points"]]
-            ax.scatter(x, y, s=8, alpha=0.5)
-            limit = max(1.0, *np.abs(x)) if x else 1.0
-            ax.plot([-limit, limit], [-limit, limit], color="grey", lw=0.8, ls="--", label="attended = true")
-            r = found["correlation"]
-            ax.set_title(f"{row['label']}: r = {r['mean']:.2f} over {found['runs']} runs", fontsize=9)
-            ax.set_xlabel("true effective lag (s, + = audio late), per video and shift")
-            ax.set_ylabel("attended lag (s)")
-            ax.legend(fontsize=7)
-        else:
-            subsets = [s for s in diagnostics["subsets"] if found.get(s)]
-            for m, component in enumerate(found["components"]):
-                _errorbar(ax, range(len(subsets)), [found[s][m] for s in subsets], component, 0.06 * (m - 1))
-            ax.set_xticks(range(len(subsets)))
-            ax.set_xticklabels([s.removeprefix("lag") for s in subsets], rotation=35, fontsize=7)
-            ax.set_ylabel("mean weight (95 % interval)")
-            ax.set_title(f"{row['label']}: {kind.replace('_', ' ')} by effective lag", fontsize=9)
-            ax.legend(fontsize=7)
+    draw = {"scatter": _scatter_panel, "by_lag": _acted_panel, "weights": _weights_panel}
+    for ax, (row, kind, part) in zip(axes[0], panels):
+        draw[part](ax, row, kind, diagnostics["subsets"])
         ax.grid(alpha=0.3)
-    fig.suptitle("What the mechanisms decided, against the ground truth")
+    fig.suptitle(
+        "What the mechanisms decided, against the ground truth (intervals at the study's unit of inference)"
+    )
     save(fig, url)
+
+
+def _scatter_panel(ax, row: dict, kind: str, subsets: list[str]) -> None:
+    found = row[kind]
+    x = [p["true_lag_s"] for p in found["points"]]
+    y = [p["estimated_lag_s"] for p in found["points"]]
+    ax.scatter(x, y, s=6, alpha=0.4)
+    limit = max(1.0, *np.abs(x)) if x else 1.0
+    ax.plot([-limit, limit], [-limit, limit], color="grey", lw=0.8, ls="--", label="estimate = true")
+    title = row["label"]
+    if found["correlation"]:
+        title += f": r = {found['correlation']['mean']:.2f}"
+    if found["mae_s"]:
+        title += f", |error| {found['mae_s']['mean']:.2f} s"
+    ax.set_title(title, fontsize=9)
+    ax.set_xlabel("true effective lag (s, + = audio late), per video and shift")
+    ax.set_ylabel(kind.replace("_", " ").replace(" s", " (s)"))
+    ax.legend(fontsize=7)
+
+
+def _acted_panel(ax, row: dict, kind: str, subsets: list[str]) -> None:
+    by_lag = row[kind]["by_lag"]
+    bins = list(by_lag)
+    for m, (key, label) in enumerate(
+        (("mae_realigned_s", "|error| where realigned (s)"), ("mae_kept_s", "|error| where kept (s)"))
+    ):
+        _errorbar(ax, range(len(bins)), [by_lag[b].get(key) for b in bins], label, 0.08 * m)
+    _errorbar(ax, range(len(bins)), [by_lag[b].get("realigned") for b in bins], "share realigned", -0.08)
+    ax.set_xticks(range(len(bins)))
+    ax.set_xticklabels([b.removeprefix("lag") for b in bins], rotation=35, fontsize=7)
+    ax.set_xlabel("effective lag bin (s)")
+    ax.set_title(f"{row['label']}: where it acted, and how wrong it was", fontsize=9)
+    ax.legend(fontsize=7)
+
+
+def _weights_panel(ax, row: dict, kind: str, subsets: list[str]) -> None:
+    found = row[kind]
+    shown = [s for s in subsets if found.get(s)]
+    for m, component in enumerate(found["components"]):
+        _errorbar(ax, range(len(shown)), [found[s][m] for s in shown], component, 0.06 * (m - 1))
+    ax.set_xticks(range(len(shown)))
+    ax.set_xticklabels([s.removeprefix("lag") for s in shown], rotation=35, fontsize=7)
+    ax.set_ylabel("mean weight (95 % interval)")
+    ax.set_title(f"{row['label']}: {kind.replace('_', ' ')} by effective lag", fontsize=9)
+    ax.legend(fontsize=7)

@@ -4,7 +4,15 @@ the design a target difference needs, and the simulation that shows the tests ho
 Components of a per-video difference d[c, s, v] = Δ + a_c + b_cs + g_cv + e_csv (corpus, training seed, video,
 residual), by the method of moments from each comparison's seeds × videos layouts (Searle et al., ch. 4), truncated
 at 0 and averaged over the comparisons with the reference. One training seed per corpus cannot separate the seed
-from the corpus component, nor the video from the residual: the planner then counts them together.
+from the corpus component, nor the video from the residual: the planner then counts them together. One corpus
+cannot estimate the corpus component at all: it is *unknown* (None), and a plan from such a pilot says what it
+assumes for it.
+
+The detectable difference is exact for the corpus-level test: the t statistic of C corpus means is noncentral t
+with C − 1 degrees of freedom and noncentrality Δ/SE, so the Δ with 80 % power at two-sided α/K (Holm's first step
+over a family of K, a lower bound on Holm's power) is solved from scipy's noncentral t, not from the normal
+approximation (which promises 80 % where a 5-corpus design has about 74 %). tests/test_statistics_calibration.py
+checks it by simulation at the committed study's design.
 """
 
 from __future__ import annotations
@@ -12,7 +20,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 
 import numpy as np
-from scipy import stats
+from scipy import integrate, optimize, special, stats
 
 from tagf.study.statistics import MIN_CORPORA, from_layouts
 
@@ -21,15 +29,19 @@ ALPHA, POWER = 0.05, 0.8
 
 @dataclass(frozen=True)
 class Components:
-    """Variances of the per-video difference at each level."""
+    """Variances of the per-video difference at each level (corpus None: unknown, a one-corpus pilot)."""
 
-    corpus: float
+    corpus: float | None
     seed: float
     video: float
     residual: float
 
-    def as_dict(self) -> dict[str, float]:
+    def as_dict(self) -> dict[str, float | None]:
         return asdict(self)
+
+    def assuming(self, corpus: float) -> Components:
+        """These components with the corpus variance set (for a pilot that could not estimate it)."""
+        return Components(corpus, self.seed, self.video, self.residual)
 
 
 def components(comparisons: list[list[np.ndarray]]) -> Components:
@@ -52,51 +64,111 @@ def components(comparisons: list[list[np.ndarray]]) -> Components:
                 video += x.var(ddof=1)
         n = len(layouts)
         seed, video, residual = seed / n, video / n, residual / n
-        corpus = 0.0
+        corpus = None
         if n > 1:
             s, v = layouts[0].shape
             within = seed / s + video / v + residual / (s * v)
             corpus = max(0.0, float(np.var([x.mean() for x in layouts], ddof=1)) - within)
         found.append((corpus, seed, video, residual))
-    return Components(*(float(np.mean(column)) for column in zip(*found)))
+    corpus = None if any(c is None for c, *_ in found) else float(np.mean([c for c, *_ in found]))
+    return Components(corpus, *(float(np.mean(column)) for column in list(zip(*found))[1:]))
 
 
-def design_se(comp: Components, corpora: int, seeds: int, videos: int) -> tuple[float, float] | None:
-    """(expected SE, degrees of freedom) of a difference at `corpora` × `seeds` × `videos` (per corpus), as
-    tagf.study.statistics estimates it; None where that design cannot estimate it."""
+@dataclass(frozen=True)
+class DesignSE:
+    """How precisely a design estimates a difference: the true standard error of its mean, the standard error its
+    analysis expects to estimate (larger below MIN_CORPORA, where the variance estimate carries one residual
+    term too many), and the estimate's degrees of freedom."""
+
+    se: float
+    estimated_se: float
+    df: float
+
+
+def design_se(comp: Components, corpora: int, seeds: int, videos: int) -> DesignSE | None:
+    """The precision of a difference at `corpora` × `seeds` × `videos` (per corpus), as tagf.study.statistics
+    estimates it; None where that design cannot estimate it."""
+    within = comp.seed / seeds + comp.video / videos + comp.residual / (seeds * videos)
     if corpora >= MIN_CORPORA:
-        variance = (
-            comp.corpus + comp.seed / seeds + comp.video / videos + comp.residual / (seeds * videos)
-        ) / corpora
-        return float(np.sqrt(variance)), float(corpora - 1)
+        if comp.corpus is None:
+            raise ValueError(
+                "the corpus variance is unknown (a one-corpus pilot): assume one (Components.assuming)"
+            )
+        se = float(np.sqrt((comp.corpus + within) / corpora))
+        return DesignSE(se, se, float(corpora - 1))
     if seeds < 2 or videos < 2:
         return None
-    variance = (comp.seed / seeds + comp.video / videos + 2 * comp.residual / (seeds * videos)) / corpora
-    return float(np.sqrt(variance)), float(min(corpora * (seeds - 1), corpora * (videos - 1)))
+    # E[MS_seed]/(S·V) and E[MS_video]/(S·V) per corpus: each holds the residual once.
+    a = comp.seed / seeds + comp.residual / (seeds * videos)
+    b = comp.video / videos + comp.residual / (seeds * videos)
+    df_a, df_b = corpora * (seeds - 1), corpora * (videos - 1)
+    df = min(df_a, df_b)  # as tagf.study.statistics
+    return DesignSE(float(np.sqrt(within / corpora)), float(np.sqrt((a + b) / corpora)), float(df))
 
 
-def detectable(se: float, df: float, comparisons: int = 1) -> float:
-    """The smallest true difference found with 80 % power by a two-sided test at α/comparisons (Holm's first step)."""
-    return float((stats.t.ppf(1 - ALPHA / (2 * comparisons), df) + stats.t.ppf(POWER, df)) * se)
+def power_at(difference: float, design: DesignSE, comparisons: int = 1) -> float:
+    """The chance that the design's two-sided t test at α/comparisons rejects when the true difference is
+    `difference`: the mean's normal tails, integrated over the chi-square of the variance estimate (a noncentral t
+    where the estimate is unbiased; scipy's `nct` returns NaN for some of the shifts a plan needs)."""
+    critical = stats.t.ppf(1 - ALPHA / (2 * comparisons), design.df)
+    shift, inflation = difference / design.se, design.estimated_se / design.se
+
+    half = design.df / 2
+    log_norm = -special.gammaln(half) - half * np.log(2.0)
+
+    def rejected(v: float) -> float:  # given the variance estimate's chi-square value v (scipy.special: fast)
+        scale = critical * inflation * np.sqrt(v / design.df)
+        density = np.exp(log_norm + (half - 1) * np.log(v) - v / 2) if v > 0 else 0.0
+        return (special.ndtr(shift - scale) + special.ndtr(-scale - shift)) * density
+
+    # Over the chi-square's bulk (quad on [0, ∞) misses its peak at large df).
+    low, high = stats.chi2.ppf([1e-12, 1 - 1e-12], design.df)
+    return float(integrate.quad(rejected, low, high, limit=200, points=[design.df])[0])
+
+
+def detectable(design: DesignSE, comparisons: int = 1) -> float:
+    """The smallest true difference found with 80 % power by the design's two-sided test at α/comparisons (Holm's
+    first step)."""
+    high = design.se
+    while power_at(high, design, comparisons) < POWER:
+        high *= 2
+    return float(
+        optimize.brentq(lambda d: power_at(d, design, comparisons) - POWER, 0.0, high, xtol=1e-9 * design.se)
+    )
 
 
 def design_for(
     comp: Components, target: float, seeds: int, videos: int, comparisons: int, most: int = 200
 ) -> int | None:
-    """The fewest corpora (each of `seeds` × `videos`) that detect `target` with 80 % power; None within `most`."""
-    for corpora in range(1, most + 1):
-        found = design_se(comp, corpora, seeds, videos)
-        if found is not None and detectable(*found, comparisons) <= target:
-            return corpora
-    return None
+    """The fewest corpora (each of `seeds` × `videos`), at least MIN_CORPORA (a design that generalises over
+    corpora), that detect `target` with 80 % power; None within `most`."""
+
+    def enough(corpora: int) -> bool:
+        return detectable(design_se(comp, corpora, seeds, videos), comparisons) <= target
+
+    if not enough(most):
+        return None
+    low, high = MIN_CORPORA - 1, most  # more corpora never detect less: bisect for the fewest that do
+    while high - low > 1:
+        middle = (low + high) // 2
+        low, high = (low, middle) if enough(middle) else (middle, high)
+    return high
 
 
 def simulate(
-    comp: Components, corpora: int, seeds: int, videos: int, delta: float, reps: int, seed: int = 0
+    comp: Components,
+    corpora: int,
+    seeds: int,
+    videos: int,
+    delta: float,
+    reps: int,
+    seed: int = 0,
+    comparisons: int = 1,
 ) -> dict[str, float | int]:
-    """Data with these components and a true difference `delta`, analysed as a study is: the share of p < α
-    (rejection), of 95 % intervals holding `delta` (coverage), over the repetitions the design can test. With fewer
-    than MIN_CORPORA corpora the analysis is conditional on them, so the simulated corpus effects are centred."""
+    """Data with these components and a true difference `delta`, analysed as a study is: the share of p < α /
+    `comparisons` (rejection; Holm's first step), of 95 % intervals holding `delta` (coverage), over the repetitions
+    the design can test. With fewer than MIN_CORPORA corpora the analysis is conditional on them, so the simulated
+    corpus effects are centred."""
     rng = np.random.default_rng(seed)
     a = rng.normal(0, np.sqrt(comp.corpus), (reps, corpora))
     if corpora < MIN_CORPORA:
@@ -114,13 +186,14 @@ def simulate(
         if found.p is None:
             continue
         tested += 1
-        rejected += found.p < ALPHA
+        rejected += found.p < ALPHA / comparisons
         covered += found.ci95[0] <= delta <= found.ci95[1]
     return {
         "corpora": corpora,
         "seeds": seeds,
         "videos_per_corpus": videos,
         "delta": delta,
+        "comparisons": comparisons,
         "repetitions": tested,
         "rejection": rejected / tested if tested else None,
         "coverage": covered / tested if tested else None,
@@ -153,9 +226,13 @@ def comparison_layouts(
     return found
 
 
-def plan_from_pilot(pilot: str, ablate, corpus_seeds: list[int], target: float) -> str:
+def plan_from_pilot(
+    pilot: str, ablate, corpus_seeds: list[int], target: float, videos: int | None = None
+) -> str:
     """What `tagf ablate --plan --pilot` says: the pilot's variance components on the primary endpoint, the smallest
-    difference the planned design detects, and how many corpora the target difference needs."""
+    difference the planned design (`videos` test videos per corpus; None: the pilot's) detects, and how many corpora
+    the target difference needs. A one-corpus pilot cannot know the corpus variance: the plan then says what it
+    assumes, from 0 (a lower bound) to as large as the seed variance."""
     from tagf.study.cells import lag_bounds, read_cells
 
     frame, meta = read_cells(pilot)
@@ -164,24 +241,46 @@ def plan_from_pilot(pilot: str, ablate, corpus_seeds: list[int], target: float) 
     if not layouts:
         return f"{pilot}: no comparison with {ablate.reference} on {ablate.primary} to plan from"
     comp = components(layouts)
-    videos = int(round(np.mean([x.shape[1] for x in layouts[0]])))
+    videos = videos or int(round(np.mean([x.shape[1] for x in layouts[0]])))
     family = max(1, len([v for v in ablate.variants if v != ablate.reference and v not in ablate.controls]))
     corpora, seeds = len(corpus_seeds), len(ablate.seeds)
-    here = design_se(comp, corpora, seeds, videos)
     lines = [
         f"pilot {pilot}: variance components of the difference on {ablate.primary} (CCC²): "
-        + ", ".join(f"{k} {v:.2e}" for k, v in comp.as_dict().items()),
-        f"planned: {corpora} corpora × {seeds} training seeds × {videos} test videos per corpus, Holm over {family}: "
-        + (
-            "the design cannot test (one seed and fewer than 5 corpora)"
-            if here is None
-            else f"smallest difference found with 80 % power ≈ {detectable(*here, family):.3f} CCC"
-        ),
+        + ", ".join(
+            f"{k} {'unknown (one corpus)' if v is None else f'{v:.2e}'}" for k, v in comp.as_dict().items()
+        )
     ]
-    needed = design_for(comp, target, seeds, videos, family)
-    lines.append(
-        f"to detect {target:g}: {needed} corpora of {seeds} seeds × {videos} videos"
-        if needed
-        else f"to detect {target:g}: more than 200 corpora of {seeds} seeds × {videos} videos"
+    if comp.corpus is None:
+        assumptions = [("if the corpus variance is 0 (a lower bound)", comp.assuming(0.0))]
+        assumptions.append(("if it is as large as the seed variance", comp.assuming(comp.seed)))
+    else:
+        assumptions = [("", comp)]
+    design = (
+        f"{corpora} corpora × {seeds} training seeds × {videos} test videos per corpus, Holm over {family}"
     )
+    for said, assumed in assumptions:
+        here = (
+            design_se(assumed, corpora, seeds, videos)
+            if corpora < MIN_CORPORA or assumed.corpus is not None
+            else None
+        )
+        lines.append(
+            f"planned{' ' + said if said else ''}: {design}: "
+            + (
+                "the design cannot test (one seed and fewer than 5 corpora)"
+                if here is None
+                else f"smallest difference found with 80 % power ≈ {detectable(here, family):.3f} CCC"
+            )
+        )
+        needed = design_for(assumed, target, seeds, videos, family)
+        lines.append(
+            f"to detect {target:g}{' ' + said if said else ''}: "
+            + (f"{needed} corpora" if needed else "more than 200 corpora")
+            + f" of {seeds} seeds × {videos} videos"
+        )
+    if corpora < MIN_CORPORA:
+        lines.append(
+            f"with fewer than {MIN_CORPORA} corpora the verdicts are conditional on these corpora: they do not "
+            "generalise to another draw of the corpus"
+        )
     return "\n".join(lines)

@@ -167,7 +167,8 @@ def _sums(group: np.ndarray, values: np.ndarray, videos: int) -> np.ndarray:
 
 def _cells(targets, arrays, lag, data: SplitArrays, keep: np.ndarray, subsets: dict) -> list[dict[str, Any]]:
     """One row per video and subset: the sufficient statistics of each target's CCC; with ground truth, Σ and Σ² of
-    the signed effective lag; Σα of each gate; of each diagnostic d, Σd, Σd² and Σd·lag."""
+    the signed effective lag; Σα of each gate; of each diagnostic d, Σd, Σd² and Σd·lag, and of a lag estimate
+    (`*_lag_s`) Σ|d − lag|, also over the frames it realigned (`diag_realigned`)."""
     video_of = np.repeat(np.arange(len(data.videos)), np.diff(data.offsets))  # (N,)
     videos, rows = len(data.videos), []
     for subset, member in subsets.items():
@@ -200,9 +201,16 @@ def _cells(targets, arrays, lag, data: SplitArrays, keep: np.ndarray, subsets: d
             if name.startswith("diag_"):
                 lists[f"{name}_sq"] = _sums(group, chosen**2, videos)
                 if lag is not None:
-                    lists[f"{name}_lag"] = _sums(
-                        group, chosen * lag[selected].reshape(-1, *([1] * (chosen.ndim - 1))), videos
-                    )
+                    here = lag[selected].reshape(-1, *([1] * (chosen.ndim - 1)))
+                    lists[f"{name}_lag"] = _sums(group, chosen * here, videos)
+                    if name.endswith(
+                        "_lag_s"
+                    ):  # a lag estimate: its absolute error, where it was acted on too
+                        error = np.abs(chosen - here)
+                        lists[f"{name}_abs_error"] = _sums(group, error, videos)
+                        if "diag_realigned" in arrays:
+                            used = arrays["diag_realigned"][selected].reshape(error.shape)
+                            lists[f"{name}_abs_error_realigned"] = _sums(group, error * used, videos)
         for v, video in enumerate(data.videos):
             if count[v]:
                 rows.append(

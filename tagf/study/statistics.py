@@ -9,19 +9,26 @@ weighted equally. Its variance carries every level (Searle, Casella & McCulloch,
   and residual variance, so Var(ȳ) is estimated by the variance of the corpus means over C, with C − 1 degrees of
   freedom: the "summary statistics" test, exact when the corpus means are normal.
 - **fewer corpora**: the corpus variance cannot be estimated (with 3 corpora its variance has 2 degrees of freedom,
-  and an exact sign-flip test over them cannot reach p < 0.25), so inference is conditional on these corpora and
-  generalises over seeds and videos. In each corpus the seeds × videos layout gives mean squares MS_seed and
-  MS_video (pooled over corpora); E[MS_seed + MS_video] / (S·V) = σ²_seed/S + σ²_video/V + 2σ²_e/(S·V), one σ²_e/(S·V)
-  above Var(ȳ_c), so the estimate errs on the wide side and is never negative; its degrees of freedom are
-  Satterthwaite's. One training seed per corpus leaves the seed variance inestimable: then there is no test, and the
-  table says so.
+  and an exact sign-flip test over them cannot reach p < 0.25), so inference is **conditional on these corpora**
+  (every verdict says so) and generalises over seeds and videos. In each corpus the seeds × videos layout gives
+  mean squares MS_seed and MS_video (pooled over corpora); E[MS_seed + MS_video] / (S·V) = σ²_seed/S + σ²_video/V +
+  2σ²_e/(S·V), one σ²_e/(S·V) above Var(ȳ_c), so the estimate errs on the wide side and is never negative. Its
+  degrees of freedom are the smaller of the two mean squares' (df_seed, df_video), not Satterthwaite's
+  (a + b)² / (a²/df_seed + b²/df_video): simulated with our variance components, Satterthwaite's rejects a true
+  null 6.2 % at 1 corpus × 3 seeds × 36 videos (its df, estimated from the data, run high exactly where the
+  variance estimate runs low), the smaller df at most 5 % (tests/test_statistics_calibration.py).
+  One training seed per corpus leaves the seed variance inestimable: then there is no test, and the table says so.
 
-A t statistic against 0 gives a two-sided p (never 0: an underflow is reported as the smallest float) and a 95 %
-interval. Intervals stay inside the metric's range: a CCC's interval is built on atanh(CCC) by the delta method, a
-gate weight's on logit(α), a difference is intersected with [−2, 2] (intersecting a confidence interval with the
-parameter space keeps its coverage). tests/test_statistics_calibration.py simulates null data with our variance
-components at 1, 3 and 10 corpora and 4, 12 and 36 videos: the tests reject at most at their level and the
-intervals cover.
+The switch at `MIN_CORPORA` changes the estimand's scope (conditional → over corpora) and its degrees of freedom
+(S·V-sized → C − 1): one more corpus can cost power there. The shipped designs stay away from it (one corpus for
+`make run`, conditional; 10 and more for the study) and tagf.study.planning never proposes a design below it.
+
+A t statistic against 0 gives a two-sided p and a 95 % interval; a design whose values do not vary at all (or whose
+variance is not finite) is *not testable*, never p = 0 or p = 1. Intervals stay inside the metric's range: a CCC's
+interval is built on atanh(CCC) by the delta method, a gate weight's on logit(α), a difference is intersected with
+[−2, 2] (intersecting a confidence interval with the parameter space keeps its coverage).
+tests/test_statistics_calibration.py simulates null data with our variance components at 1, 3 and 10 corpora and
+4, 12 and 36 videos: the tests reject at most at their level and the intervals cover.
 
 `equivalence_p` is the two one-sided tests (TOST) against a margin ±m; `holm` is statsmodels' Holm step-down.
 We chose the design-based t over a mixed model (statsmodels' MixedLM) because REML with 2–3 seeds and crossed random
@@ -41,7 +48,8 @@ from statsmodels.stats.multitest import multipletests
 
 MIN_CORPORA = 5  # fewer: the corpus variance is not estimated and inference is conditional on the corpora
 TINY = float(np.finfo(float).tiny)
-BOUNDS = {"ccc": (-1.0, 1.0), "difference": (-2.0, 2.0), "weight": (0.0, 1.0)}
+NO_SPREAD = 1e-12  # a standard error below this (relative to the mean) is rounding, not variation
+BOUNDS = {"ccc": (-1.0, 1.0), "difference": (-2.0, 2.0), "weight": (0.0, 1.0), "seconds": (0.0, float("inf"))}
 
 
 @dataclass(frozen=True)
@@ -118,7 +126,9 @@ def variance_of_mean(
     a, b = ms_seed * weight, ms_video * weight
     if a + b == 0:
         return 0.0, float(df_seed + df_video), f"seeds × videos within {where}"
-    df = min(df_seed, df_video)  # MINDF
+    df = min(
+        df_seed, df_video
+    )  # the smaller of the two (module docstring: Satterthwaite's is too liberal here)
     return (
         float(a + b),
         float(df),
@@ -129,7 +139,7 @@ def variance_of_mean(
 def _interval(mean: float, se: float, df: float, kind: str) -> tuple[float, float]:
     low_bound, high_bound = BOUNDS[kind]
     q = float(stats.t.ppf(0.975, df))
-    if kind == "difference" or se == 0:
+    if kind in ("difference", "seconds"):
         return max(low_bound, mean - q * se), min(high_bound, mean + q * se)
     # On the scale where the bounds are at infinity, by the delta method.
     if kind == "ccc":
@@ -152,7 +162,8 @@ def estimate(
     min_corpora: int = MIN_CORPORA,
 ) -> Estimate:
     """The estimate of per-video values `cells` ((corpus, seed, video, value) each); `kind` picks the metric's
-    range for the interval: "difference" (of two CCCs), "ccc", "weight" (a gate's α)."""
+    range for the interval: "difference" (of two CCCs), "ccc", "weight" (a gate's α or a share), "seconds" (an
+    absolute error)."""
     return from_layouts(_layouts(cells), kind, min_corpora)
 
 
@@ -162,6 +173,8 @@ def from_layouts(
     """`estimate` of values already laid out per corpus as (seeds, videos) arrays."""
     if not layouts:
         raise ValueError("estimate: no per-video values")
+    if not all(np.isfinite(x).all() for x in layouts):
+        raise ValueError("estimate: a per-video value is not finite")
     mean = float(np.mean([x.mean() for x in layouts]))
     shape = {
         "corpora": len(layouts),
@@ -173,10 +186,10 @@ def from_layouts(
         return Estimate(mean, None, None, None, None, **shape, level="none", note=found)
     variance, df, level = found
     se = float(np.sqrt(variance))
-    if se == 0:  # every value the same: no uncertainty left to test
-        p = 1.0 if mean == 0 else TINY
-    else:
-        p = max(TINY, float(2 * stats.t.sf(abs(mean) / se, df)))
+    if se <= NO_SPREAD * max(1.0, abs(mean)):  # rounding is all the spread there is
+        note = "the values do not vary: no variance to test against"
+        return Estimate(mean, None, None, None, None, **shape, level="none", note=note)
+    p = max(TINY, float(2 * stats.t.sf(abs(mean) / se, df)))  # TINY: an underflow, never p = 0
     return Estimate(mean, se, df, _interval(mean, se, df, kind), p, **shape, level=level)
 
 
@@ -184,8 +197,6 @@ def equivalence_p(found: Estimate, margin: float) -> float | None:
     """TOST: the larger of the two one-sided p-values against −margin and +margin (None without a variance)."""
     if found.se is None:
         return None
-    if found.se == 0:
-        return TINY if abs(found.mean) < margin else 1.0
     lower = stats.t.sf((found.mean + margin) / found.se, found.df)
     upper = stats.t.cdf((found.mean - margin) / found.se, found.df)
     return max(TINY, float(max(lower, upper)))

@@ -88,9 +88,29 @@ def _compare(
     mine = _runs_of(measure, variant, condition)
     cell = {"value": _estimate(_own(mine), kind)}
     if variant != reference:
-        theirs = _runs_of(measure, reference, condition)
-        cell["vs_reference"] = _estimate(_paired(mine, theirs), "difference", tested)
+        paired = _paired(mine, _runs_of(measure, reference, condition))
+        cell["vs_reference"] = (
+            _estimate(paired, "difference", tested)
+            if paired
+            else untestable(f"no run shares a corpus, training seed and video with {reference}'s")
+        )
     return cell
+
+
+def untestable(note: str) -> dict[str, Any]:
+    """A comparison with nothing to compare: an estimate without a value, saying why."""
+    return {
+        "mean": None,
+        "ci95": None,
+        "se": None,
+        "df": None,
+        "p": None,
+        "corpora": 0,
+        "seeds": 0,
+        "videos": 0,
+        "level": "none",
+        "note": note,
+    }
 
 
 def _levels(frame: pd.DataFrame) -> dict[str, list[float]]:
@@ -165,13 +185,20 @@ def _target_measure(measures: Measures, target: str) -> pd.DataFrame:
 
 
 def verdict(comparison: dict[str, Any], margin: float) -> str:
+    """better / worse / equivalent within ±m / inconclusive; with fewer corpora than the corpus level needs, said
+    to hold for these corpora only (tagf.study.statistics)."""
     if comparison is None or comparison.get("p") is None:
         return "not testable" + (f" ({comparison['note']})" if comparison else "")
     if comparison["p_holm"] < ALPHA:
-        return "better" if comparison["mean"] > 0 else "worse"
-    if comparison["p_equivalence_holm"] is not None and comparison["p_equivalence_holm"] < ALPHA:
-        return f"equivalent within ±{margin:g}"
-    return "inconclusive"
+        found = "better" if comparison["mean"] > 0 else "worse"
+    elif comparison["p_equivalence_holm"] is not None and comparison["p_equivalence_holm"] < ALPHA:
+        found = f"equivalent within ±{margin:g}"
+    else:
+        found = "inconclusive"
+    if comparison["level"] != "corpora":
+        corpora = comparison["corpora"]
+        found += f", conditional on {'this corpus' if corpora == 1 else f'these {corpora} corpora'}"
+    return found
 
 
 def _test(rows: list[dict[str, Any]], controls: set[str], margin: float) -> dict[str, Any]:

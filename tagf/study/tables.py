@@ -18,6 +18,8 @@ def interval(found: dict[str, Any] | None, signed: bool = False) -> str:
     """`0.512 [0.431, 0.588]`, or the mean alone with why there is no interval."""
     if found is None:
         return "—"
+    if found["mean"] is None:
+        return "not testable"
     if found["ci95"] is None:
         return f"{number(found['mean'], signed)} (no interval)"
     low, high = found["ci95"]

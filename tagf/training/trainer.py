@@ -206,6 +206,8 @@ def train(
     if saved is not None:
         run.restore(saved)
         print(f"resuming from {checkpoint_dir} after epoch {saved['epoch']}", flush=True)
+    else:
+        _fit_searches(run.model, splits)
     while run.epoch < train_cfg.epochs and run.stale < train_cfg.early_stop_patience:
         metrics = _epoch(run, windows, splits["selection"], train_cfg, device, callbacks, steps, selection)
         if checkpoint_dir:
@@ -219,6 +221,25 @@ def train(
     if out_dir:
         _write_outputs(run, out_dir, store, train_cfg, label, selection)
     return TrainResult(model=run.model, best=run.best.best(), history=run.history)
+
+
+def _fit_searches(model: FusionModel, splits: dict[str, SplitArrays]) -> None:
+    """Fit an offset search (tagf.models.offset_search) to the training and selection videos, unlabelled, before
+    the first epoch."""
+    for search in model.searches():
+        search.fit(*(_videos(splits[name]) for name in ("train", "selection")))
+
+
+def _videos(split: SplitArrays) -> list[tuple[torch.Tensor, torch.Tensor]]:
+    """(visual, audio) of each video, as float32 tensors (copies: the store's arrays are read-only)."""
+    rows = [slice(split.offsets[v], split.offsets[v + 1]) for v in range(len(split.videos))]
+    return [
+        (
+            torch.tensor(split.visual[r], dtype=torch.float32),
+            torch.tensor(split.audio[r], dtype=torch.float32),
+        )
+        for r in rows
+    ]
 
 
 def _start(model_cfg: ModelConfig, train_cfg: TrainConfig, device: torch.device, steps: int) -> _Run:
