@@ -18,7 +18,8 @@ import torch
 from tagf.data.feature_store import read_split
 from tagf.evaluation.inference import predict_frames
 from tagf.evaluation.scoring import score
-from tagf.profiles import Setup, parse_settings, resolve
+from tagf.params import RunParams, Setup
+from tagf.profiles import parse_settings
 from tagf.score_names import MEAN
 from tagf.study.statistics import mean_interval
 from tagf.study.tables import interval
@@ -54,9 +55,8 @@ def main() -> None:
     for seed in (int(s) for s in args.seeds.split(",")):
         for precision in ccc:
             train_settings = {**settings["train"], "seed": seed, "precision": precision}
-            value = test_ccc(
-                resolve(args.profile, variant, settings["model"], train_settings, "--set"), splits
-            )
+            setup = RunParams(profile=args.profile).setup(variant, settings["model"], train_settings)
+            value = test_ccc(setup, splits)
             ccc[precision].append(value)
             print(f"seed {seed} {precision}: test CCC {value:.4f}", flush=True)
     print(f"torch {torch.__version__}, profile {args.profile}, settings {args.set or 'none'}")

@@ -28,7 +28,8 @@ from tagf import runtime
 from tagf.data.frame_index import read_index
 from tagf.data.prepare import prepare
 from tagf.data.synth.corpus import write_corpus
-from tagf.features.extract import ExtractorConfig, extract_features
+from tagf.features.config import ExtractorConfig
+from tagf.features.extract import extract_features
 from tagf.features.iresnet import IRResNet50
 from tagf.features.vggish import VGGish
 from tagf.torch_files import save_tensors

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import json
 import tempfile
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -30,24 +30,17 @@ from ray import tune
 
 from orchestration.ablation_design import augment_frames, grid_cells, key_modes, plan, tuning_space
 from orchestration.driver import Driver, load_roles, start_driver
-from orchestration.mlflow_trials import close_unfinished
+from orchestration.experiment import Experiment, error_line
 from orchestration.params import Params
 from orchestration.provenance import data_tags, log_environment, log_store, parent_run_name
 from orchestration.replicas import corpus_stores
-from orchestration.resumption import (
-    begin,
-    check_complete,
-    fingerprint,
-    parent_run,
-    start_parent,
-    stoppable,
-    tuner,
-)
+from orchestration.resumption import fingerprint
 from orchestration.sweep import METRIC, MODE, search_config, search_space
-from orchestration.trial import CELL, CELLS_ARTIFACT, CORPUS_SEED, Report, TrialContext, flat_config
+from orchestration.trial import AA_COPY, CELL, CELLS_ARTIFACT, CORPUS_SEED, Report, TrialContext, flat_config
 from tagf import storage
 from tagf.errors import DataError, RunError
 from tagf.evaluation.figures import history_figure
+from tagf.models.variants import Variant
 from tagf.provenance import environment
 from tagf.score_names import SELECTION_MEAN
 from tagf.study.cells import write_cells
@@ -63,54 +56,28 @@ def _artifact(client: MlflowClient, run_id: str, name: str) -> Any:
         return json.loads(Path(client.download_artifacts(run_id, name, tmp)).read_text())
 
 
-@dataclass(frozen=True)
-class Resumed:
-    """What a tuning study needs to continue with its ablation: the client, the ablation's fingerprint, and whether
-    the ablation is resumed (then each study is restored too, a finished one at once)."""
-
-    client: MlflowClient
-    fingerprint: str
-    resumed: bool
-
-
 def _tune_variants(
-    driver: Driver, context: TrialContext, space: dict[str, Any], grid: dict[str, Any], resumed: Resumed
+    driver: Driver, context: TrialContext, space: dict[str, Any], grid: dict[str, Any], ablation: Experiment
 ) -> dict[str, dict[str, Any]]:
     """{variant: its best values of `space`}: one Optuna study (with ASHA) per variant, on the selection split, at
-    the first level of each grid factor. Each study is a nested MLflow run with its trials under it."""
+    the first level of each grid factor. Each study is a nested MLflow run with its trials under it, continued
+    when its ablation is."""
     params = driver.params
     trials = params.ablate.tuning.trials
     best = {}
     for variant in params.ablate.variants:
         name = f"{EXPERIMENT}-tuning-{variant}"
-        experiment = driver.experiment_path(name)
-        study_id = begin(resumed.client, experiment, "tagf ablate", resumed.fingerprint, resumed.resumed)
-        study = start_parent(
-            study_id,
-            experiment,
-            resumed.fingerprint,
-            nested=True,
-            experiment_id=driver.experiment_id,
-            run_name=f"tuning {variant}",
-            tags={"kind": "ablation-tuning", **driver.tags},
-        )
-        with parent_run(study):
-            trainable = driver.trainable(replace(context, parent_run_id=study.info.run_id))
-            study_tuner = tuner(
-                experiment,
-                study_id is not None,
-                trainable,
+        study = Experiment(driver, name, "tagf ablate", ablation.fingerprint, ablation.resumed)
+        tags = {"kind": "ablation-tuning", **driver.tags}
+        with study.parent(f"tuning {variant}", tags, nested=True):
+            results = study.fit(
+                driver.trainable(replace(context, parent_run_id=study.run_id)),
+                trials,
+                f"ablation tuning of {variant}",
                 param_space={"model.variant": variant, **grid, **space},
                 tune_config=search_config(driver, trials, params.setup().train.epochs),
                 run_config=driver.run_config(name),
             )
-            with stoppable():
-                results = study_tuner.fit()
-            what = f"ablation tuning of {variant}"
-            check_complete(results, trials, what, driver.tracking_uri, resumed.client, study.info.run_id)
-            if all(r.error is not None or METRIC not in r.metrics for r in results):
-                first = next((r.error for r in results if r.error is not None), "no trial reported a result")
-                raise RunError(f"{what}: every trial failed; first error: {first}")
             config = results.get_best_result(METRIC, MODE, scope="all").config
             best[variant] = {key: config[key] for key in space}
             mlflow.log_dict(best[variant], "best_values.json")
@@ -161,38 +128,22 @@ def run_ablation(
     corpora, reports = _corpora(driver, stores, store)
     augment = augment_frames(params, driver.splits["train"].fps)
     modes = key_modes(params)
-    client, experiment = MlflowClient(driver.tracking_uri), driver.experiment_path(EXPERIMENT)
     fp = fingerprint(params, [r.data_tags["data_version"] for r in reports.values()])
-    parent_id = begin(client, experiment, "tagf ablate", fp, resume)
-    parent = start_parent(
-        parent_id,
-        experiment,
-        fp,
-        experiment_id=driver.experiment_id,
-        run_name=parent_run_name("ablation", driver.tags),
-        tags={"kind": "ablation", **driver.tags},
-    )
-    with parent_run(parent):
-        if parent_id is None:
+    ablation = Experiment(driver, EXPERIMENT, "tagf ablate", fp, resume)
+    with ablation.parent(parent_run_name("ablation", driver.tags), {"kind": "ablation", **driver.tags}):
+        if not ablation.resumed:
             _log_parent(params, stores, modes)
-        context = driver.context(parent.info.run_id, callbacks=tuple(extra_callbacks))
-        tuned, tuning = _tuning(
-            driver, context, space, augment, modes, Resumed(client, fp, parent_id is not None)
-        )
+        context = driver.context(ablation.run_id, callbacks=tuple(extra_callbacks))
+        tuned, tuning = _tuning(driver, context, space, augment, modes, ablation)
         grid = grid_cells(params, stores, augment, modes)
-        trainable = driver.trainable(replace(context, report=reports), splits=corpora)
-        grid_tuner = tuner(
-            experiment,
-            parent_id is not None,
-            trainable,
+        results = ablation.fit(
+            driver.trainable(replace(context, report=reports), splits=corpora),
+            len(grid),
+            "ablation",
             param_space={CELL: tune.grid_search(grid), **tuned},
             tune_config=driver.tune_config(params.ablate.max_concurrent),
             run_config=driver.run_config(EXPERIMENT),
         )
-        with stoppable():
-            results = grid_tuner.fit()
-        check_complete(results, len(grid), "ablation", driver.tracking_uri, client, parent.info.run_id)
-        close_unfinished(driver.tracking_uri, driver.tags, results)
         cells, histories, setups = _collect(results, driver, augment)
         meta = _meta(params, tuning, setups, stores)
         summary = _write_outputs(cells, histories, meta, params, Path(out_dir))
@@ -204,7 +155,7 @@ def _meta(params: Params, tuning: str, setups: dict[str, str], stores: dict[int,
     ablate = params.ablate
     return {
         "reference": ablate.reference,
-        "variants": ablate.variants_run(),
+        "variants": [arm.label for arm in ablate.arms()],
         "controls": ablate.controls_run(),
         "primary": ablate.primary,
         "margin": ablate.equivalence_margin,
@@ -276,7 +227,7 @@ def _tuning(
     space: dict | None,
     augment: dict[int, float],
     modes: list[str],
-    resumed: Resumed,
+    ablation: Experiment,
 ) -> tuple[dict[str, Any], str]:
     """(the grid's per-variant tuned values, what the tables say of the tuning). The bases are params.yaml's
     model/train sections (with the profile); tuning puts each variant's own best values over them."""
@@ -284,7 +235,7 @@ def _tuning(
         return {}, "none: every variant trains with the model/train settings of the params file"
     params = driver.params
     first = {"train.max_audio_shift": next(iter(augment)), "model.key_mode": modes[0]}
-    best = _tune_variants(driver, context, space, first, resumed)
+    best = _tune_variants(driver, context, space, first, ablation)
     tuned = {key: _tuned(best, key) for key in next(iter(best.values()))}
     return tuned, (
         f"each variant's own Optuna study of {params.ablate.tuning.trials} trials on split "
@@ -299,13 +250,15 @@ def _collect(
     """(every trial's protocol cells with the run they belong to, every trial's history, each variant's set-up)."""
     errors = [r for r in results if r.error]
     if errors:
-        raise RunError(f"{len(errors)} ablation trial(s) failed, first: {errors[0].error}")
+        raise RunError(
+            f"{len(errors)} ablation trial(s) failed, first: {error_line(errors[0].error, errors[0].path)}"
+        )
     client = MlflowClient(driver.tracking_uri)
     frames, histories, setups = [], [], {}
     for r in results:
         config = flat_config(r.config)
         run = {
-            "variant": config["model.variant"],
+            "variant": Variant(config["model.variant"], config.get(AA_COPY, False)).label,
             "augment_shift_s": augment[config["train.max_audio_shift"]],
             "key_mode": config["model.key_mode"],
             "seed": config["train.seed"],

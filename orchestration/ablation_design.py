@@ -8,24 +8,25 @@ from typing import Any
 
 import numpy as np
 
-from orchestration.params import Params, preset_of
-from orchestration.trial import CORPUS_SEED
+from orchestration.params import Params
+from orchestration.trial import AA_COPY, CORPUS_SEED
 from tagf.errors import ParamsError
 from tagf.models import VARIANTS, model_config
+from tagf.models.variants import Variant
 
 # Never tuned per variant: what defines a variant, and what the ablation's grid sets.
 FIXED = {"model.variant", *(f"model.{k}" for preset in VARIANTS.values() for k in preset)}
 FIXED |= {"train.seed", "train.max_audio_shift", "model.key_mode"}
 
 
-def uses_key(variant: str) -> bool:
+def uses_key(variant: Variant) -> bool:
     """Whether the co-attention key mode is a factor of the variant (concat and the unimodal models have no key)."""
-    return model_config(preset_of(variant)).fusion == "coattention"
+    return model_config(variant.name).fusion == "coattention"
 
 
-def uses_audio(variant: str) -> bool:
+def uses_audio(variant: Variant) -> bool:
     """Whether shift augmentation is a factor of the variant (visual_only never hears the audio it shifts)."""
-    return model_config(preset_of(variant)).fusion != "visual_only"
+    return model_config(variant.name).fusion != "visual_only"
 
 
 def grid_cells(
@@ -34,7 +35,7 @@ def grid_cells(
     """Every trial of the grid: variant × training seed × corpus seed × augmentation × key mode, a variant without a
     factor at its first level only (so it is trained, and compared, once)."""
     cells = []
-    for variant in params.ablate.variants_run():
+    for variant in params.ablate.arms():
         shifts = list(augment) if uses_audio(variant) else list(augment)[:1]
         keys = modes if uses_key(variant) else modes[:1]
         for seed in params.ablate.seeds:
@@ -43,7 +44,8 @@ def grid_cells(
                     for key in keys:
                         cells.append(
                             {
-                                "model.variant": variant,
+                                "model.variant": variant.name,
+                                **({AA_COPY: True} if variant.aa_copy else {}),
                                 "train.seed": seed,
                                 CORPUS_SEED: corpus,
                                 "train.max_audio_shift": shift,
@@ -74,7 +76,7 @@ def plan(params: Params) -> str:
     (a variant without a factor runs at its first level only)."""
     ablate = params.ablate
     factors = [
-        (len(ablate.variants_run()), "variants"),
+        (len(ablate.arms()), "variants"),
         (len(ablate.seeds), "seeds"),
         (len(params.corpus_seeds()), "corpora" if len(params.corpus_seeds()) > 1 else "corpus"),
         (len(ablate.augment_shift_s), "augmentations"),

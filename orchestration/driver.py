@@ -35,11 +35,7 @@ class Driver:
         """The trials' context under `parent_run_id`; `fields` override the params' (e.g. an ablation's bases)."""
         params = self.params
         base = {
-            "profile": params.profile,
-            "variant": params.model.variant,
-            "model": params.model.overrides(),
-            "train": params.train_overrides(),
-            "selection_split": params.splits.selection,
+            "params": params,
             "tracking_uri": self.tracking_uri,
             "experiment_id": self.experiment_id,
             "parent_run_id": parent_run_id,

@@ -23,10 +23,9 @@ import ray
 from orchestration.ray_cluster import connect
 from tagf import runtime, storage
 from tagf.errors import DataError
+from tagf.features.config import PLACEMENT, ExtractorConfig
 from tagf.features.extract import (
-    PLACEMENT,
     CorpusIndex,
-    ExtractorConfig,
     assemble,
     extract_videos,
     load_corpus_index,

@@ -1,107 +1,28 @@
-"""The schema of params.yaml: every knob of the pipeline, validated before any stage does work.
-
-Errors name the key (`model.steps: Input should be greater than or equal to 1`), on one line.
+"""The schema of params.yaml: the science's sections (tagf.params.RunParams, with the one resolver of a run) and the
+platform's: sweep, ablate, mlflow. Validated before any stage does work; errors name the key
+(`model.steps: Input should be greater than or equal to 1`), on one line.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Literal, Optional
+from typing import Any, Literal
 
 from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    PrivateAttr,
-    ValidationError,
-    create_model,
     field_validator,
     model_validator,
 )
 
-from tagf.data.splits import SELECTABLE
-from tagf.data.synth.presets import PRESET_NAMES
-from tagf.features.extract import ExtractorConfig
-from tagf.models import VARIANTS, ModelConfig
-from tagf.models.config import KeyMode
-from tagf.params_file import invalid, read_params_file
-from tagf.profiles import PROFILES, Setup, resolve
-from tagf.study.conditions import ProtocolSettings, distinct_non_negative
+from tagf.models import VARIANTS
+from tagf.models.config import KeyMode, ModelConfig
+from tagf.models.variants import Variant
+from tagf.params import RunParams, known
+from tagf.params_file import read_params_file
+from tagf.study.conditions import distinct_non_negative
 from tagf.training.config import TrainConfig
-
-
-class DataParams(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    source: Literal["synthetic", "affwild2"] = "synthetic"
-    root: str = Field(
-        "data/corpus", description="synthetic: where to write it; affwild2: your tree (path or URL)"
-    )
-    preset: Literal[PRESET_NAMES] = "default"  # type: ignore[valid-type]
-    seed: int = 0
-    max_lag_s: float | None = Field(None, ge=0)  # None: the preset's own
-
-
-# Every ModelConfig field, optional: unset fields take the variant's preset or the default.
-_ModelFields = create_model(
-    "_ModelFields",
-    __config__=ConfigDict(extra="forbid"),
-    variant=(str, "tagf"),
-    **{name: (Optional[field.annotation], None) for name, field in ModelConfig.model_fields.items()},  # noqa: UP045
-)
-
-
-def _known(what: str, names) -> Callable[[Any], Any]:
-    """A field validator: the value (or each value of a list) must be one of `names`."""
-
-    def check(value):
-        unknown = [v for v in (value if isinstance(value, list) else [value]) if v not in names]
-        if unknown:
-            raise ValueError(f"unknown {what} {', '.join(map(repr, unknown))}; known: {', '.join(names)}")
-        return value
-
-    return check
-
-
-class ModelParams(_ModelFields):
-    _variant = field_validator("variant")(_known("variant", VARIANTS))
-
-    def overrides(self) -> dict[str, Any]:
-        return {k: v for k, v in self.model_dump(exclude={"variant"}).items() if v is not None}
-
-
-# Every TrainConfig field, optional: unset fields take the profile's value or the default.
-TrainParams = create_model(
-    "TrainParams",
-    __config__=ConfigDict(extra="forbid"),
-    **{name: (Optional[field.annotation], None) for name, field in TrainConfig.model_fields.items()},  # noqa: UP045
-)
-
-
-class SplitParams(BaseModel):
-    """Which split picks models and which one every reported number comes from; never the same one."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    selection: SELECTABLE = Field(
-        "validation", description="best epoch, early stopping, ASHA and the sweep's winner are chosen on it"
-    )
-    report: SELECTABLE = Field("test", description="every reported number is scored on it")
-    dev_fraction: float = Field(
-        0.0, ge=0, lt=1, description="> 0: hold out this fraction of Train's videos (by seed) as split 'dev'"
-    )
-    dev_seed: int = Field(0, description="seed of the dev hold-out")
-
-    @model_validator(mode="after")
-    def _distinct(self):
-        if self.selection == self.report:
-            raise ValueError(
-                f"selection and report are both {self.report!r}: a split that picks the model cannot report it"
-            )
-        if "dev" in (self.selection, self.report) and self.dev_fraction == 0:
-            raise ValueError("the 'dev' split needs dev_fraction > 0")
-        return self
 
 
 class Distribution(BaseModel):
@@ -166,14 +87,6 @@ class TuningParams(BaseModel):
     trials: int = Field(gt=0, description="Optuna trials per variant")
 
 
-AA_SUFFIX = "_aa"  # the reference trained again from other seeds: the A/A check
-
-
-def preset_of(variant: str) -> str:
-    """The registered variant a grid's variant trains: itself, or for the A/A copy `<reference>_aa`, the reference."""
-    return variant.removesuffix(AA_SUFFIX) if variant.endswith(AA_SUFFIX) else variant
-
-
 class AblateParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -221,19 +134,19 @@ class AblateParams(BaseModel):
     )
     aa_check: bool = Field(
         False,
-        description="also train the reference again with other training seeds (variant <reference>_aa), a control "
+        description="also train the reference again with other training seeds (labelled <reference>_aa), a control "
         "whose verdict must not be better or worse",
     )
 
-    def aa_variant(self) -> str:
-        return f"{self.reference}{AA_SUFFIX}"
-
-    def variants_run(self) -> list[str]:
-        """The variants of the grid: `variants`, and the A/A copy of the reference when asked for."""
-        return [*self.variants, *([self.aa_variant()] if self.aa_check else [])]
+    def arms(self) -> list[Variant]:
+        """What the grid trains: each variant, and the A/A copy of the reference when asked for."""
+        return [Variant(v) for v in self.variants] + (
+            [Variant(self.reference, aa_copy=True)] if self.aa_check else []
+        )
 
     def controls_run(self) -> list[str]:
-        return [*self.controls, *([self.aa_variant()] if self.aa_check else [])]
+        """The labels of the controls (tested outside the Holm family)."""
+        return [*self.controls, *([Variant(self.reference, aa_copy=True).label] if self.aa_check else [])]
 
     @model_validator(mode="after")
     def _reference_is_run(self):
@@ -265,7 +178,7 @@ class AblateParams(BaseModel):
             raise ValueError("give each key mode once, at least one")
         return value
 
-    _variants = field_validator("variants")(_known("variant(s)", VARIANTS))
+    _variants = field_validator("variants")(known("variant(s)", VARIANTS))
 
 
 class MlflowParams(BaseModel):
@@ -276,35 +189,16 @@ class MlflowParams(BaseModel):
     registered_model: str = Field("tagf", description="registry name of the best gated-fusion model")
 
 
-class Params(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Params(RunParams):
+    """The whole of params.yaml: the science's sections (tagf.params.RunParams: `setup()` resolves a run) and the
+    platform's."""
 
-    profile: str = Field("small", description="a preset of model and train settings (tagf.profiles)")
-    reproducible: bool = Field(
-        False,
-        description="pin the CPU kernels (AVX2 on x86-64) and thread counts so results are the same on any such "
-        "machine (tagf.runtime); off: the fastest kernels and every core",
-    )
-    data: DataParams = DataParams()
-    splits: SplitParams = SplitParams()
-    features: ExtractorConfig = ExtractorConfig()
-    model: ModelParams = ModelParams()
-    train: TrainParams = TrainParams()
     sweep: SweepParams = SweepParams()
     ablate: AblateParams = AblateParams()
-    evaluate: ProtocolSettings = ProtocolSettings()
     mlflow: MlflowParams = MlflowParams()
-    _where: str = PrivateAttr("params.yaml")  # the file, named in errors
-
-    _profile = field_validator("profile")(_known("profile", PROFILES))
 
     @model_validator(mode="after")
-    def _labelled_report(self):
-        if self.data.source == "affwild2" and "test" in (self.splits.selection, self.splits.report):
-            raise ValueError(
-                "splits: Aff-Wild2's Test split is unlabelled (it is for `tagf predict`); use "
-                "selection: dev (with dev_fraction > 0) and report: validation"
-            )
+    def _platform(self):
         corpus_seeds = self.ablate.corpus_seeds
         if self.data.source != "synthetic" and corpus_seeds is not None:
             raise ValueError(
@@ -316,31 +210,18 @@ class Params(BaseModel):
                 f"ablate.corpus_seeds: {corpus_seeds} leave out data.seed ({self.data.seed}), whose corpus the sweep "
                 "and the tuning studies train on; add it"
             )
+        fixed = sorted(set(self.model.overrides()) & {k for v in self.ablate.variants for k in VARIANTS[v]})
+        if fixed:
+            raise ValueError(
+                f"model.{fixed[0]}: set in the model section, but it is what the ablation's variants differ in (each "
+                "variant's preset sets it; params would override them all): remove it, or choose the variant that "
+                "has it"
+            )
         return self
 
     def corpus_seeds(self) -> list[int]:
         """The corpora the ablation runs on, by seed: ablate.corpus_seeds, else the one of data.seed."""
         return self.ablate.corpus_seeds or [self.data.seed]
-
-    def train_overrides(self) -> dict[str, Any]:
-        """params.yaml's train section: the settings given there (null: the profile's)."""
-        return {k: v for k, v in self.train.model_dump().items() if v is not None}
-
-    def setup(
-        self,
-        variant: str | None = None,
-        model: dict[str, Any] | None = None,
-        train: dict[str, Any] | None = None,
-    ) -> Setup:
-        """The run's configs and label: profile < params.yaml's model/train sections < `model`/`train` (a sweep
-        trial's values); `variant` (default: model.variant) picks the preset."""
-        return resolve(
-            self.profile,
-            variant or self.model.variant,
-            {**self.model.overrides(), **(model or {})},
-            {**self.train_overrides(), **(train or {})},
-            where=self._where,
-        )
 
 
 def _check_primary(params: Params) -> None:
@@ -378,13 +259,7 @@ def _check_primary(params: Params) -> None:
 
 
 def validate(raw: dict[str, Any], where: str = "params.yaml") -> Params:
-    try:
-        params = Params(**(raw or {}))
-    except ValidationError as err:
-        raise invalid(err, where) from None
-    params._where = where
-    params.setup()  # the profile and the variant's preset combined with the overrides: a bad key fails here
-    return params
+    return Params.validated(raw, where)
 
 
 def load_params(path: str | Path = "params.yaml") -> Params:

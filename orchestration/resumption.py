@@ -30,9 +30,9 @@ from ray import tune
 
 import orchestration
 import tagf
-from orchestration.tracking_watch import STOPPED, outage_bound_s, stop_tune
+from orchestration.tracking_watch import STOPPED, stop_tune
 from tagf import storage
-from tagf.errors import Interrupted, TrackingError
+from tagf.errors import Interrupted, StorageError, TrackingError
 
 STATE_FILE = "tagf_state.json"
 CLOSED_TAG = "tagf.closed"
@@ -50,8 +50,30 @@ def fingerprint(params: Any, data_versions: list[str]) -> str:
 
 
 def _state(experiment_path: str) -> dict[str, Any] | None:
+    """The experiment's resume state, None if it has none; a damaged one is one line naming it and the way out."""
     url = storage.join(experiment_path, STATE_FILE)
-    return json.loads(storage.read_text(url)) if storage.exists(url) else None
+    if not storage.exists(url):
+        return None
+    try:
+        state = json.loads(storage.read_text(url))
+        if not isinstance(state["parent_run_id"], str) or not isinstance(state["fingerprint"], str):
+            raise TypeError
+    except (ValueError, KeyError, TypeError):
+        raise StorageError(
+            f"{url}: damaged resume state (not the JSON tagf wrote); remove {experiment_path} to start over"
+        ) from None
+    return state
+
+
+def _parent_exists(client: MlflowClient, run_id: str) -> bool:
+    """Whether the tracking store still has the parent run a resume state names (another store, or one reset)."""
+    try:
+        client.get_run(run_id)
+    except MlflowException as err:
+        if err.error_code == "RESOURCE_DOES_NOT_EXIST":
+            return False
+        raise
+    return True
 
 
 def close_stale(client: MlflowClient, parent_run_id: str, reason: str) -> None:
@@ -80,15 +102,22 @@ def begin(client: MlflowClient, experiment_path: str, print_as: str, fp: str, re
     """The parent run id to continue, or None to start over (the old Ray experiment removed). Closes what the last
     start left RUNNING."""
     state = _state(experiment_path)
-    can = state is not None and state["fingerprint"] == fp and tune.Tuner.can_restore(experiment_path)
-    if state is not None:
+    known = state is not None and _parent_exists(client, state["parent_run_id"])
+    can = known and state["fingerprint"] == fp and tune.Tuner.can_restore(experiment_path)
+    if known:
         reason = "interrupted; resumed" if resume and can else "interrupted; started over"
         close_stale(client, state["parent_run_id"], f"{reason} by a later `{print_as}`")
     if resume and can:
         print(f"resuming {experiment_path} (parent run {state['parent_run_id']})", flush=True)
         return state["parent_run_id"]
     if resume:
-        why = "nothing was interrupted there" if state is None else "it ran other settings, data or code"
+        why = (
+            "nothing was interrupted there"
+            if state is None
+            else f"its parent run {state['parent_run_id']} is not in this tracking store"
+            if not known
+            else "it ran other settings, data or code"
+        )
         print(f"nothing to resume in {experiment_path} ({why}): starting over", flush=True)
     fs, path = storage.filesystem(experiment_path)
     if fs.exists(path):
@@ -154,17 +183,12 @@ def check_complete(
     results, expected: int, what: str, uri: str, client: MlflowClient, parent_run_id: str
 ) -> None:
     """Every trial of the experiment ended; else its runs are closed and the one-line error names the resume
-    command: exit 6 after a tracking outage, else exit 8."""
+    command (exit 8; an outage is told apart before: orchestration.experiment)."""
     finished = results.num_terminated + results.num_errors
     if finished >= expected:
         return
     cause = STOPPED.get("cause", "SIGINT")
     command = resume_command()
-    if cause == "outage":
-        raise TrackingError(
-            f"tracking server {uri} unreachable for {outage_bound_s():g} s: {what} stopped after {finished} of "
-            f"{expected} trials; once it is back: {command}"
-        )
     close_stale(client, parent_run_id, f"interrupted ({cause}); `{command}` continues it")
     raise Interrupted(
         f"{what} interrupted ({cause}) after {finished} of {expected} trials; resume with: {command}"

@@ -16,27 +16,17 @@ from pathlib import Path
 from typing import Any
 
 import mlflow
-from mlflow.tracking import MlflowClient
 from ray import tune
 from ray.tune.schedulers import ASHAScheduler
 from ray.tune.search.optuna import OptunaSearch
 
 from orchestration.driver import Driver, start_driver
-from orchestration.mlflow_trials import close_unfinished
+from orchestration.experiment import Experiment
 from orchestration.params import Distribution, Params
 from orchestration.provenance import log_environment, log_store, parent_run_name
-from orchestration.resumption import (
-    begin,
-    check_complete,
-    fingerprint,
-    parent_run,
-    start_parent,
-    stoppable,
-    tuner,
-)
+from orchestration.resumption import fingerprint
 from orchestration.trial import trial_setup
 from tagf import storage
-from tagf.errors import RunError
 from tagf.models import save_model
 from tagf.score_names import SELECTION_MEAN, best_key
 from tagf.training.checkpoint import best_model_from_checkpoint
@@ -91,47 +81,29 @@ def run_sweep(
 ) -> SweepResult:
     driver = start_driver(params, store, address)
     sweep = params.sweep
-    client, experiment = MlflowClient(driver.tracking_uri), driver.experiment_path(sweep.name)
     fp = fingerprint(params, [driver.tags["data_version"]])
-    parent_id = begin(client, experiment, "tagf sweep", fp, resume)
-    parent = start_parent(
-        parent_id,
-        experiment,
-        fp,
-        experiment_id=driver.experiment_id,
-        run_name=parent_run_name(sweep.name, driver.tags),
-        tags={"kind": "sweep", **driver.tags},
-    )
-    with parent_run(parent):
-        if parent_id is None:
+    experiment = Experiment(driver, sweep.name, "tagf sweep", fp, resume)
+    run_name = parent_run_name(sweep.name, driver.tags)
+    with experiment.parent(run_name, {"kind": "sweep", **driver.tags}):
+        if not experiment.resumed:
             log_environment()
             log_store(store, driver.tags)
             mlflow.log_params({f"sweep.{k}": v for k, v in sweep.model_dump(exclude={"space"}).items()})
             mlflow.log_dict(
                 {k: v.model_dump(exclude_none=True) for k, v in sweep.space.items()}, "search_space.json"
             )
-        storage.write_text(str(Path(out_dir) / "parent_run_id"), parent.info.run_id)
-        context = driver.context(parent.info.run_id, callbacks=tuple(extra_callbacks))
-        trainable = driver.trainable(context)
-        sweep_tuner = tuner(
-            experiment,
-            parent_id is not None,
-            trainable,
+        storage.write_text(str(Path(out_dir) / "parent_run_id"), experiment.run_id)
+        context = driver.context(experiment.run_id, callbacks=tuple(extra_callbacks))
+        results = experiment.fit(
+            driver.trainable(context),
+            sweep.num_samples,
+            f"sweep {sweep.name}",
             param_space=search_space(sweep.space),
             tune_config=search_config(driver, sweep.num_samples, params.setup().train.epochs),
             run_config=driver.run_config(sweep.name),
         )
-        with stoppable():
-            results = sweep_tuner.fit()
-        check_complete(
-            results, sweep.num_samples, f"sweep {sweep.name}", driver.tracking_uri, client, parent.info.run_id
-        )
-        if all(r.error is not None or METRIC not in r.metrics for r in results):
-            first = next((r.error for r in results if r.error is not None), "no trial reported a result")
-            raise RunError(f"sweep {sweep.name}: every trial failed; first error: {first}")
-        close_unfinished(driver.tracking_uri, driver.tags, results)
         best_config, score, trials, model_path = _write_best(results, driver, context, Path(out_dir))
-    return SweepResult(best_config, score, trials, parent.info.run_id, model_path)
+    return SweepResult(best_config, score, trials, experiment.run_id, model_path)
 
 
 def _write_best(results, driver: Driver, context, out_dir: Path) -> tuple[dict[str, Any], float, int, str]:

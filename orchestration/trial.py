@@ -23,14 +23,12 @@ from mlflow.entities import Param
 from mlflow.tracking import MlflowClient
 from ray import tune
 
-from orchestration.params import preset_of
 from orchestration.resumption import reopen
 from orchestration.tracking import MlflowEpochLogger, log_json
 from tagf import runtime
 from tagf.evaluation.evaluate import LoadedModel
-from tagf.models import VARIANTS
-from tagf.models.variants import variant_of
-from tagf.profiles import Setup, resolve
+from tagf.models.variants import Variant, variant_of
+from tagf.params import RunParams, Setup
 from tagf.score_names import SCORES
 from tagf.study.cells import plain, pooled
 from tagf.study.protocol import Protocol, score_run
@@ -45,6 +43,7 @@ WORK_PREFIX = (
 CELLS_ARTIFACT = "cells.json"  # the protocol's per-video cells (tagf.study.cells) of the trial's model
 CORPUS_SEED = "data.corpus_seed"  # an ablation trial's corpus: its splits and report are that corpus's
 CELL = "ablation.cell"  # an ablation trial's cell of the grid: its variant, seeds, corpus and levels, as one value
+AA_COPY = "ablation.aa_copy"  # in a cell: the A/A copy of its variant (tagf.models.variants.Variant)
 
 
 @dataclass(frozen=True)
@@ -59,15 +58,9 @@ class Report:
 
 @dataclass(frozen=True)
 class TrialContext:
-    profile: str  # the tagf.profiles name the settings start from
-    variant: str  # the base variant (a trial's 'model.variant' replaces it)
-    model: dict[
-        str, Any
-    ]  # params.yaml's model settings over the profile; a trial's 'model.x' values go over them
-    train: dict[
-        str, Any
-    ]  # params.yaml's train settings over the profile; a trial's 'train.x' values go over them
-    selection_split: str
+    params: (
+        RunParams  # the science's settings of the run; a trial's 'model.x' / 'train.x' values go over them
+    )
     tracking_uri: str
     experiment_id: str
     parent_run_id: str
@@ -101,36 +94,19 @@ def decode(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) and value.startswith("[") else value
 
 
-AA_SEED_OFFSET = (
-    100_003  # the A/A copy's training seeds: the grid's plus this (another stream of inits and orders)
-)
-
-
 def trial_setup(config: dict[str, Any], context: TrialContext) -> tuple[Setup, str]:
-    """(Setup, variant name) of a trial: the context's settings with the trial's values over them.
-
-    A trial that picks its variant (an ablation) gets that variant's preset (fusion, gate, steps) over the base,
-    so that only the fusion differs between variants; the A/A copy of the reference trains the reference from
-    other seeds.
-    """
-    model, train_fields = dict(context.model), dict(context.train)
-    values = {key: decode(value) for key, value in config.items() if key != CORPUS_SEED}
-    variant = values.pop("model.variant", None)
-    if variant is not None:
-        model = {k: v for k, v in model.items() if k not in VARIANTS[preset_of(variant)]}
+    """(Setup, name) of a trial: the context's params resolved with the trial's values as flags
+    (tagf.params.RunParams.setup). An ablation trial picks its variant (and whether it is the A/A copy) and is named
+    by it; a sweep trial is named after what its values make of the base variant (`gate=fc` makes tagf GRJCA)."""
+    values = {key: decode(value) for key, value in config.items() if key not in (CORPUS_SEED, AA_COPY)}
+    picked = values.pop("model.variant", None)
+    variant = None if picked is None else Variant(picked, bool(config.get(AA_COPY, False)))
+    sections: dict[str, dict[str, Any]] = {"model": {}, "train": {}}
     for key, value in values.items():
         section, _, name = key.partition(".")
-        (model if section == "model" else train_fields)[name] = value
-    if variant is not None and variant != preset_of(variant):
-        train_fields["seed"] = int(train_fields.get("seed", 0)) + AA_SEED_OFFSET
-    model.pop("outputs", None)  # set by training from the target
-    setup = resolve(
-        context.profile, preset_of(variant or context.variant), model, train_fields, where="trial config"
-    )
-    # Named after what it is: a sweep that sets the gate of `tagf` to `fc` trains GRJCA.
-    return setup, variant if variant is not None and variant != preset_of(variant) else variant_of(
-        setup.model
-    )
+        sections[section][name] = value
+    setup = context.params.setup(variant, sections["model"], sections["train"])
+    return setup, variant.label if variant is not None else variant_of(setup.model)
 
 
 def _values(config: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
@@ -139,7 +115,7 @@ def _values(config: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
         if isinstance(value, float)
         else f"{key.partition('.')[2]}={value}"
         for key, value in config.items()
-        if key != "model.variant" and key not in skip
+        if key not in ("model.variant", AA_COPY) and key not in skip
     ]
 
 
@@ -257,7 +233,7 @@ def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> No
             out_dir=str(work),
             callbacks=[MlflowEpochLogger(client, run_id), TuneReporter(run_id), *context.callbacks],
             label=setup.label,
-            selection=context.selection_split,
+            selection=setup.splits.selection,
         )
         if report is not None:
             scores = _score_report(client, run_id, setup, result, splits["report"], report)

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import yaml
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, StrictBool, TypeAdapter, ValidationError
 
 from tagf.errors import ParamsError
 
@@ -74,3 +74,14 @@ def read_section(path: str | Path, name: str, schema: type[Section]) -> Section:
         return schema(**(read_params_file(path).get(name) or {}))
     except ValidationError as err:
         raise invalid(err, str(path), f"{name}.") from None
+
+
+def read_reproducible(path: str | Path) -> bool:
+    """A params file's `reproducible` switch, strictly (a quoted "false" is a ParamsError naming the field, as is a
+    broken file), importing neither torch nor the schema: the command line pins the kernels with it before torch
+    loads (tagf.runtime)."""
+    value = read_params_file(path).get("reproducible", False)
+    try:
+        return TypeAdapter(StrictBool).validate_python(value)
+    except ValidationError as err:
+        raise ParamsError(f"{path}: reproducible: {err.errors()[0]['msg']}, got {value!r}") from None

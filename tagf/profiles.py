@@ -25,17 +25,17 @@
 - `small`: the same model family shrunk to train in minutes on a laptop CPU (length-agnostic key, window 150, narrow
   TCNs, one joint valence/arousal head, lr 1e-3, 6 epochs). It is not the paper's model.
 
-Settings given explicitly (params.yaml's model/train sections, `--set`, a sweep trial) override the profile's:
-`resolve()` is the one place where a profile, a variant and such settings become the configs of a run, with the
-run's *set-up label*: the profile and every setting that differs from it (`paper, modified: train.epochs=2`).
-A profile is a name; the label says what a run really trained with.
+Settings given explicitly (params.yaml's model/train sections, `--set`, a sweep trial) override the profile's and
+the variant's: `resolve()` combines them into the configs of a run, with the run's *set-up label*: the profile and
+every setting that differs from it (`paper, modified: train.epochs=2`). It is called by tagf.params.RunParams.setup
+alone, which is where the precedence of a run's settings is written. A profile is a name; the label says what a run
+really trained with.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import yaml
 from pydantic import ValidationError
@@ -108,9 +108,8 @@ def profile_settings(name: str, section: str) -> dict[str, Any]:
     return dict(PROFILES[name][section])
 
 
-@dataclass(frozen=True)
-class Setup:
-    """What a run trains: its model and training configs, and the label that says where they came from."""
+class Resolved(NamedTuple):
+    """A run's model and training configs, and the label that says where they came from."""
 
     model: ModelConfig
     train: TrainConfig
@@ -123,7 +122,7 @@ def resolve(
     model: Mapping[str, Any] | None = None,
     train: Mapping[str, Any] | None = None,
     where: str = "settings",
-) -> Setup:
+) -> Resolved:
     """profile < the variant's preset < `model`/`train` (params.yaml's sections, `--set`, a trial's values).
 
     Invalid settings are a ParamsError naming `where` and the key (`params.yaml: model.steps: ...`).
@@ -138,7 +137,7 @@ def resolve(
         train_cfg = TrainConfig(**train_fields)
     except ValidationError as err:
         raise invalid(err, where, "train.") from None
-    return Setup(model_cfg, train_cfg, label(profile, model_cfg, train_cfg))
+    return Resolved(model_cfg, train_cfg, label(profile, model_cfg, train_cfg))
 
 
 def label(profile: str | None, model_cfg: ModelConfig, train_cfg: TrainConfig) -> str:

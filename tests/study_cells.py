@@ -85,5 +85,3 @@ def meta(variants, controls=()):
         "tuning": "none",
         "report_split": "test",
     }
-
-

@@ -157,3 +157,13 @@ def test_step_gate_bilstm_gradients_match_torch_lstm_in_double():
     shapes = [(n, m, d), (2, d), (2, d), (8 * d, d), (2, 4 * d, d), (8 * d,)]
     args = [torch.randn(s, generator=g, dtype=torch.float64, requires_grad=True) for s in shapes]
     assert torch.autograd.gradcheck(_StepBiLSTM.apply, args)
+
+
+def test_the_configs_gate_names_are_the_registrys():
+    """tagf.models.config spells the gate names (so that it imports without torch); they must be the registry's."""
+    from typing import get_args
+
+    from tagf.models.config import Gate
+    from tagf.models.gating import GATES
+
+    assert set(get_args(Gate)) == set(GATES)

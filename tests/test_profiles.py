@@ -58,15 +58,15 @@ def test_authors_initialisation():
     model = build_model(model_config("tagf", key_mode="faithful", window=16, init="authors"))
     step = model.coattention.steps[0]
     assert (
-        torch.count_nonzero(step.joint.bias) == 0 and torch.count_nonzero(model.visual_gate.linear.bias) == 0
+        torch.count_nonzero(step.joint.bias) == 0 and torch.count_nonzero(model.gate.visual.linear.bias) == 0
     )
     # xavier-uniform bound √(6 / (fan_in + fan_out)), not PyTorch's default 1/√fan_in
     bound = (6 / (step.joint.in_features + step.joint.out_features)) ** 0.5
     largest = float(step.joint.weight.detach().abs().max())
     assert 0.9 * bound < largest <= bound
-    assert torch.count_nonzero(model.visual_gate.init_hidden) == model.visual_gate.init_hidden.numel()
+    assert torch.count_nonzero(model.gate.visual.init_hidden) == model.gate.visual.init_hidden.numel()
     default = build_model(model_config("tagf", key_mode="faithful", window=16))
-    assert torch.count_nonzero(default.visual_gate.init_hidden) == 0
+    assert torch.count_nonzero(default.gate.visual.init_hidden) == 0
 
 
 def test_separate_targets_is_one_model_per_target():

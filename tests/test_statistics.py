@@ -90,7 +90,6 @@ def test_no_p_value_is_zero():
     assert 0 < found.p <= 1e-12 and found.p >= TINY
 
 
-
 @pytest.mark.parametrize("shape", [(MIN_CORPORA, 1, 2), (2, 3, 4)], ids=["corpora", "seeds x videos"])
 @pytest.mark.parametrize("value", [0.3, 0.0])
 def test_values_that_do_not_vary_are_not_testable(shape, value):

@@ -19,7 +19,7 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 
 from tagf import runtime
-from tagf.errors import exit_code, exit_codes_help
+from tagf.errors import ParamsError, exit_code, exit_codes_help
 
 # command -> the module that registers it
 COMMANDS = {
@@ -69,8 +69,9 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 
 def _reproducible(argv: list[str]) -> bool:
     """The `reproducible` switch of the command's params file (`--params`, for the platform's commands by default
-    params.yaml; read raw, before any parser or schema imports torch), else TAGF_REPRODUCIBLE."""
-    from tagf.params_file import read_params_file
+    params.yaml; read strictly but without the schema, before anything imports torch), else TAGF_REPRODUCIBLE. A
+    value that is not a boolean, or a file that does not parse, is a ParamsError."""
+    from tagf.params_file import read_reproducible
 
     command = next((word for word in argv if not word.startswith("-")), None)
     path = "params.yaml" if command is not None and command not in COMMANDS else None
@@ -80,10 +81,7 @@ def _reproducible(argv: list[str]) -> bool:
         elif word.startswith("--params="):
             path = word.split("=", 1)[1]
     if path and os.path.exists(path):
-        try:
-            return bool(read_params_file(path).get("reproducible", False))
-        except Exception:  # a bad file: the command itself says what is wrong with it
-            return False
+        return read_reproducible(path)
     return os.environ.get("TAGF_REPRODUCIBLE") == "1"
 
 
@@ -93,8 +91,14 @@ def main(argv: list[str] | None = None) -> int:
     Before the command imports torch, its kernels are pinned when the run is reproducible (tagf.runtime); a
     command that computes (`computes` in its defaults) then gets its thread count."""
     argv = sys.argv[1:] if argv is None else argv
+    try:
+        reproducible = _reproducible(argv)
+    except ParamsError as err:  # before the parser: the command's name as the user typed it
+        command = next((word for word in argv if not word.startswith("-")), "")
+        print(f"tagf {command}: error: {' '.join(str(err).split())}", file=sys.stderr)
+        return err.exit_code
     if "torch" not in sys.modules:  # a caller that imported torch already (a test) keeps its own kernels
-        runtime.pin_kernels(_reproducible(argv))
+        runtime.pin_kernels(reproducible)
     args = build_parser(argv).parse_args(argv)
     try:
         if getattr(args, "computes", False):

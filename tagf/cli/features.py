@@ -6,17 +6,18 @@ import argparse
 import os
 from importlib.metadata import entry_points
 
-from tagf.cli.options import extractor_fields, front_ends_option, given, params_option, params_section
+from tagf.cli.options import extractor_fields, front_ends_option, given, params_option, run_params
 
 
 def _features(args: argparse.Namespace) -> None:
     from pydantic import ValidationError
 
-    from tagf.features.extract import ExtractorConfig, extract_features
+    from tagf.features.config import ExtractorConfig
+    from tagf.features.extract import extract_features
     from tagf.params_file import invalid
 
     fields = (
-        params_section(args, "features")
+        run_params(args).features.model_dump()
         | extractor_fields(args)
         | given(args, batch_size="batch_size", dtype="dtype")
     )

@@ -14,8 +14,6 @@ from collections.abc import Callable
 from importlib.metadata import entry_points
 from typing import Any
 
-from tagf.params_file import read_params_file
-
 MODEL_HELP = "model file, or models:/NAME@ALIAS or runs:/ID/model (MLflow)"
 
 
@@ -24,9 +22,12 @@ def params_option(p: argparse.ArgumentParser, reads: str) -> None:
     p.add_argument("--params", help=f"the pipeline's params.yaml: {reads} (the command's flags win over it)")
 
 
-def params_section(args: argparse.Namespace, name: str) -> dict[str, Any]:
-    """One section of `--params` as a dict (absent, or no --params: empty)."""
-    return dict(read_params_file(args.params).get(name) or {}) if args.params else {}
+def run_params(args: argparse.Namespace):
+    """The science's sections of `--params`, validated (tagf.params.RunParams); without --params, none: every
+    setting the library's default, no profile."""
+    from tagf.params import RunParams
+
+    return RunParams.read(args.params) if args.params else RunParams(profile=None)
 
 
 def given(args: argparse.Namespace, **names: str) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from tagf.cli.options import MODEL_HELP, extractor_fields, front_ends_option, lo
 
 def _predict(args: argparse.Namespace) -> None:
     from tagf.evaluation.predict import predict
-    from tagf.features.extract import ExtractorConfig
+    from tagf.features.config import ExtractorConfig
 
     split, _, _ = predict(
         [local_model(args, m) for m in args.model],

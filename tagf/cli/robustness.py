@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import argparse
 
-from tagf.cli.options import MODEL_HELP, given, local_model, model_uri_option, numbers, params_section
+from tagf.cli.options import MODEL_HELP, given, local_model, model_uri_option, numbers, run_params
 from tagf.errors import UsageError
 
 
@@ -24,7 +24,7 @@ def _robustness(args: argparse.Namespace) -> None:
             raise UsageError(f"--model {spec}: expected NAME=MODEL_FILE")
         models.setdefault(name, []).append(local_model(args, url))
     try:
-        fields = params_section(args, "evaluate") | given(
+        fields = run_params(args).evaluate.model_dump() | given(
             args, shifts_s="shifts_s", snr_db="snr", dropout="dropout"
         )
         settings = ProtocolSettings(**fields)

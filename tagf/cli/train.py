@@ -1,30 +1,29 @@
-"""`tagf train`: one model on a feature store, resumable; its set-up from flags > params.yaml > profile."""
+"""`tagf train`: one model on a feature store, resumable; its set-up from flags > params.yaml > variant > profile
+(tagf.params: the one route of every run)."""
 
 from __future__ import annotations
 
 import argparse
 
-from tagf.cli.options import params_option, params_section
+from tagf.cli.options import params_option, run_params
+
+
+def setup_of(args: argparse.Namespace):
+    """The run these flags and their params file describe (tagf.params.RunParams.setup: flags win)."""
+    from tagf.profiles import parse_settings
+
+    settings = parse_settings(args.set)
+    return run_params(args).setup(
+        args.variant, settings["model"], settings["train"], profile=args.profile, selection=args.selection
+    )
 
 
 def _train(args: argparse.Namespace) -> None:
-    from tagf.params_file import read_params_file
-    from tagf.profiles import parse_settings, resolve
     from tagf.score_names import SELECTION_MEAN
     from tagf.training.trainer import train
 
-    pipeline = read_params_file(args.params) if args.params else {}
-    settings = parse_settings(args.set)
-    model = {k: v for k, v in params_section(args, "model").items() if v is not None}  # null: the profile's
-    train_fields = {k: v for k, v in params_section(args, "train").items() if v is not None}
-    variant = args.variant or model.pop("variant", "tagf")
-    model.pop("variant", None)
-    profile = args.profile or pipeline.get("profile")
-    where = "--set" if not args.params else f"{args.params} with --set"
-    setup = resolve(
-        profile, variant, {**model, **settings["model"]}, {**train_fields, **settings["train"]}, where
-    )
-    selection = args.selection or (pipeline.get("splits") or {}).get("selection", "validation")
+    setup = setup_of(args)
+    splits = setup.splits
     result = train(
         setup.model,
         setup.train,
@@ -32,10 +31,11 @@ def _train(args: argparse.Namespace) -> None:
         out_dir=args.output,
         resume=not args.restart,
         label=setup.label,
-        selection=selection,
+        selection=splits.selection,
+        dev=(splits.dev_fraction, splits.dev_seed),
     )
     print(
-        f"best epoch {result.best['epoch']}: {selection} CCC mean {result.best[SELECTION_MEAN]:.4f} -> "
+        f"best epoch {result.best['epoch']}: {splits.selection} CCC mean {result.best[SELECTION_MEAN]:.4f} -> "
         f"{args.output}/model.pt ({setup.label})"
     )
 
@@ -64,8 +64,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--selection",
-        choices=("validation", "test"),
-        help="the split that picks the best epoch and stops early (default: params' splits.selection or validation)",
+        choices=("dev", "validation", "test"),
+        help="the split that picks the best epoch and stops early (default: params' splits.selection or "
+        "validation; dev needs splits.dev_fraction)",
     )
-    params_option(p, "its profile, model:, train: and splits.selection")
+    params_option(p, "its profile, model:, train: and splits:")
     p.set_defaults(run=_train, computes=True)

@@ -20,7 +20,8 @@ from tagf.data.synth.ground_truth import with_lags
 from tagf.errors import DataError, UsageError
 from tagf.evaluation.evaluate import combined_predictions, load_for_evaluation
 from tagf.evaluation.figures import trace_figure
-from tagf.features.extract import ExtractorConfig, extract_features
+from tagf.features.config import ExtractorConfig
+from tagf.features.extract import extract_features
 
 
 def features_of_raw_video(

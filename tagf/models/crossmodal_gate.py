@@ -42,6 +42,3 @@ class CrossModalGate(nn.Module):
         visual = (visual_alpha.unsqueeze(-1) * visual_steps).sum(2)  # (B, L, d_v)
         audio = (audio_alpha.unsqueeze(-1) * audio_steps).sum(2) * scale.unsqueeze(-1)  # (B, L, d_a)
         return visual, audio, visual_alpha, audio_alpha, scale
-
-
-JOINT_GATES: dict[str, type[nn.Module]] = {"crossmodal": CrossModalGate}

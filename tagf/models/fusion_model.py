@@ -21,8 +21,7 @@ from torch import nn
 
 from tagf.models.coattention import RecursiveCoAttention
 from tagf.models.config import ModelConfig
-from tagf.models.crossmodal_gate import JOINT_GATES
-from tagf.models.gates import GATES
+from tagf.models.gating import GATES
 from tagf.models.head import RegressionHead
 from tagf.models.lag_attention import LagAttention
 from tagf.models.offset_search import OffsetSearch, shift_audio
@@ -82,10 +81,7 @@ class FusionModel(nn.Module):
         )
         self.coattention = RecursiveCoAttention(cfg) if cfg.fusion == "coattention" else None
         self.aligner = LagAttention(cfg) if cfg.audio_alignment == "attention" and uses_audio else None
-        self.joint_gate = JOINT_GATES[cfg.gate](cfg) if cfg.gate in JOINT_GATES and self.coattention else None
-        if self.coattention is not None and self.joint_gate is None:
-            self.visual_gate = GATES[cfg.gate](cfg.visual_dim, cfg)
-            self.audio_gate = GATES[cfg.gate](cfg.audio_dim, cfg)
+        self.gate = GATES[cfg.gate](cfg) if self.coattention is not None else None
         head_in = cfg.visual_dim * uses_visual + cfg.audio_dim * uses_audio
         self.head = RegressionHead(head_in, cfg.head_hidden, cfg.outputs)
         self.reliability = (
@@ -108,13 +104,8 @@ class FusionModel(nn.Module):
                     # xavier there is overwritten by weight_norm's recomputation, so it has no effect
                     nn.init.xavier_uniform_(level.downsample.weight, gain=math.sqrt(2))
         if self.coattention is not None:
-            for fusion in (self.coattention, *self._gates()):
-                authors_init(fusion)
-
-    def _gates(self) -> tuple[nn.Module, ...]:
-        if self.joint_gate is not None:
-            return (self.joint_gate,)
-        return (self.visual_gate, self.audio_gate) if self.coattention is not None else ()
+            authors_init(self.coattention)
+            authors_init(self.gate)
 
     def searches(self) -> list[OffsetSearch]:
         """Every offset search of this model (one per target model), to fit before training."""
@@ -131,7 +122,7 @@ class FusionModel(nn.Module):
         """Whether it has a learned gate, whose weights are worth analysing (a uniform or last-step gate is not)."""
         if self.per_target is not None:
             return self.per_target[0].gated
-        return any(getattr(gate, "learned", True) for gate in self._gates())
+        return self.gate is not None and getattr(self.gate, "learned", True)
 
     def forward(
         self,
@@ -156,14 +147,11 @@ class FusionModel(nn.Module):
         if self.coattention is None:
             return FusionOutput(self.head(torch.cat(streams, dim=-1)), None, None)
         visual_steps, audio_steps = self.coattention(*streams, mask)  # (B, L, M, d_m) each
-        if self.joint_gate is not None:
-            visual_fused, audio_fused, visual_alpha, audio_alpha, scale = self.joint_gate(
-                visual_steps, audio_steps
-            )
+        visual_fused, audio_fused, visual_alpha, audio_alpha, scale = self.gate(
+            visual_steps, audio_steps, mask
+        )
+        if scale is not None:
             diagnostics["audio_scale"] = scale
-        else:
-            visual_fused, visual_alpha = self.visual_gate(visual_steps, mask)
-            audio_fused, audio_alpha = self.audio_gate(audio_steps, mask)
         prediction = self.head(torch.cat((visual_fused, audio_fused), dim=-1))
         auxiliary: tuple[torch.Tensor, ...] = ()
         if self.reliability is not None:
@@ -203,3 +191,7 @@ def _joined(outs: list[FusionOutput]) -> FusionOutput:
         }
     auxiliary = tuple(torch.cat(parts, dim=-1) for parts in zip(*(o.auxiliary for o in outs)))
     return FusionOutput(torch.cat([o.prediction for o in outs], dim=-1), *gates, diagnostics, auxiliary)
+
+
+def build_model(cfg: ModelConfig) -> FusionModel:
+    return FusionModel(cfg)

@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-if TYPE_CHECKING:  # the config's `gate` field is named after GATES below
+if TYPE_CHECKING:
     from tagf.models.config import ModelConfig
 
 
@@ -240,7 +240,7 @@ class LastGate(nn.Module):
         return candidates[:, :, -1], alpha
 
 
-GATES: dict[str, type[nn.Module]] = {
+MODALITY_GATES: dict[str, type[nn.Module]] = {  # each weighs one modality (tagf.models.gating)
     "step_bilstm": StepBiLSTMGate,
     "step_bilstm_free": FreeStepBiLSTMGate,
     "time_bilstm": TimeBiLSTMGate,

@@ -9,8 +9,7 @@ import torch
 
 from tagf.errors import ModelFileError
 from tagf.models.config import ModelConfig
-from tagf.models.fusion_model import FusionModel
-from tagf.models.variants import build_model
+from tagf.models.fusion_model import FusionModel, build_model
 from tagf.torch_files import load_tensors, save_tensors
 
 

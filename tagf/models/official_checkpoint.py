@@ -26,9 +26,9 @@ from collections.abc import Mapping
 import torch
 
 from tagf.errors import ModelFileError, UsageError
-from tagf.models.fusion_model import FusionModel
+from tagf.models.fusion_model import FusionModel, build_model
 from tagf.models.model_file import save_model
-from tagf.models.variants import build_model, model_config
+from tagf.models.variants import model_config
 from tagf.torch_files import load_tensors, save_tensors
 
 _SKIPPED = ("spatial.", "TAGF.vregressor.", "TAGF.aregressor.", "TAGF.Joint.")
@@ -81,7 +81,7 @@ def _our_key(key: str) -> str | None:
         part, _, param = m[2].rpartition(".")
         return f"coattention.steps.{m[1]}.{_COATTN_PARTS[part]}.{param}" if part in _COATTN_PARTS else "?"
     if m := _GATE.fullmatch(key):
-        return f"{'visual' if m[1] == 'video' else 'audio'}_gate.{m[2]}"
+        return f"gate.{'visual' if m[1] == 'video' else 'audio'}.{m[2]}"
     head, _, param = key.partition(".")
     return f"{_HEAD[head]}.{param}" if head in _HEAD else "?"
 

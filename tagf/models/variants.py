@@ -5,11 +5,11 @@ Adding a variant is adding one line here.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from tagf.errors import ParamsError
 from tagf.models.config import ModelConfig
-from tagf.models.fusion_model import FusionModel
 
 VARIANTS: dict[str, dict[str, Any]] = {
     "tagf": dict(fusion="coattention", gate="step_bilstm", steps=2),  # TAGF as released
@@ -38,15 +38,41 @@ VARIANTS: dict[str, dict[str, Any]] = {
 }
 
 
+AA_SEED_OFFSET = (
+    100_003  # the A/A copy's training seeds: the grid's plus this (another stream of inits and orders)
+)
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A variant as params name it and a run trains it: a registered preset, and, for the A/A check, the same
+    preset trained again from other training seeds (a control: by this field, never by its name)."""
+
+    name: str
+    aa_copy: bool = False
+
+    def __post_init__(self):
+        if self.name not in VARIANTS:
+            raise ParamsError(f"unknown model variant {self.name!r}; known: {', '.join(VARIANTS)}")
+
+    @property
+    def label(self) -> str:
+        """How tables and runs name it: `tagf`, or `tagf_aa` for the A/A copy."""
+        return f"{self.name}_aa" if self.aa_copy else self.name
+
+    @property
+    def preset(self) -> dict[str, Any]:
+        return VARIANTS[self.name]
+
+    def training_seed(self, seed: int) -> int:
+        return seed + AA_SEED_OFFSET if self.aa_copy else seed
+
+
 def model_config(variant: str = "tagf", **overrides: Any) -> ModelConfig:
     """The config of a named variant; `overrides` set or change any ModelConfig field (e.g. steps=3)."""
     if variant not in VARIANTS:
         raise ParamsError(f"unknown model variant {variant!r}; known: {', '.join(VARIANTS)}")
     return ModelConfig(**{**VARIANTS[variant], **overrides})
-
-
-def build_model(cfg: ModelConfig) -> FusionModel:
-    return FusionModel(cfg)
 
 
 def variant_of(cfg: ModelConfig) -> str:

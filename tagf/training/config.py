@@ -8,8 +8,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from tagf.limits import bounded
 from tagf.score_names import TARGETS
-from tagf.training.precision import Precision
 
+Precision = Literal["auto", "fp32", "bf16"]  # tagf.training.precision
 Target = Literal["both", "valence", "arousal"]
 
 

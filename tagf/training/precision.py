@@ -7,13 +7,10 @@ optimizer state and the loss stay fp32 either way; autocast only runs matmuls an
 
 from __future__ import annotations
 
-from typing import Literal
-
 import torch
 
 from tagf.errors import ParamsError
-
-Precision = Literal["auto", "fp32", "bf16"]
+from tagf.training.config import Precision
 
 
 def cpu_supports_bf16() -> bool:

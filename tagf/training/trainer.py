@@ -174,9 +174,11 @@ def train(
     resume: bool = True,
     label: str | None = None,
     selection: str = "validation",
+    dev: tuple[float, int] = (0.0, 0),
 ) -> TrainResult:
     """Train on `splits` {"train", "selection"} (or those splits of the feature store `store`, the selection split
-    being the store's split named `selection`).
+    being the store's split named `selection`; `dev`: (fraction, seed) of the training videos held out as split
+    `dev`, tagf.data.splits).
 
     With `out_dir`, checkpoints go to <out_dir>/checkpoint/ and the best model to <out_dir>/model.pt, with
     history.json beside it; an existing checkpoint there is resumed unless `resume` is false. `label` (the set-up
@@ -185,9 +187,7 @@ def train(
     if splits is None:
         if store is None:
             raise ValueError("train: give a feature store URL or the splits")
-        loaded = load_splits(
-            store, ("train", selection)
-        )  # with the corpus's ground-truth lags, if it has them
+        loaded = load_splits(store, ("train", selection), *dev)  # with the corpus's ground-truth lags, if any
         splits = {"train": loaded["train"], "selection": loaded[selection]}
     if not splits["train"].label_valid.any():
         raise DataError("split 'train' has no labelled frame to train on")
