@@ -41,6 +41,6 @@ lock: setup
 	mv constraints.txt.new constraints.txt
 
 test: setup
-	$(BIN)/ruff check tagf orchestration tests benchmarks tools
+	$(BIN)/ruff check tagf orchestration tests benchmarks tools reference
 	$(BIN)/lint-imports  # tagf/ must not import orchestration, Ray or MLflow (pyproject [tool.importlinter])
 	$(BIN)/python -m pytest

@@ -3,7 +3,7 @@
     python benchmarks/model_throughput.py [--rounds 7] [--shapes 3x300,12x300] [--threads 1,2] [--bf16]
                                           [--variants rjcma,concat] [--compile]
 
-The baseline is tagf.reference.authors.LFAN, a line-by-line rewrite of the authors' model; ours is converted from
+The baseline is reference.authors.LFAN, a line-by-line rewrite of the authors' model; ours is converted from
 its weights (so both compute the same function) and trained on the same batch. For every thread count and
 batch×window shape, the models take turns, one step each, for `--rounds` rounds after a warm-up; the speed-up
 printed is the median over rounds of (authors' step time / ours), in wall-clock and in CPU time, so that load
@@ -19,15 +19,21 @@ from __future__ import annotations
 
 import argparse
 import statistics
+import sys
 import time
 import warnings
+from pathlib import Path
 
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from tagf.metrics import ccc_loss
 from tagf.models import build_model, from_official_state_dict, model_config
-from tagf.reference.authors import LFAN
+
+sys.path.insert(
+    0, str(Path(__file__).resolve().parents[1])
+)  # the repository's reference/, not in the package
+from reference.authors import LFAN  # noqa: E402
 from tagf.training.precision import autocast, cpu_supports_bf16
 
 warnings.filterwarnings("ignore", message=".*weight_norm.*")  # the baseline uses the old API on purpose

@@ -37,6 +37,7 @@ from orchestration.replicas import corpus_stores
 from orchestration.resumption import fingerprint
 from orchestration.sweep import METRIC, MODE, search_config, search_space
 from orchestration.trial import AA_COPY, CELL, CELLS_ARTIFACT, CORPUS_SEED, Report, TrialContext, flat_config
+from orchestration.verdict_runs import log_verdicts
 from tagf import storage
 from tagf.errors import DataError, RunError
 from tagf.evaluation.figures import history_figure
@@ -44,11 +45,15 @@ from tagf.models.variants import Variant
 from tagf.provenance import environment
 from tagf.score_names import SELECTION_MEAN
 from tagf.study.cells import write_cells
+from tagf.study.compare import OUTPUTS as STUDY_OUTPUTS
 from tagf.study.compare import compare
 from tagf.study.protocol import Protocol
 from tagf.study.tables import primary_rows
 
 EXPERIMENT = "tagf-ablation"  # the Ray experiment, in sweep.storage
+# Everything an ablation writes: the per-video scores, what they were made with, the training curves, and every
+# table and figure of the study (tagf.study.compare); each is logged to the ablation's parent run too.
+OUTPUTS = ("per_video.parquet", "provenance.json", "history.json", "val_ccc.png", *STUDY_OUTPUTS)
 
 
 def _artifact(client: MlflowClient, run_id: str, name: str) -> Any:
@@ -136,18 +141,31 @@ def run_ablation(
         context = driver.context(ablation.run_id, callbacks=tuple(extra_callbacks))
         tuned, tuning = _tuning(driver, context, space, augment, modes, ablation)
         grid = grid_cells(params, stores, augment, modes)
+        varying = tuple(k for k in grid[0] if k != "model.variant" and len({str(c.get(k)) for c in grid}) > 1)
         results = ablation.fit(
-            driver.trainable(replace(context, report=reports), splits=corpora),
+            driver.trainable(replace(context, report=reports, varying=varying), splits=corpora),
             len(grid),
             "ablation",
             param_space={CELL: tune.grid_search(grid), **tuned},
             tune_config=driver.tune_config(params.ablate.max_concurrent),
             run_config=driver.run_config(EXPERIMENT),
         )
-        cells, histories, setups = _collect(results, driver, augment)
+        cells, histories, setups, runs = _collect(results, driver, augment)
         meta = _meta(params, tuning, setups, stores)
         summary = _write_outputs(cells, histories, meta, params, Path(out_dir))
+        _track_verdicts(driver, ablation.run_id, summary, runs, Path(out_dir))
     return summary
+
+
+def _track_verdicts(driver: Driver, parent_run_id: str, summary: dict, runs: dict, out: Path) -> None:
+    """Each trial's `group` tag becomes its model's label in the tables, and each model gets its summary run with
+    the verdict (orchestration.verdict_runs): the runs table leads to the verdicts."""
+    client = MlflowClient(driver.tracking_uri)
+    labels = {(r["variant"], r["augment_shift_s"], r["key_mode"]): r["label"] for r in summary["rows"]}
+    for key, run_ids in runs.items():
+        for run_id in run_ids:
+            client.set_tag(run_id, "group", labels.get(key, key[0]))
+    log_verdicts(client, parent_run_id, summary, json.loads((out / "power.json").read_text()))
 
 
 def _meta(params: Params, tuning: str, setups: dict[str, str], stores: dict[int, str]) -> dict[str, Any]:
@@ -246,15 +264,16 @@ def _tuning(
 
 def _collect(
     results: Any, driver: Driver, augment: dict[int, float]
-) -> tuple[pd.DataFrame, list[dict], dict]:
-    """(every trial's protocol cells with the run they belong to, every trial's history, each variant's set-up)."""
+) -> tuple[pd.DataFrame, list[dict], dict, dict]:
+    """(every trial's protocol cells with the run they belong to, every trial's history, each variant's set-up,
+    each model's (variant, augmentation, key) MLflow run ids)."""
     errors = [r for r in results if r.error]
     if errors:
         raise RunError(
             f"{len(errors)} ablation trial(s) failed, first: {error_line(errors[0].error, errors[0].path)}"
         )
     client = MlflowClient(driver.tracking_uri)
-    frames, histories, setups = [], [], {}
+    frames, histories, setups, runs = [], [], {}, {}
     for r in results:
         config = flat_config(r.config)
         run = {
@@ -269,7 +288,9 @@ def _collect(
         )
         histories += [{**run, **epoch} for epoch in _history(r)]
         setups.setdefault(run["variant"], r.metrics["setup"])
-    return pd.concat(frames, ignore_index=True), histories, setups
+        key = (run["variant"], run["augment_shift_s"], run["key_mode"])
+        runs.setdefault(key, []).append(r.metrics["mlflow_run_id"])
+    return pd.concat(frames, ignore_index=True), histories, setups, runs
 
 
 def _write_outputs(
@@ -297,15 +318,7 @@ def _write_outputs(
     ]
     storage.write_text(str(out / "history.json"), json.dumps(rows, indent=1, allow_nan=False))
     history_figure(_mean_curves(rows), str(out / "val_ccc.png"))
-    for name in (
-        "ablation.md",
-        "ablation.json",
-        "gates.json",
-        "power.json",
-        "robustness.png",
-        "gates.png",
-        "val_ccc.png",
-    ):
+    for name in OUTPUTS:
         mlflow.log_artifact(str(out / name))
     # The verdicts as a table the run's Artifacts tab (and mlflow.load_table) shows.
     mlflow.log_table(pd.DataFrame(primary_rows(summary)), artifact_file="verdicts.json")

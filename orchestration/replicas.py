@@ -1,6 +1,7 @@
 """`tagf replicas`: the synthetic corpora of `ablate.corpus_seeds` other than data.seed, so that an ablation's runs
 vary the data as well as the training seed. Each is made as the data stages make the main corpus — the same preset,
-lag and features settings, only the seed differs — under OUTPUT/seed-<n>/{corpus, index.parquet, features};
+lag and features settings, only the seed differs — under OUTPUT/seed-<n>/{corpus, index.parquet, features}, the
+corpus reduced to its ground truth once its features exist;
 OUTPUT/replicas.json names each seed's feature store (relative to OUTPUT) and what they were made from, which the
 ablation checks against its params. The main corpus stays the data stages' own:
 data.seed's store is the one `tagf ablate --store` names.
@@ -16,6 +17,7 @@ from orchestration.params import Params
 from tagf import runtime, storage
 from tagf.data.prepare import prepare
 from tagf.data.synth.corpus import write_corpus
+from tagf.data.synth.ground_truth import GROUND_TRUTH
 from tagf.errors import DataError
 from tagf.features.extract import extract_features
 
@@ -48,7 +50,18 @@ def _replica(params: Params, output: str, seed: int) -> str:
     write_corpus(corpus, params.data.preset, seed=seed, max_lag_s=params.data.max_lag_s)
     prepare(corpus, index)
     extract_features(index, storage.join(home, "features"), params.features)
+    _drop_media(corpus)
     return f"seed-{seed}/features"
+
+
+def _drop_media(corpus: str) -> None:
+    """Keep a replica's ground truth (its lags and masks, which the ablation scores by) and drop its media once
+    their features exist: the seed makes them again, and DVC would otherwise hash and cache every face image of
+    every corpus (about 40,000 files each)."""
+    fs, root = storage.filesystem(corpus)
+    for entry in fs.ls(root, detail=False):
+        if entry.rstrip("/").rsplit("/", 1)[-1] != GROUND_TRUTH:
+            fs.rm(entry, recursive=True)
 
 
 def made_from(params: Params) -> dict:

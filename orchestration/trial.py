@@ -68,6 +68,7 @@ class TrialContext:
     threads: int = 1  # torch threads: the CPUs Ray gives the trial (sweep.cpus_per_trial), never more
     report: dict[int, Report] | None = None  # an ablation's, by corpus seed (config CORPUS_SEED picks one)
     callbacks: tuple[TrainingCallback, ...] = field(default=())
+    varying: tuple[str, ...] | None = None  # an ablation's grid keys that vary: what a trial's name says
 
 
 class TuneReporter(TrainingCallback):
@@ -109,28 +110,30 @@ def trial_setup(config: dict[str, Any], context: TrialContext) -> tuple[Setup, s
     return setup, variant.label if variant is not None else variant_of(setup.model)
 
 
-def _values(config: dict[str, Any], skip: tuple[str, ...] = ()) -> list[str]:
-    return [
-        f"{key.partition('.')[2]}={value:.3g}"
-        if isinstance(value, float)
-        else f"{key.partition('.')[2]}={value}"
-        for key, value in config.items()
-        if key not in ("model.variant", AA_COPY) and key not in skip
-    ]
+SHORT = {  # how a run's name says a setting: the name column of MLflow's runs table shows about 20 characters
+    "train.seed": "s",
+    CORPUS_SEED: "c",
+    "train.max_audio_shift": "aug",
+    "model.key_mode": "",
+    "train.lr": "lr=",
+    "train.weight_decay": "wd=",
+    "model.attention_dropout": "drop=",
+    "model.temperature": "τ=",
+    "model.steps": "steps=",
+}
 
 
-def trial_name(variant: str, config: dict[str, Any]) -> str:
-    """What the trial is, what tells it from its siblings first (MLflow's runs list truncates names): an ablation's
-    `jca seed=0 corpus_seed=1`, a sweep's `lr=0.0012 gate=fc tagf`."""
-    if "model.variant" in config:
-        return " ".join([variant, *_values(config)])
-    return " ".join([*_values(config), variant])
+def _short(key: str, value: Any) -> str:
+    text = f"{value:.2g}" if isinstance(value, float) else str(value)
+    return f"{SHORT.get(key, key.partition('.')[2] + '=')}{text}"
 
 
-def trial_group(variant: str, config: dict[str, Any]) -> str:
-    """The trial's name without its training seed and corpus: tag `group`, so Group by in MLflow's UI aggregates a
-    model's seeds and corpora."""
-    return " ".join([variant, *_values(config, skip=("train.seed", CORPUS_SEED))])
+def trial_name(variant: str, config: dict[str, Any], varying: tuple[str, ...] | None) -> str:
+    """What the trial is, short, what tells it from its siblings first: an ablation's variant and the levels of
+    its grid that vary (`varying`), `jca c3` or `tagf s1 c3 aug15`; a sweep's model and the values it sampled,
+    `grjca lr=0.0012 wd=3.4e-05 ...` (the gate and steps are in the model's name already)."""
+    keys = varying if varying is not None else [k for k in config if k not in ("model.gate", "model.steps")]
+    return " ".join([variant, *(_short(k, config[k]) for k in keys if k in config and k != "model.variant")])
 
 
 def _child_run(
@@ -141,7 +144,6 @@ def _child_run(
     variant: str,
     params: dict,
     label: str,
-    group: str,
 ) -> str:
     """The trial's MLflow run under the parent: reused when Tune retries or restores the trial."""
     if restored is not None and (restored / RUN_ID_FILE).exists():
@@ -154,7 +156,7 @@ def _child_run(
         tags={
             "mlflow.parentRunId": context.parent_run_id,
             "variant": variant,
-            "group": group,
+            "group": variant,  # the ablation sets its table's model label once the grid is scored
             "setup": label,
             **context.tags,
         },
@@ -218,11 +220,10 @@ def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> No
             client,
             context,
             restored,
-            trial_name(variant, config),
+            trial_name(variant, config, context.varying),
             variant,
             params,
             setup.label,
-            trial_group(variant, config),
         )
         (work / CHECKPOINT_DIR).mkdir(exist_ok=True)
         (work / CHECKPOINT_DIR / RUN_ID_FILE).write_text(run_id)

@@ -12,15 +12,31 @@ from pathlib import Path
 from tagf import runtime
 
 
+# What the pipeline itself rewrites as it runs: a change there does not make the code that ran another.
+PIPELINE_WRITES = ("dvc.lock", "study/dvc.lock", "data/source.json", "study/data/source.json")
+
+
 def git_commit(path: str | Path = ".") -> str | None:
-    """HEAD of the repository containing `path` (with '-dirty' if it has uncommitted changes), or None."""
+    """HEAD of the repository containing `path` (with '-dirty' if it has uncommitted changes besides the files the
+    pipeline writes as it runs, PIPELINE_WRITES), or None."""
     try:
         head = subprocess.run(
             ["git", "rev-parse", "HEAD"], cwd=path, capture_output=True, text=True, check=True
         )
+        top = subprocess.run(
+            ["git", "rev-parse", "--show-toplevel"], cwd=path, capture_output=True, text=True, check=True
+        ).stdout.strip()
         dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=path,
+            [
+                "git",
+                "status",
+                "--porcelain",
+                "--untracked-files=no",
+                "--",
+                ".",
+                *(f":!{p}" for p in PIPELINE_WRITES),
+            ],
+            cwd=top,
             capture_output=True,
             text=True,
             check=True,

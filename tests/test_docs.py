@@ -11,8 +11,8 @@ import pytest
 import torch
 from docs_text import DOCUMENTS, ROOT, blocks, command_lines, programs
 
+from reference.authors import LFAN
 from tagf.cli import build_parser
-from tagf.reference.authors import LFAN
 
 # Lines run verbatim by another test (test_flows.py), or that need a Kubernetes cluster, a registry or the
 # internet (their manifests are rendered and validated by test_k8s.py): not run here.

@@ -106,12 +106,12 @@ def test_unknown_variant_is_named():
 
 def test_faithful_training_step_equals_the_authors_code_with_gradients():
     """Train mode without dropout (BatchNorm on batch statistics): prediction and every parameter's gradient of the
-    converted model equal the authors' (tagf.reference.authors), through our TCN padding, the unrolled step BiLSTM
+    converted model equal the authors' (reference.authors), through our TCN padding, the unrolled step BiLSTM
     with its hand-written backward, and the gate's score."""
     from torch import nn
 
+    from reference.authors import LFAN
     from tagf.models import from_official_state_dict
-    from tagf.reference.authors import LFAN
 
     torch.manual_seed(0)
     authors = LFAN(window=16, visual_channels=(32, 16), audio_channels=(8, 8), visual_in=24, audio_in=12)

@@ -1,9 +1,9 @@
 import pytest
 import torch
 
+from reference.authors import LFAN, randomise_buffers
 from tagf.errors import ModelFileError, UsageError
 from tagf.models import CheckpointImportError, from_official_state_dict, official_front_ends
-from tagf.reference.authors import LFAN, randomise_buffers
 
 WINDOW = 32
 
@@ -135,8 +135,8 @@ def test_diverging_duplicate_conv_is_refused(authors_model):
 
 
 def test_front_ends_are_taken_from_the_checkpoint():
+    from reference.authors import VisualBackbone
     from tagf.features.iresnet import IRResNet50
-    from tagf.reference.authors import VisualBackbone
 
     torch.manual_seed(0)
     authors = VisualBackbone().eval()

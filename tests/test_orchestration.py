@@ -69,13 +69,14 @@ def sweep_cli(params: Path, corpus: dict, output: Path, *extra: str, check: bool
     )
 
 
-def children(uri: str, experiment: str, parent_id: str):
+def children(uri: str, experiment: str, parent_id: str, kind: str | None = None):
+    """The trial runs under a parent (`kind`: the parent's other children instead, e.g. its summary runs)."""
     client = MlflowClient(uri)
     exp = client.get_experiment_by_name(experiment)
     return [
         r
         for r in client.search_runs([exp.experiment_id])
-        if r.data.tags.get("mlflow.parentRunId") == parent_id
+        if r.data.tags.get("mlflow.parentRunId") == parent_id and r.data.tags.get("kind") == kind
     ]
 
 
@@ -405,8 +406,13 @@ def test_failing_ablation_trial_resumes_and_keeps_its_child_run(tiny_corpus, tmp
     (kid,) = children(uri, "tagf-test", parent.info.run_id)  # the retry reused the trial's child run
     assert kid.data.tags["variant"] == "jca" and kid.info.status == "FINISHED"
     # Group by `group` aggregates a model's seeds and corpora; the verdicts are a table on the parent.
-    assert kid.data.tags["group"].startswith("jca") and "seed=" not in kid.data.tags["group"]
+    assert kid.data.tags["group"] == "jca" and kid.info.run_name == "jca"  # nothing its siblings share
     assert parent.info.run_name.startswith("ablation ")
+    # The verdict in the runs table: a summary run per model, in its trials' group, the estimate as metrics.
+    (verdict,) = children(uri, "tagf-test", parent.info.run_id, kind="summary")
+    assert verdict.info.run_name == "jca: reference" and verdict.data.tags["group"] == "jca"
+    assert "primary_ccc" in verdict.data.metrics  # (one run: no interval, so no _low and _high)
+    assert client.get_run(parent.info.run_id).data.metrics["primary_ccc"] == verdict.data.metrics["primary_ccc"]
     with tempfile.TemporaryDirectory() as tmp:
         table = json.loads(
             Path(client.download_artifacts(parent.info.run_id, "verdicts.json", tmp)).read_text()

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PILOTS = [
     path
     for path in (
-        ROOT / "results" / "ablation" / "per_video.parquet",
+        ROOT / "published" / "make-run" / "per_video.parquet",
         ROOT / "study" / "results" / "per_video.parquet",
     )
     if path.exists()

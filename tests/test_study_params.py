@@ -51,3 +51,14 @@ def test_extends_replaces_each_named_key_whole_and_refuses_a_cycle(tmp_path):
     (tmp_path / "base.yaml").write_text("extends: over.yaml\n")
     with pytest.raises(ParamsError, match="a cycle"):
         read_params_file(tmp_path / "over.yaml")
+
+
+def test_the_ablation_stages_outputs_are_the_ablations():
+    """One list of what an ablation writes (orchestration.ablation.OUTPUTS): every one is a DVC output of the
+    pipeline's ablate stage and of the study's (outs or plots), and nothing else is."""
+    from orchestration.ablation import OUTPUTS
+
+    for path, folder in (("dvc.yaml", "results/ablation/"), ("study/dvc.yaml", "results/")):
+        stage = yaml.safe_load((ROOT / path).read_text())["stages"]["ablate"]
+        named = [next(iter(o)) if isinstance(o, dict) else o for o in stage["outs"] + stage["plots"]]
+        assert sorted(n.removeprefix(folder) for n in named) == sorted(OUTPUTS), path

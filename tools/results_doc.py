@@ -1,6 +1,7 @@
 """docs/results.md, written from the committed result files alone: every number a reader sees there comes from
-results/ (`make run`'s outputs and the reduced study's), and tests/test_results_doc.py fails when the document and
-the files differ. Run it after a new `make run` or study:
+published/make-run/ (a `make run`, published by tools/publish.py) and study/results/ (the reduced study), and
+tests/test_results_doc.py fails when the document and the files differ. Run it after a new study (tools/publish.py
+runs it after a `make run`):
 
     python tools/results_doc.py          # rewrites docs/results.md
     python tools/results_doc.py --check  # exit 1 if docs/results.md is not what the files say
@@ -16,7 +17,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "results.md"
 STUDIES = {  # directory: what it is
-    "results/ablation": "`make run`: the embedded default corpus, every variant, one corpus",
+    "published/make-run": "`make run`: the embedded default corpus, every variant, one corpus",
     "study/results": "the reduced misalignment study (study/params.yaml, `dvc repro study/dvc.yaml`)",
 }
 

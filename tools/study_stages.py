@@ -18,9 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 STAGES = ("source", "corpus", "prepare", "features", "replicas", "ablate")
 HEADER = """\
 # The reduced misalignment study (study/params.yaml): `dvc repro study/dvc.yaml`. Written by
-# `python tools/study_stages.py` from dvc.yaml's stages (do not edit: tests/test_pipeline.py checks it). Its
-# results are committed (cache: false): docs/results.md is written from them, and `tagf compare
-# results/per_video.parquet` redoes them.
+# `python tools/study_stages.py` from dvc.yaml's stages (do not edit: tests/test_study_params.py checks it). Unlike
+# the pipeline's, its results are committed (cache: false: an hour of 2 cores; a clone reuses them all, and `tagf
+# compare results/per_video.parquet` redoes their tables): docs/results.md is written from them.
 """
 
 
@@ -40,7 +40,7 @@ def _outs(outs: list, committed: bool) -> list:
     for out in outs:
         path, spec = next(iter(out.items())) if isinstance(out, dict) else (out, None)
         if committed and path.startswith("results/"):
-            spec = {**(spec or {}), "cache": False}
+            spec = {"cache": False, **(spec or {})}
         found.append({_moved(path): spec} if spec else _moved(path))
     return found
 

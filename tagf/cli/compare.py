@@ -8,12 +8,12 @@ from tagf.cli.options import positive_number
 
 
 def _compare(args: argparse.Namespace) -> None:
-    from tagf.study.compare import compare
+    from tagf.study.compare import OUTPUTS, compare
     from tagf.study.tables import primary_table
 
     summary = compare(args.per_video, args.output, args.reference, args.primary, args.margin)
     print("\n".join(primary_table(summary)))
-    print(f"-> {args.output}/{{ablation.json,ablation.md,gates.json,power.json,robustness.*,gates.png}}")
+    print(f"-> {args.output}/{{{','.join(OUTPUTS)}}}")
 
 
 def register(sub: argparse._SubParsersAction) -> None:

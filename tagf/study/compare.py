@@ -32,6 +32,20 @@ from tagf.study.statistics import MIN_CORPORA
 from tagf.study.summary import summarize
 from tagf.study.tables import markdown
 
+# What `compare` writes, named once (the ablation adds its own: orchestration.ablation.OUTPUTS; dvc.yaml's and
+# study/dvc.yaml's outputs are checked against both by tests/test_pipeline.py).
+OUTPUTS = (
+    "ablation.json",
+    "ablation.md",
+    "gates.json",
+    "diagnostics.json",
+    "power.json",
+    "robustness.json",
+    "robustness.csv",
+    "robustness.png",
+    "gates.png",
+    "diagnostics.png",
+)
 CURVE_FIELDS = ("model", "perturbation", "level", "ccc_mean", "ccc_low", "ccc_high")
 DESIGNS = [(c, v) for c in (1, 3, 10) for v in (4, 12, 36)]  # corpora × videos per corpus, as the calibration
 CALIBRATION_REPS = 400  # per design; test_statistics_calibration.py runs 2000

@@ -33,24 +33,25 @@ from tagf import storage
 from tagf.data.feature_store import SplitArrays, read_manifest
 from tagf.errors import DataError
 
+GROUND_TRUTH = "ground_truth"  # the folder beside the corpus that holds it
 MASK_HEADER = "frame,voiced,audio_outage,face_visible,occluded,desynced,local_lag_s"
 MASK_FLAGS = tuple(MASK_HEADER.split(",")[1:-1])
 
 
 def latent_path(root: str, video: str) -> str:
-    return storage.join(root, "ground_truth", "latent", f"{video}.csv")
+    return storage.join(root, GROUND_TRUTH, "latent", f"{video}.csv")
 
 
 def mask_path(root: str, video: str) -> str:
-    return storage.join(root, "ground_truth", "masks", f"{video}.csv")
+    return storage.join(root, GROUND_TRUTH, "masks", f"{video}.csv")
 
 
 def lags_path(root: str) -> str:
-    return storage.join(root, "ground_truth", "lags.json")
+    return storage.join(root, GROUND_TRUTH, "lags.json")
 
 
 def meta_path(root: str) -> str:
-    return storage.join(root, "ground_truth", "synth.json")
+    return storage.join(root, GROUND_TRUTH, "synth.json")
 
 
 def latent_csv(latent: np.ndarray) -> bytes:
@@ -70,7 +71,7 @@ def mask_csv(flags: np.ndarray, local_lag_s: np.ndarray) -> bytes:
 def synthetic_root(store: str) -> str | None:
     """The root of the synthetic corpus the store was extracted from; None for other corpora."""
     root = read_manifest(store).get("corpus", {}).get("root")
-    if not root or not storage.exists(storage.join(root, "ground_truth")):
+    if not root or not storage.exists(storage.join(root, GROUND_TRUTH)):
         return None
     return root
 
@@ -116,7 +117,7 @@ def audio_lags(store: str, split: SplitArrays) -> AudioLags | None:
 
 
 def has_masks(root: str) -> bool:
-    return storage.exists(storage.join(root, "ground_truth", "masks"))
+    return storage.exists(storage.join(root, GROUND_TRUTH, "masks"))
 
 
 def mask_columns(root: str, split: SplitArrays) -> dict[str, np.ndarray]:
