@@ -14,6 +14,7 @@ export PYTHONUNBUFFERED = 1
 .PHONY: setup run test lock
 
 setup: $(VENV)/.installed $(BIN)/kubectl
+CHROMIUM = /usr/bin/chromium
 
 # Reinstalls when the dependency declaration or the pins change; torch comes from the pinned CPU wheel.
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -40,7 +41,11 @@ lock: setup
 	{ sed -n '/^#/p' constraints.txt; $(BIN)/pip freeze --exclude-editable; } > constraints.txt.new
 	mv constraints.txt.new constraints.txt
 
-test: setup
+# Debian's chromium, the real browser tests/test_mlflow_ui.py drives (that test skips, saying so, without it).
+$(CHROMIUM):
+	apt-get install -y -q chromium >/dev/null || echo "no chromium (apt-get install chromium): the MLflow UI test will be skipped"
+
+test: setup $(CHROMIUM)
 	$(BIN)/ruff check tagf orchestration tests benchmarks tools reference
 	$(BIN)/lint-imports  # tagf/ must not import orchestration, Ray or MLflow (pyproject [tool.importlinter])
 	$(BIN)/python -m pytest

@@ -56,6 +56,9 @@ def _aliased(client: MlflowClient, name: str, alias: str):
         return None
 
 
+PROMOTION_TAG = "promotion"
+
+
 def promote(client: MlflowClient, name: str, force: bool = False) -> Promotion:
     """Move `champion` to the challenger if its validation ccc_mean beats the champion's (or `force`)."""
     challenger = _aliased(client, name, CHALLENGER)
@@ -64,8 +67,10 @@ def promote(client: MlflowClient, name: str, force: bool = False) -> Promotion:
     champion = _aliased(client, name, CHAMPION)
     new = float(challenger.tags[SCORE_TAG])
     if champion is None:
+        said = f"{name} v{challenger.version} (val ccc_mean {new:.4f}) is the first champion"
         client.set_registered_model_alias(name, CHAMPION, challenger.version)
-        return Promotion(True, f"{name} v{challenger.version} (val ccc_mean {new:.4f}) is the first champion")
+        client.set_model_version_tag(name, challenger.version, PROMOTION_TAG, f"tagf promote: {said}")
+        return Promotion(True, said)
     if champion.version == challenger.version:
         return Promotion(False, f"{name} v{challenger.version} is already the champion")
     old = float(champion.tags[SCORE_TAG])
@@ -73,6 +78,9 @@ def promote(client: MlflowClient, name: str, force: bool = False) -> Promotion:
         f"challenger v{challenger.version} val ccc_mean {new:.4f} vs champion v{champion.version} {old:.4f}"
     )
     if new > old or force:
+        said = f"promoted: {compared}" + (" (forced)" if force and new <= old else "")
         client.set_registered_model_alias(name, CHAMPION, challenger.version)
-        return Promotion(True, f"promoted: {compared}" + (" (forced)" if force and new <= old else ""))
+        # What checked it, on the version: a champion moved in the UI has no such tag.
+        client.set_model_version_tag(name, challenger.version, PROMOTION_TAG, f"tagf promote: {said}")
+        return Promotion(True, said)
     return Promotion(False, f"kept the champion: {compared}")

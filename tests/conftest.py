@@ -5,6 +5,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import yaml
 
 # Test helpers beside the tests (failing_callback) are imported by name, also from Ray workers.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -145,3 +146,47 @@ def services():
     started = Services()
     yield started
     started.stop()
+
+
+# A small, fast platform set-up for the tests that run sweeps and ablations: params.yaml's sections with changes.
+def write_params(path: Path, **changes) -> Path:
+    params = {
+        "model": {
+            "variant": "tagf",
+            "key_mode": "length_agnostic",
+            "window": 64,
+            "visual_channels": [32, 32],
+            "audio_channels": [32, 32],
+            "head_hidden": 32,
+        },
+        "train": {"window": 64, "hop": 32, "lr": 0.002, "batch_size": 8, "epochs": 2},
+        "sweep": {
+            "num_samples": 3,
+            "max_concurrent": 2,
+            "storage": str(path.parent / "ray_results"),
+            "seed": 0,
+            "space": {
+                "train.lr": {"loguniform": [0.0005, 0.005]},
+                "model.gate": {"choice": ["step_bilstm", "fc"]},
+            },
+        },
+        "mlflow": {"tracking_uri": f"sqlite:///{path.parent / 'mlflow.db'}", "experiment": "tagf-test"},
+    }
+    for key, value in changes.items():
+        section, field = key.split("__")
+        params.setdefault(section, {})[field] = value
+    path.write_text(yaml.safe_dump(params))
+    return path
+
+
+def children(uri: str, experiment: str, parent_id: str, kind: str | None = None):
+    """The trial runs under a parent (`kind`: the parent's other children instead, e.g. its summary runs)."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    exp = client.get_experiment_by_name(experiment)
+    return [
+        r
+        for r in client.search_runs([exp.experiment_id])
+        if r.data.tags.get("mlflow.parentRunId") == parent_id and r.data.tags.get("kind") == kind
+    ]

@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import TAGF, free_port, mlflow_server_command
+from conftest import TAGF, free_port, mlflow_server_command, write_params
 from mlflow.tracking import MlflowClient
-from test_orchestration import write_params
 
 from orchestration.resumption import CLOSED_TAG
 from tagf.errors import Interrupted, TrackingError

@@ -15,44 +15,13 @@ import mlflow
 import numpy as np
 import pytest
 import requests
-import yaml
-from conftest import TAGF, free_port, mlflow_server_command, run_cli
+from conftest import TAGF, children, free_port, mlflow_server_command, run_cli, write_params
 from mlflow.tracking import MlflowClient
 
 from tagf.errors import Interrupted, ParamsError, TrackingError
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
-
-
-def write_params(path: Path, **changes) -> Path:
-    params = {
-        "model": {
-            "variant": "tagf",
-            "key_mode": "length_agnostic",
-            "window": 64,
-            "visual_channels": [32, 32],
-            "audio_channels": [32, 32],
-            "head_hidden": 32,
-        },
-        "train": {"window": 64, "hop": 32, "lr": 0.002, "batch_size": 8, "epochs": 2},
-        "sweep": {
-            "num_samples": 3,
-            "max_concurrent": 2,
-            "storage": str(path.parent / "ray_results"),
-            "seed": 0,
-            "space": {
-                "train.lr": {"loguniform": [0.0005, 0.005]},
-                "model.gate": {"choice": ["step_bilstm", "fc"]},
-            },
-        },
-        "mlflow": {"tracking_uri": f"sqlite:///{path.parent / 'mlflow.db'}", "experiment": "tagf-test"},
-    }
-    for key, value in changes.items():
-        section, field = key.split("__")
-        params.setdefault(section, {})[field] = value
-    path.write_text(yaml.safe_dump(params))
-    return path
 
 
 def sweep_cli(params: Path, corpus: dict, output: Path, *extra: str, check: bool = True):
@@ -67,17 +36,6 @@ def sweep_cli(params: Path, corpus: dict, output: Path, *extra: str, check: bool
         *extra,
         check=check,
     )
-
-
-def children(uri: str, experiment: str, parent_id: str, kind: str | None = None):
-    """The trial runs under a parent (`kind`: the parent's other children instead, e.g. its summary runs)."""
-    client = MlflowClient(uri)
-    exp = client.get_experiment_by_name(experiment)
-    return [
-        r
-        for r in client.search_runs([exp.experiment_id])
-        if r.data.tags.get("mlflow.parentRunId") == parent_id and r.data.tags.get("kind") == kind
-    ]
 
 
 def test_local_sweep_tracks_registers_and_serves(tiny_corpus, tmp_path, monkeypatch):
@@ -412,7 +370,9 @@ def test_failing_ablation_trial_resumes_and_keeps_its_child_run(tiny_corpus, tmp
     (verdict,) = children(uri, "tagf-test", parent.info.run_id, kind="summary")
     assert verdict.info.run_name == "jca: reference" and verdict.data.tags["group"] == "jca"
     assert "primary_ccc" in verdict.data.metrics  # (one run: no interval, so no _low and _high)
-    assert client.get_run(parent.info.run_id).data.metrics["primary_ccc"] == verdict.data.metrics["primary_ccc"]
+    assert (
+        client.get_run(parent.info.run_id).data.metrics["primary_ccc"] == verdict.data.metrics["primary_ccc"]
+    )
     with tempfile.TemporaryDirectory() as tmp:
         table = json.loads(
             Path(client.download_artifacts(parent.info.run_id, "verdicts.json", tmp)).read_text()
