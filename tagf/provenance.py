@@ -11,7 +11,6 @@ from pathlib import Path
 
 from tagf import runtime
 
-
 # What the pipeline itself rewrites as it runs: a change there does not make the code that ran another.
 PIPELINE_WRITES = ("dvc.lock", "study/dvc.lock", "data/source.json", "study/data/source.json")
 

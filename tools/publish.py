@@ -16,7 +16,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "published" / "make-run"
-SOURCES = {"results/ablation": None, "results/report": ("metrics.json",)}  # folder: its files (None: every one)
+SOURCES = {
+    "results/ablation": None,
+    "results/report": ("metrics.json",),
+}  # folder: its files (None: every one)
 
 
 def files() -> list[Path]:

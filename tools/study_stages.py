@@ -26,7 +26,11 @@ HEADER = """\
 
 def _moved(path: str) -> str:
     """A path of the pipeline as seen from study/: its own data and results stay, code is one level up."""
-    return path.replace("results/ablation/", "results/") if path.startswith(("data/", "results/")) else f"../{path}"
+    return (
+        path.replace("results/ablation/", "results/")
+        if path.startswith(("data/", "results/"))
+        else f"../{path}"
+    )
 
 
 def _params(keys: list[str], own: dict) -> list[dict]:
