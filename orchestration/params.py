@@ -6,7 +6,7 @@ platform's: sweep, ablate, mlflow. Validated before any stage does work; errors 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -16,6 +16,7 @@ from pydantic import (
     model_validator,
 )
 
+from tagf.limits import bounded
 from tagf.models import VARIANTS
 from tagf.models.config import KeyMode, ModelConfig
 from tagf.models.variants import Variant
@@ -52,7 +53,9 @@ class Distribution(BaseModel):
 class SweepParams(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    num_samples: int = Field(8, gt=0, description="trials Optuna proposes")
+    num_samples: Annotated[int, bounded(100_000, "trials")] = Field(
+        8, gt=0, description="trials Optuna proposes"
+    )
     max_concurrent: int = Field(2, gt=0, description="trials running at once")
     cpus_per_trial: float = Field(1, gt=0)
     gpus_per_trial: float = Field(0, ge=0, description="fractions share a card, e.g. 0.25")
@@ -84,7 +87,7 @@ class TuningParams(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    trials: int = Field(gt=0, description="Optuna trials per variant")
+    trials: Annotated[int, bounded(100_000, "trials")] = Field(gt=0, description="Optuna trials per variant")
 
 
 class AblateParams(BaseModel):

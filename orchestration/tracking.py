@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import mlflow
 import requests
 from mlflow.entities import Metric
+from mlflow.exceptions import MlflowException
 from mlflow.tracking import MlflowClient
 
 from tagf.errors import TrackingError
@@ -47,13 +51,34 @@ def ensure_reachable(uri: str) -> None:
             raise TrackingError(f"MLflow tracking store {uri}: directory {parent} does not exist")
 
 
+@contextlib.contextmanager
+def _creating(uri: str) -> Iterator[None]:
+    """While this process may create a SQLite store (MLflow migrates a new database's tables on first use) or its
+    experiment: other tagf processes wait, so two users starting on a new mlflow.db do not race its migration."""
+    if not uri.startswith("sqlite:///"):
+        yield
+        return
+    with open(uri[len("sqlite:///") :] + ".lock", "a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+
+
 def setup(configured_uri: str, experiment: str) -> tuple[str, str]:
-    """Point MLflow at the store (checked) and the experiment; returns (uri, experiment id)."""
+    """Point MLflow at the store (checked) and the experiment; returns (uri, experiment id). A store that refuses
+    (a server answering 5xx, a database it cannot open) is a TrackingError naming it, before any training."""
     uri = resolve_uri(configured_uri)
     ensure_reachable(uri)
     mlflow.set_tracking_uri(uri)
-    found = mlflow.get_experiment_by_name(experiment)
-    experiment_id = found.experiment_id if found else mlflow.create_experiment(experiment)
+    try:
+        with _creating(uri):
+            found = mlflow.get_experiment_by_name(experiment)
+            experiment_id = found.experiment_id if found else mlflow.create_experiment(experiment)
+    except (MlflowException, requests.RequestException) as err:
+        message = getattr(err, "message", None) or str(err) or type(err).__name__
+        raise TrackingError(f"MLflow tracking store {uri}: {message.splitlines()[0][:300]}") from None
     return uri, experiment_id
 
 

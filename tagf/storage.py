@@ -15,7 +15,7 @@ import fsspec
 from fsspec.core import url_to_fs
 from fsspec.implementations.local import LocalFileSystem
 
-from tagf.errors import DataError
+from tagf.errors import DataError, StorageError
 
 # pyarrow's thread pool (25.x) can abort the interpreter at exit ("terminate called without an active exception",
 # about one run in twenty on this project's machines): Parquet is read on the calling thread instead. Our files are
@@ -54,6 +54,12 @@ def atomic_path(url: str) -> Iterator[tuple[fsspec.AbstractFileSystem, str]]:
         if fs.exists(path):
             fs.rm(path, recursive=True)
         fs.mv(tmp, path, recursive=True)
+    except StorageError:
+        raise
+    except OSError as err:  # a full disk, a permission: name the file being written, not just the errno
+        raise StorageError(
+            f"{url}: {err.strerror or err} (while writing it; nothing was left there)"
+        ) from None
     finally:
         if fs.exists(tmp):
             fs.rm(tmp, recursive=True)

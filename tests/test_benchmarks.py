@@ -15,6 +15,9 @@ SMALLEST = {
     "epoch_throughput.py": ["--videos", "1"],
     "feature_extraction.py": ["--videos", "1", "--backbones", "builtin"],
     "feature_store_read.py": ["--frames", "3000", "--video-frames", "1500"],
+    "kernel_fingerprint.py": ["--settings", "pinned", "--output", "{tmp}/fingerprint.json"],
+    "gpu_check.py": ["--cpu"],
+    "shared_data.py": ["--frames", "6000", "--trials", "1,2", "--no-epoch"],
     "model_throughput.py": ["--rounds", "1", "--shapes", "1x32", "--threads", "1", "--matmul-n", "256"],
     "tune_overhead.py": ["--trials", "2", "--epochs", "1"],
 }
@@ -27,8 +30,8 @@ def test_every_benchmark_has_a_smoke_test():
 
 
 @pytest.mark.parametrize("name", sorted(SMALLEST))
-def test_the_benchmark_runs_at_its_smallest_setting(name, tiny_corpus):
-    args = [a.format(store=tiny_corpus["store"]) for a in SMALLEST[name]]
+def test_the_benchmark_runs_at_its_smallest_setting(name, tiny_corpus, tmp_path):
+    args = [a.format(store=tiny_corpus["store"], tmp=tmp_path) for a in SMALLEST[name]]
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONWARNINGS": "ignore"}
     proc = subprocess.run(
         [sys.executable, ROOT / "benchmarks" / name, *args],

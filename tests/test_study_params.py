@@ -1,6 +1,7 @@
 """The reduced study is the pipeline with changes: study/params.yaml names only what differs from params.yaml
 (`extends`), and study/dvc.yaml is dvc.yaml's stages as tools/study_stages.py derives them."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -62,3 +63,19 @@ def test_the_ablation_stages_outputs_are_the_ablations():
         stage = yaml.safe_load((ROOT / path).read_text())["stages"]["ablate"]
         named = [next(iter(o)) if isinstance(o, dict) else o for o in stage["outs"] + stage["plots"]]
         assert sorted(n.removeprefix(folder) for n in named) == sorted(OUTPUTS), path
+
+
+def test_the_studys_design_is_the_one_its_pilot_plans():
+    """docs/protocol.md's planned detectable difference is what `tagf ablate --plan --pilot` says of the committed
+    pilot at study/params.yaml's design."""
+    from tagf.study.planning import plan_from_pilot
+
+    params = load_params(ROOT / "study" / "params.yaml")
+    said = plan_from_pilot(
+        str(ROOT / "study" / "pilot" / "per_video.parquet"), params.ablate, params.corpus_seeds(), 0.05, 24
+    )
+    planned = re.search(r"≈ ([\d.]+) CCC", said)[1]
+    assert (
+        float(planned) <= 0.05
+        and f"detect about {planned} CCC" in (ROOT / "docs" / "protocol.md").read_text()
+    )

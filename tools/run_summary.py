@@ -1,4 +1,5 @@
-"""What `make run` prints after `dvc repro`: wall time per stage, and the metrics as a short table.
+"""What `make run` prints after `dvc repro`: per stage whether it was computed in this run (and its wall time) or
+reused from this machine's earlier run, which machine made the ablation, and the metrics as a short table.
 
 `dvc repro`'s standard output is piped through this script, which echoes every line as it comes and notes when
 each stage starts and ends (DVC prints "Running stage 'x':" before a stage and "Updating lock file" after it;
@@ -63,12 +64,32 @@ def pipeline_order(times: dict[str, float | None]) -> dict[str, float | None]:
     )
 
 
+def provenance(path: Path) -> str:
+    """Which machine made the ablation's results (results/ablation/provenance.json)."""
+    if not path.exists():
+        return "not recorded"
+    found = json.loads(path.read_text())
+    return f"{found.get('cpu_model', '?')} ({found.get('cpu_capability', '?')} kernels, reproducible {found.get('reproducible', '?')})"
+
+
 def main() -> int:
     times = pipeline_order(stage_times(sys.stdin))
     ran = [t for t in times.values() if t is not None]
-    rows = [(stage, "reused" if t is None else f"{t:7.1f} s") for stage, t in times.items()]
-    print("\n== wall time per stage ==")
-    print(table(("stage", "time"), [*rows, ("total", f"{sum(ran):7.1f} s")]))
+    rows = [
+        (
+            stage,
+            "reused: unchanged since this machine computed it (DVC cache)"
+            if t is None
+            else f"computed here, {t:.1f} s",
+        )
+        for stage, t in times.items()
+    ]
+    print("\n== each stage: computed in this run, or reused ==")
+    print(table(("stage", "result"), [*rows, ("total", f"{sum(ran):.1f} s computing")]))
+    print(f"\nthe ablation's results were made on: {provenance(Path('results/ablation/provenance.json'))}")
+    print(
+        "does it agree with the published run? tagf agree results/ablation/ablation.json published/make-run/ablation.json"
+    )
     metrics_file = Path(sys.argv[1])
     if metrics_file.exists():
         flat = flatten(json.loads(metrics_file.read_text()))

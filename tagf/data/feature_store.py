@@ -28,7 +28,10 @@ from tagf.errors import DataError, StorageError
 
 SPLITS = ("train", "validation", "test")
 MANIFEST = "manifest.json"
-CHECK_ROWS = 65536  # rows per finiteness check, which bounds its temporary (rows, D) bool array
+CHECK_ROWS = (
+    65536  # rows per finiteness check (and per batch read), which bounds its temporary (rows, D) arrays
+)
+HASH_CHUNK = 1 << 22  # bytes hashed at a time
 
 
 def schema(visual_dim: int, audio_dim: int, dtype: str) -> pa.Schema:
@@ -93,6 +96,54 @@ def _vectors(column: pa.ChunkedArray) -> np.ndarray:
     values = flat.values.to_numpy(zero_copy_only=False)
     # Kept in the stored precision: numpy's float16→float32 is slow, torch converts each batch instead.
     return values.reshape(len(flat), flat.type.list_size)
+
+
+def _parquet(handle, where: str) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(handle)
+    except (pa.ArrowException, OSError) as err:
+        # pyarrow's first sentence, without its "Could not open Parquet input source '<Buffer>': " prefix
+        reason = str(err).rsplit("': ", 1)[-1].split(". ")[0].strip().rstrip(".") or type(err).__name__
+        raise DataError(f"{where}: not a readable Parquet file: {reason}; re-run `tagf features`") from None
+
+
+def _read_arrays(file: pq.ParquetFile) -> SplitArrays:
+    """The split's arrays, filled batch by batch into arrays allocated once: reading peaks at about the arrays' own
+    size plus one batch, not the file, the Arrow table and the arrays at once."""
+    rows = file.metadata.num_rows
+    fields = {f.name: f.type for f in file.schema_arrow}
+    visual = np.empty((rows, fields["visual"].list_size), fields["visual"].value_type.to_pandas_dtype())
+    audio = np.empty((rows, fields["audio"].list_size), fields["audio"].value_type.to_pandas_dtype())
+    labels = np.empty((rows, 2), np.float32)
+    label_valid, visual_valid = np.empty(rows, bool), np.empty(rows, bool)
+    frames = np.empty(rows, np.int32)
+    starts, videos, row, last = [], [], 0, None
+    for batch in file.iter_batches(batch_size=CHECK_ROWS, use_threads=storage.ARROW_THREADS):
+        end = row + batch.num_rows
+        video = batch.column("video").to_numpy(zero_copy_only=False)
+        changes = np.flatnonzero(np.r_[video[0] != last, video[1:] != video[:-1]]) if len(video) else []
+        starts += [row + int(i) for i in changes]
+        videos += [str(video[i]) for i in changes]
+        last = video[-1] if len(video) else last
+        for target, name in ((visual, "visual"), (audio, "audio")):
+            column = batch.column(name)
+            target[row:end] = column.values.to_numpy(zero_copy_only=False).reshape(batch.num_rows, -1)
+        for k, name in enumerate(("valence", "arousal")):
+            labels[row:end, k] = batch.column(name).to_numpy(zero_copy_only=False)
+        label_valid[row:end] = batch.column("label_valid").to_numpy(zero_copy_only=False)
+        visual_valid[row:end] = batch.column("visual_valid").to_numpy(zero_copy_only=False)
+        frames[row:end] = batch.column("frame").to_numpy(zero_copy_only=False)
+        row = end
+    return SplitArrays(
+        videos=videos,
+        offsets=np.r_[starts, rows].astype(np.int64),
+        visual=visual,
+        audio=audio,
+        labels=labels,
+        label_valid=label_valid,
+        visual_valid=visual_valid,
+        frames=frames,
+    )
 
 
 def table_to_arrays(table: pa.Table) -> SplitArrays:
@@ -198,19 +249,19 @@ def read_split(url: str, split: str) -> SplitArrays:
             f"{url}: feature store written by an older tagf, without checksums; re-extract it with `tagf features`"
         )
     where = f"{file} (split {split!r})"
-    data = fs.cat_file(path)  # read once: hashed, then parsed from memory
-    try:
-        table = pq.read_table(pa.BufferReader(data), use_threads=storage.ARROW_THREADS)
-    except (pa.ArrowException, OSError) as err:
-        # pyarrow's first sentence, without its "Could not open Parquet input source '<Buffer>': " prefix
-        reason = str(err).rsplit("': ", 1)[-1].split(". ")[0].strip().rstrip(".") or type(err).__name__
-        raise DataError(f"{where}: not a readable Parquet file: {reason}; re-run `tagf features`") from None
-    if hashlib.sha256(data).hexdigest() != manifest["sha256"].get(split):
+    with fs.open(path, "rb") as f:
+        _parquet(f, where)  # its footer, first: a truncated file says so
+    digest = hashlib.sha256()
+    with fs.open(path, "rb") as f:  # hashed as it streams: the file is never held in memory whole
+        while chunk := f.read(HASH_CHUNK):
+            digest.update(chunk)
+    if digest.hexdigest() != manifest["sha256"].get(split):
         raise DataError(
             f"{where}: sha256 differs from {MANIFEST}'s: the store is corrupted or was modified after it "
             "was written; re-run `tagf features`"
         )
-    arrays = table_to_arrays(table)
+    with fs.open(path, "rb") as f:
+        arrays = _read_arrays(_parquet(f, where))
     check_finite(url, split, arrays)
     missing = [v for v in arrays.videos if v not in manifest.get("fps", {})]
     if missing:

@@ -23,9 +23,11 @@ corpus whose audio is mostly lagged teaches it that lag). Fitting it changes no 
 random: the fusion learns exactly as TAGF's for the same seed.
 
 **Used** before the fusion, per frame: k̂ = argmax_k p, confidence c = the posterior mass within ±0.25 s of k̂
-(SyncNet's "how much the best offset stands out", as a probability). Where c ≥ `sync_min_confidence` the audio of
+(SyncNet's "how much the best offset stands out", as a probability). Where c reaches the threshold the audio of
 frame t is read k̂ frames later (the offset undone); elsewhere it stays unshifted and TAGF's gates weigh it as they
-would. Over a whole video (tagf.evaluation.inference: every window then hears audio from anywhere in its video) or
+would. The threshold is fitted too, self-supervised: the confidence that unrelated audio (each selection video's
+face with another video's voice) reaches in 5 % of its frames, and at least `sync_min_confidence`: audio with nothing
+to say about the face is realigned at most that often. Over a whole video (tagf.evaluation.inference: every window then hears audio from anywhere in its video) or
 within one request (serving). What it decided comes back per frame: `estimated_lag_s` (k̂ in seconds, +: the audio
 is late), `sync_confidence` (c) and `realigned` (1 where the offset was undone).
 
@@ -52,6 +54,7 @@ CONFIDENT_S = (
     0.25  # the confidence counts the posterior within this of the estimate (the protocol's finest bin)
 )
 SCALES = torch.logspace(0, 3, 61)  # temperatures w tried (1 … 1000)
+FALSE_REALIGNMENT = 0.05  # the share of frames of unrelated audio its confidence threshold lets it realign
 MASKED = -1e4  # the score of an offset without enough pairs (−inf would give NaN where no offset has any)
 EPS = 1e-8  # variance floor of a window's variate: a flat stretch correlates with nothing
 
@@ -64,13 +67,13 @@ class OffsetSearch(nn.Module):
         self.smooth = max(1, round(AUDIO_PATCH_S * cfg.fps)) // 2 * 2 + 1
         self.in_sync = round(IN_SYNC_S * cfg.fps)
         self.confident = round(CONFIDENT_S * cfg.fps)
-        self.min_confidence = cfg.sync_min_confidence
         # Buffers: saved with the model, set by fit(); until then the search finds nothing (zero projections).
         self.register_buffer("visual_mean", torch.zeros(cfg.visual_in))
         self.register_buffer("visual_projection", torch.zeros(cfg.visual_in, COMPONENTS))
         self.register_buffer("audio_mean", torch.zeros(cfg.audio_in))
         self.register_buffer("audio_projection", torch.zeros(cfg.audio_in, COMPONENTS))
         self.register_buffer("scale", torch.tensor(1.0))
+        self.register_buffer("threshold", torch.tensor(float(cfg.sync_min_confidence)))
 
     def changes(self, visual: torch.Tensor, audio: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(x_v, x_a), (B, L, D) each: the face at the audio features' resolution, and both as changes per frame."""
@@ -120,7 +123,7 @@ class OffsetSearch(nn.Module):
         best = p.argmax(-1)  # (B, L), index k + K
         near = (torch.arange(p.shape[-1], device=p.device) - best[..., None]).abs() <= self.confident
         confidence = (p * near).sum(-1).float()
-        return best - self.span, confidence, confidence >= self.min_confidence
+        return best - self.span, confidence, confidence >= self.threshold
 
     @torch.no_grad()
     def fit(
@@ -153,6 +156,23 @@ class OffsetSearch(nn.Module):
         self.visual_projection.copy_(whitened[0] @ u[:, :COMPONENTS])
         self.audio_projection.copy_(whitened[1] @ vh.T[:, :COMPONENTS])
         self.scale.copy_(self._likeliest_scale(selection))
+        self.threshold.copy_(max(self.threshold, self._unrelated_confidence(selection)))
+
+    def _unrelated_confidence(self, videos: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
+        """The confidence that each video's face with the next one's voice (unrelated audio) reaches in
+        FALSE_REALIGNMENT of its frames: what it takes to realign audio that has nothing to do with the face."""
+        if len(videos) < 2:
+            return self.threshold
+        found = []
+        for k, (visual, _) in enumerate(videos):
+            other = videos[(k + 1) % len(videos)][1][: len(visual)]
+            valid = torch.zeros(1, len(visual), dtype=torch.bool)
+            valid[0, : len(other)] = True
+            audio = torch.zeros(len(visual), other.shape[1], dtype=other.dtype)
+            audio[: len(other)] = other
+            _, confidence, _ = self.estimate(visual[None], audio[None], valid)
+            found.append(confidence[0, : len(other)])
+        return torch.quantile(torch.cat(found).double(), 1 - FALSE_REALIGNMENT).to(self.threshold.dtype)
 
     def _likeliest_scale(self, videos: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> torch.Tensor:
         """The temperature under which "in sync" is most likely on these videos (every 8th frame)."""

@@ -227,10 +227,10 @@ def _fit_searches(model: FusionModel, splits: dict[str, SplitArrays]) -> None:
     """Fit an offset search (tagf.models.offset_search) to the training and selection videos, unlabelled, before
     the first epoch."""
     for search in model.searches():
-        search.fit(*(_videos(splits[name]) for name in ("train", "selection")))
+        search.fit(*(video_tensors(splits[name]) for name in ("train", "selection")))
 
 
-def _videos(split: SplitArrays) -> list[tuple[torch.Tensor, torch.Tensor]]:
+def video_tensors(split: SplitArrays) -> list[tuple[torch.Tensor, torch.Tensor]]:
     """(visual, audio) of each video, as float32 tensors (copies: the store's arrays are read-only)."""
     rows = [slice(split.offsets[v], split.offsets[v + 1]) for v in range(len(split.videos))]
     return [
