@@ -44,7 +44,7 @@ from orchestration.tracking_watch import STOPPED, outage_bound_s
 from tagf import storage
 from tagf.errors import RunError, StorageError, TrackingError
 
-LOCK_FILE = "tagf_lock.json"
+LOCK_SUFFIX = ".tagf_lock.json"  # beside the experiment folder, which starting over removes
 ANSI = re.compile(r"\x1b\[[0-9;]*m")
 TRACKING_ERRORS = (MlflowException, requests.RequestException)
 
@@ -90,7 +90,6 @@ class Experiment:
             with self._tracking("open the parent run of"):
                 found = begin(self.client, self.path, self.command, self.fingerprint, self.resume)
                 self.resumed = found is not None
-                self._hold()  # starting over removed the folder, the lock with it
                 run = start_parent(
                     found,
                     self.path,
@@ -112,7 +111,7 @@ class Experiment:
         with stoppable():
             results = experiment.fit()
         if STOPPED.get("cause") == "outage":  # whatever the trials' states: the tracking server is away
-            raise self._outage(what, results)
+            raise self._outage(what, results, expected)
         with self._tracking(f"check the trials of {what} in"):
             check_complete(results, expected, what, self.driver.tracking_uri, self.client, self.run_id)
         if all(r.error is not None or r.metrics.get("mlflow_run_id") is None for r in results):
@@ -123,10 +122,10 @@ class Experiment:
             close_unfinished(self.driver.tracking_uri, self.driver.tags, results)
         return results
 
-    def _outage(self, what: str, results) -> TrackingError:
+    def _outage(self, what: str, results, expected: int) -> TrackingError:
         return TrackingError(
             f"tracking server {self.driver.tracking_uri} unreachable for {outage_bound_s():g} s: {what} stopped "
-            f"({results.num_terminated} trials finished); once it is back: {resume_command()}"
+            f"after {results.num_terminated} of {expected} trials; once it is back: {resume_command()}"
         )
 
     @contextlib.contextmanager
@@ -145,7 +144,7 @@ class Experiment:
     def _lock(self) -> Iterator[None]:
         """This process holds the experiment folder: another live one is refused with one line (two users, or
         two DVC stages, sharing sweep.storage and a name would mix their trials and resume states)."""
-        fs, path = storage.filesystem(storage.join(self.path, LOCK_FILE))
+        fs, path = storage.filesystem(self.path.rstrip("/") + LOCK_SUFFIX)
         if fs.exists(path):
             try:
                 holder = json.loads(fs.cat_file(path))
@@ -155,7 +154,7 @@ class Experiment:
             here = host == os.uname().nodename
             if pid is not None and pid != os.getpid() and (not here or _alive(pid)):
                 raise StorageError(
-                    f"{self.path}: in use by another {self.command} (pid {pid} on {host}: {LOCK_FILE}); give this "
+                    f"{self.path}: in use by another {self.command} (pid {pid} on {host}: {path}); give this "
                     "one another sweep.name or --storage, or wait for it (a lock whose process died on another "
                     "host: remove the file)"
                 )
@@ -167,5 +166,5 @@ class Experiment:
                 fs.rm(path)
 
     def _hold(self) -> None:
-        fs, path = storage.filesystem(storage.join(self.path, LOCK_FILE))
+        fs, path = storage.filesystem(self.path.rstrip("/") + LOCK_SUFFIX)
         storage.put(fs, path, json.dumps({"pid": os.getpid(), "host": os.uname().nodename}).encode())

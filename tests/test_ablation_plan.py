@@ -89,10 +89,10 @@ def test_bad_ablation_params_name_the_key(raw, message):
 
 def test_the_study_params_file_loads_and_runs_the_full_grid():
     study = load_params(Path(__file__).parents[1] / "params.study.yaml")
-    assert study.data.preset == "sync" and study.data.max_lag_s == 2.0
+    assert study.data.preset == "broadcast" and study.profile == "paper"
     assert plan(study).startswith(
-        "795 trials of 15 variants × 3 seeds × 5 corpora × 2 augmentations × 2 key modes"
-    )  # the numbers params.study.yaml's header states
+        "1368 trials of 16 variants × 2 seeds × 12 corpora × 2 augmentations × 2 key modes"
+    )
     assert study.ablate.controls_run() == ["oracle_align", "tagf_aa"] and study.ablate.primary == "lag>=1"
     assert study.evaluate.shifts_s == [0.5, 1.0, 2.0] and study.ablate.augment_shift_s == [0.0, 1.0]
 

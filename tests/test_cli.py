@@ -22,7 +22,18 @@ from tagf.errors import (
 
 DOCS = [Path(__file__).parents[1] / "README.md", *sorted((Path(__file__).parents[1] / "docs").glob("*.md"))]
 EXPECTED = {
-    *("synth", "prepare", "features", "train", "evaluate", "robustness", "compare", "plot-gates", "predict"),
+    *(
+        "synth",
+        "prepare",
+        "features",
+        "train",
+        "evaluate",
+        "robustness",
+        "compare",
+        "agree",
+        "plot-gates",
+        "predict",
+    ),
     *(
         "import-checkpoint",
         "corpus",

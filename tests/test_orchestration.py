@@ -61,9 +61,9 @@ def test_local_sweep_tracks_registers_and_serves(tiny_corpus, tmp_path, monkeypa
         assert (
             # Named and tagged after what it trained: TAGF with the fc gate is GRJCA.
             kid.data.tags["variant"] == {"step_bilstm": "tagf", "fc": "grjca"}[kid.data.params["model.gate"]]
-            # What tells it from its siblings first: the searched values, then the variant.
-            and kid.info.run_name.endswith(" " + kid.data.tags["variant"])
-            and "lr=" in kid.info.run_name
+            # Short: the model, then the values it sampled (the gate is in the model's name already).
+            and kid.info.run_name.startswith(kid.data.tags["variant"] + " lr=")
+            and "gate" not in kid.info.run_name
             and kid.data.tags["data_version"]
             and kid.data.tags["git_commit"]
         )

@@ -317,7 +317,7 @@ def test_invalid_params_stop_the_first_stage(tmp_path):
     )
     assert (
         proc.returncode == ParamsError.exit_code
-        and "data.preset: Input should be 'tiny', 'default', 'large', 'misaligned', 'misaligned_tiny', 'sync' or 'sync_tiny'"
+        and "data.preset: Input should be 'tiny', 'default', 'large', 'misaligned', 'misaligned_tiny', 'sync', 'sync_tiny', 'broadcast' or 'broadcast_tiny'"
         in proc.stderr
     )
     assert not (tmp_path / "source.json").exists()

@@ -53,11 +53,12 @@ def test_two_users_at_once_on_a_new_store_and_on_one_experiment_folder(tiny_corp
         assert proc.returncode == 0 and "Traceback" not in err, err[-3000:]
     for name in ("alice", "bob"):
         state = json.loads((store / name / "tagf_state.json").read_text())
-        assert state["parent_run_id"] and not (store / name / "tagf_lock.json").exists()
+        assert state["parent_run_id"] and not (store / f"{name}.tagf_lock.json").exists()
     # A folder in use: its lock names a live process (this one), so the second claimant is refused.
-    (store / "alice" / "tagf_lock.json").write_text(
-        json.dumps({"pid": os.getpid(), "host": os.uname().nodename})
-    )
+    lock = store / "alice.tagf_lock.json"
+    lock.write_text(json.dumps({"pid": os.getpid(), "host": os.uname().nodename}))
+    state = (store / "alice" / "tagf_state.json").read_text()
+    out = tmp_path / "x"
     proc = run_cli(
         "sweep",
         "--params",
@@ -65,15 +66,14 @@ def test_two_users_at_once_on_a_new_store_and_on_one_experiment_folder(tiny_corp
         "--store",
         str(tiny_corpus["store"]),
         "--output",
-        str(tmp_path / "x"),
+        str(out),
         check=False,
     )
+    holder = f"pid {os.getpid()} on {os.uname().nodename}: {lock}"
     assert proc.returncode == 5 and cli_error(proc).startswith(
-        f"{store / 'alice'}: in use by another tagf sweep (pid {os.getpid()}"
+        f"{store / 'alice'}: in use by another tagf sweep ({holder})"
     )
-    assert (
-        json.loads((store / "alice" / "tagf_state.json").read_text()) == state
-    )  # the holder's state untouched
+    assert (store / "alice" / "tagf_state.json").read_text() == state  # the holder's state untouched
 
 
 class Refusing(http.server.BaseHTTPRequestHandler):

@@ -340,7 +340,7 @@ def test_train_cli_takes_flags_over_params_over_the_profile(tiny_corpus, tmp_pat
     params = tmp_path / "params.yaml"
     params.write_text(
         "profile: small\nmodel: {variant: jca, head_hidden: 16, steps: null}\ntrain: {epochs: 1, batch_size: 8}\n"
-        "splits: {selection: test}\n"
+        "splits: {selection: test, report: validation}\n"
     )
     store = str(tiny_corpus["store"])
     flags = [

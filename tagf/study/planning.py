@@ -95,7 +95,7 @@ def design_se(comp: Components, corpora: int, seeds: int, videos: int) -> Design
                 "the corpus variance is unknown (a one-corpus pilot): assume one (Components.assuming)"
             )
         se = float(np.sqrt((comp.corpus + within) / corpora))
-        return DesignSE(se, se, float(corpora - 1))
+        return DesignSE(se, se, float(corpora - 1)) if se > 0 else None  # no variance: nothing to plan from
     if seeds < 2 or videos < 2:
         return None
     # E[MS_seed]/(S·V) and E[MS_video]/(S·V) per corpus: each holds the residual once.
@@ -103,6 +103,8 @@ def design_se(comp: Components, corpora: int, seeds: int, videos: int) -> Design
     b = comp.video / videos + comp.residual / (seeds * videos)
     df_a, df_b = corpora * (seeds - 1), corpora * (videos - 1)
     df = min(df_a, df_b)  # as tagf.study.statistics
+    if within <= 0:
+        return None
     return DesignSE(float(np.sqrt(within / corpora)), float(np.sqrt((a + b) / corpora)), float(df))
 
 
@@ -145,6 +147,9 @@ def design_for(
 
     def enough(corpora: int) -> bool:
         return detectable(design_se(comp, corpora, seeds, videos), comparisons) <= target
+
+    if design_se(comp, MIN_CORPORA, seeds, videos) is None:
+        return None
 
     if not enough(most):
         return None
