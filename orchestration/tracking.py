@@ -23,6 +23,7 @@ from tagf.score_names import SELECTION_SCORES
 from tagf.training.callbacks import TrainingCallback
 
 EPOCH_METRICS = ("train_loss", *SELECTION_SCORES, "lr")
+PENDING_FILE = "pending_metrics.json"  # in a trial's checkpoint: epochs an outage kept from MLflow
 
 
 def resolve_uri(configured: str) -> str:
@@ -83,19 +84,41 @@ def setup(configured_uri: str, experiment: str) -> tuple[str, str]:
 
 
 class MlflowEpochLogger(TrainingCallback):
-    """Logs each epoch's metrics to one run, by id (safe in Ray workers: no global active run), in one request."""
+    """Logs each epoch's metrics to one run, by id (safe in Ray workers: no global active run), in one request.
 
-    def __init__(self, client: MlflowClient, run_id: str):
-        self.client, self.run_id = client, run_id
+    A tracking outage does not fail the trial: what could not be logged waits in the trial's checkpoint
+    (PENDING_FILE, written before Tune takes the checkpoint) and goes first with the next epoch that can be logged,
+    in this process or in the one that resumes the trial from that checkpoint. So an outage stops the experiment
+    the way an interruption does (orchestration.tracking_watch), with its trials unfinished rather than failed, and a
+    resumed sweep sees the same trials, the same ASHA decisions and the same winner as one never interrupted."""
+
+    def __init__(self, client: MlflowClient, run_id: str, restored: Path | None = None):
+        self.client, self.run_id, self.checkpoint = client, run_id, None
+        pending = restored / PENDING_FILE if restored is not None else None
+        self.pending: list[dict] = json.loads(pending.read_text()) if pending and pending.exists() else []
+
+    def on_checkpoint(self, path: str) -> None:
+        self.checkpoint = path
 
     def on_epoch_end(self, epoch: int, metrics: dict[str, Any]) -> None:
         now_ms = int(time.time() * 1000)
-        logged = [
-            Metric(key, float(metrics[key]), now_ms, epoch)
+        self.pending += [
+            {"key": key, "value": float(metrics[key]), "timestamp": now_ms, "step": epoch}
             for key in EPOCH_METRICS
             if metrics[key] is not None  # None: a target this model does not predict
         ]
-        self.client.log_batch(self.run_id, metrics=logged)
+        try:
+            self.client.log_batch(self.run_id, metrics=[Metric(**m) for m in self.pending])
+            self.pending = []
+        except (MlflowException, requests.RequestException) as err:
+            message = getattr(err, "message", None) or type(err).__name__
+            print(
+                f"warning: epoch {epoch} not logged to MLflow run {self.run_id} yet ({message.splitlines()[0][:120]}); "
+                "kept with the checkpoint, logged once the tracking server answers",
+                flush=True,
+            )
+        if self.checkpoint:  # the checkpoint Tune is about to take holds what is still owed
+            (Path(self.checkpoint) / PENDING_FILE).write_text(json.dumps(self.pending))
 
 
 def log_json(client: MlflowClient, run_id: str, name: str, payload: Any) -> None:

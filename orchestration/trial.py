@@ -14,6 +14,7 @@ import json
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,9 @@ from ray import tune
 
 from orchestration.resumption import reopen
 from orchestration.tracking import MlflowEpochLogger, log_json
+from orchestration.tracking_watch import CHECK_EVERY_S, healthy, outage_bound_s
 from tagf import runtime
+from tagf.errors import ModelFileError
 from tagf.evaluation.evaluate import LoadedModel
 from tagf.models.variants import Variant, variant_of
 from tagf.params import RunParams, Setup
@@ -33,7 +36,7 @@ from tagf.score_names import SCORES
 from tagf.study.cells import plain, pooled
 from tagf.study.protocol import Protocol, score_run
 from tagf.training.callbacks import TrainingCallback
-from tagf.training.checkpoint import CHECKPOINT_DIR
+from tagf.training.checkpoint import CHECKPOINT_DIR, load_checkpoint
 from tagf.training.trainer import train
 
 RUN_ID_FILE = "mlflow_run_id"
@@ -145,7 +148,10 @@ def _child_run(
     params: dict,
     label: str,
 ) -> str:
-    """The trial's MLflow run under the parent: reused when Tune retries or restores the trial."""
+    """The trial's MLflow run under the parent: reused when Tune retries or restores the trial. During a tracking
+    outage it waits for the server (twice the outage bound at most: the driver stops the experiment at the bound,
+    and a trial stopped while it waits has reported nothing, so it starts again cleanly on resume)."""
+    _wait_for_tracking(context.tracking_uri, 2 * outage_bound_s())
     if restored is not None and (restored / RUN_ID_FILE).exists():
         run_id = (restored / RUN_ID_FILE).read_text().strip()
         reopen(client, run_id)  # an interrupted experiment's start closed it
@@ -164,6 +170,12 @@ def _child_run(
     # One request for every param: one log_param each costs about a second per trial on SQLite.
     client.log_batch(run.info.run_id, params=[Param(key, str(value)) for key, value in params.items()])
     return run.info.run_id
+
+
+def _wait_for_tracking(uri: str, bound_s: float) -> None:
+    deadline = time.monotonic() + bound_s
+    while uri.startswith(("http://", "https://")) and not healthy(uri) and time.monotonic() < deadline:
+        time.sleep(CHECK_EVERY_S)
 
 
 def _score_report(client: MlflowClient, run_id: str, setup: Setup, result, split, report: Report) -> dict:
@@ -195,6 +207,22 @@ def _alive(pid: int) -> bool:
     return True
 
 
+def _usable(restored: Path) -> Path:
+    """The restored checkpoint, or, if it fails its sha256 (a damaged file), the trial started over from its first
+    epoch in the same child run (its run id is kept): every later resume would otherwise fail on the same file."""
+    try:
+        load_checkpoint(str(restored))
+    except ModelFileError as err:
+        print(
+            f"warning: {' '.join(str(err).split())[:300]}; this trial starts over from its first epoch",
+            flush=True,
+        )
+        for path in restored.iterdir():
+            if path.name != RUN_ID_FILE:
+                shutil.rmtree(path) if path.is_dir() else path.unlink()
+    return restored
+
+
 def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> None:
     """Trainable: `splits` ({"train", "selection"}, or an ablation's {corpus seed: {"train", "selection", "report"}})
     arrive from the Ray object store, put there once."""
@@ -210,7 +238,7 @@ def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> No
     try:
         restored = None
         if (checkpoint := tune.get_checkpoint()) is not None:
-            restored = Path(checkpoint.to_directory(str(work / CHECKPOINT_DIR)))
+            restored = _usable(Path(checkpoint.to_directory(str(work / CHECKPOINT_DIR))))
         params = {
             **{f"model.{k}": v for k, v in setup.model.model_dump().items()},
             **{f"train.{k}": v for k, v in setup.train.model_dump().items()},
@@ -232,7 +260,7 @@ def run_trial(config: dict[str, Any], splits: dict, context: TrialContext) -> No
             setup.train,
             splits={"train": splits["train"], "selection": splits["selection"]},
             out_dir=str(work),
-            callbacks=[MlflowEpochLogger(client, run_id), TuneReporter(run_id), *context.callbacks],
+            callbacks=[MlflowEpochLogger(client, run_id, restored), TuneReporter(run_id), *context.callbacks],
             label=setup.label,
             selection=setup.splits.selection,
         )

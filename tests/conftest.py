@@ -2,6 +2,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,14 @@ import yaml
 
 # Test helpers beside the tests (failing_callback) are imported by name, also from Ray workers.
 sys.path.insert(0, str(Path(__file__).parent))
+
+# Under pytest-xdist each test process gets a temporary directory of its own, inherited by everything it starts
+# (trial work directories, Ray's sessions): the tests that check for leftover trial directories see their own.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    _own = Path(tempfile.gettempdir()) / f"tagf-tests-{os.environ['PYTEST_XDIST_WORKER']}-{os.getpid()}"
+    _own.mkdir(parents=True, exist_ok=True)
+    os.environ["TMPDIR"] = str(_own)
+    tempfile.tempdir = None  # gettempdir() reads TMPDIR again
 
 TAGF = [sys.executable, "-m", "tagf"]  # the `tagf` console script
 BIN = Path(sys.executable).parent
@@ -172,7 +181,10 @@ def write_params(path: Path, **changes) -> Path:
         },
         "mlflow": {"tracking_uri": f"sqlite:///{path.parent / 'mlflow.db'}", "experiment": "tagf-test"},
     }
-    for key, value in changes.items():
+    for key, value in changes.items():  # section__field=value, or a top-level key (reproducible=True)
+        if "__" not in key:
+            params[key] = value
+            continue
         section, field = key.split("__")
         params.setdefault(section, {})[field] = value
     path.write_text(yaml.safe_dump(params))

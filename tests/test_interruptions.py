@@ -2,6 +2,7 @@
 started again. Each ends in one line that names the resume command; the resume keeps every finished trial and leaves
 no run RUNNING."""
 
+import csv
 import json
 import os
 import re
@@ -136,6 +137,15 @@ def test_interrupted_ablation_resumes_keeping_finished_trials(tiny_corpus, tmp_p
     assert not orphaned_trial_dirs()  # a killed trial's work directory went with the next start
 
 
+def sweep_outcome(out: Path) -> tuple:
+    """What a sweep decided: each trial's sampled values, epochs run (ASHA) and best score, and the winner."""
+    rows = list(csv.DictReader((out / "trials.csv").read_text().splitlines()))
+    keys = sorted(k for k in rows[0] if k.startswith("config/")) + ["training_iteration", "val_ccc_mean"]
+    trials = sorted(tuple(row[k] for k in keys) for row in rows)
+    best = json.loads((out / "best_config.json").read_text())
+    return trials, best["model"], best["train"]
+
+
 def test_tracking_outage_stops_the_sweep_and_resume_finishes_it(tiny_corpus, tmp_path):
     port = free_port()
     uri = f"http://127.0.0.1:{port}"
@@ -155,7 +165,9 @@ def test_tracking_outage_stops_the_sweep_and_resume_finishes_it(tiny_corpus, tmp
         os.killpg(server.pid, signal.SIGKILL)
         pytest.fail("mlflow server did not start")
 
-    params = write_params(tmp_path / "params.yaml", sweep__max_concurrent=1, mlflow__tracking_uri=uri)
+    params = write_params(
+        tmp_path / "params.yaml", reproducible=True, sweep__max_concurrent=1, mlflow__tracking_uri=uri
+    )
     cmd = [*TAGF, "sweep", "--params", str(params), "--store", str(tiny_corpus["store"])]
     cmd += ["--output", str(tmp_path / "sweep")]
     server = serve()
@@ -189,6 +201,31 @@ def test_tracking_outage_stops_the_sweep_and_resume_finishes_it(tiny_corpus, tmp
         (parent,) = parents
         kids = [r for r in every if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
         assert parent.info.status == "FINISHED" and len([r for r in kids if r.info.status == "FINISHED"]) == 3
+        # The outage cost nothing but time: the same trials, ASHA decisions and winner as a sweep never
+        # interrupted (the same params, its own storage and store).
+        (tmp_path / "alone").mkdir()
+        alone = write_params(
+            tmp_path / "alone" / "params.yaml",
+            reproducible=True,
+            sweep__max_concurrent=1,
+            mlflow__tracking_uri=f"sqlite:///{tmp_path / 'alone' / 'mlflow.db'}",
+        )
+        subprocess.run(
+            [
+                *TAGF,
+                "sweep",
+                "--params",
+                str(alone),
+                "--store",
+                str(tiny_corpus["store"]),
+                "--output",
+                str(tmp_path / "alone" / "sweep"),
+            ],
+            check=True,
+            capture_output=True,
+            env=ENV,
+        )
+        assert sweep_outcome(tmp_path / "sweep") == sweep_outcome(tmp_path / "alone" / "sweep")
     finally:
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)

@@ -157,3 +157,23 @@ def test_a_resume_state_naming_a_run_the_store_lacks_starts_over(tiny_corpus, tm
         f"its parent run {'0' * 32} is not in this tracking store): starting over"
         in proc.stdout + proc.stderr
     )
+
+
+def test_a_damaged_checkpoint_restarts_its_trial_in_the_same_run(tiny_corpus, tmp_path, capsys):
+    """A restored checkpoint that fails its sha256 is not used again and again: the trial starts over from its first
+    epoch, in its own child run (the run id file is kept)."""
+    from orchestration.trial import RUN_ID_FILE, _usable
+    from tagf.params import RunParams
+    from tagf.training.checkpoint import CHECKPOINT_DIR, CHECKPOINT_FILE
+    from tagf.training.trainer import train
+
+    setup = RunParams(profile="small").setup("concat", train={"epochs": 1})
+    train(setup.model, setup.train, store=str(tiny_corpus["store"]), out_dir=str(tmp_path), callbacks=[])
+    restored = tmp_path / CHECKPOINT_DIR
+    (restored / RUN_ID_FILE).write_text("a-run-id")
+    data = (restored / CHECKPOINT_FILE).read_bytes()
+    (restored / CHECKPOINT_FILE).write_bytes(data[: len(data) // 2])  # truncated
+    assert _usable(restored) == restored
+    assert sorted(p.name for p in restored.iterdir()) == [RUN_ID_FILE]
+    said = capsys.readouterr().out
+    assert said.count("\n") == 1 and "starts over from its first epoch" in said and CHECKPOINT_FILE in said
