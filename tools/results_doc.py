@@ -14,6 +14,8 @@ import json
 import sys
 from pathlib import Path
 
+from scipy import stats
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "results.md"
 STUDIES = {  # directory: what it is
@@ -49,11 +51,9 @@ def diagnostics(found: dict) -> list[str]:
     rows = (found.get("diagnostics") or {}).get("rows", [])
     said = []
     for row in rows:
-        if "attended_lag" in row:
-            said.append(
-                f"{row['label']}: the attended lag against the true local lag, correlation "
-                f"{interval(row['attended_lag']['correlation'], True)} (over its runs)"
-            )
+        for key, what in (("attended_lag_s", "attended lag"), ("estimated_lag_s", "estimated lag")):
+            if row.get(key):
+                said.append(lag_line(row["label"], what, row[key]))
         for key, what in (("reliability", "audio weight"), ("audio_scale", "audio scale")):
             if key in row:
                 index = row[key]["components"].index("audio") if "audio" in row[key]["components"] else 0
@@ -68,6 +68,31 @@ def diagnostics(found: dict) -> list[str]:
                     )
                 )
     return [f"- {line}." for line in said]
+
+
+def lag_line(label: str, what: str, found: dict) -> str:
+    """A lag estimate against the truth, and, for one that acts only when confident, where it acted."""
+    line = (
+        f"{label}: its {what} against the true effective lag, correlation {interval(found['correlation'], True)}, "
+        f"mean absolute error {interval(found['mae_s'])} s"
+    )
+    acted = {b: e for b, e in found["by_lag"].items() if e.get("realigned")}
+    if acted:
+        first, last = next(iter(acted)), list(acted)[-1]
+        line += "; it realigned " + ", ".join(
+            f"{acted[b]['realigned']['mean']:.0%} of the frames at `{b}`"
+            for b in dict.fromkeys((first, last))
+        )
+        errors = [
+            (b, acted[b].get("mae_realigned_s"), acted[b].get("mae_kept_s"))
+            for b in dict.fromkeys((first, last))
+        ]
+        line += ", where its error was " + ", ".join(
+            f"{r['mean']:.2f} s (against {k['mean']:.2f} s where it kept the audio) at `{b}`"
+            for b, r, k in errors
+            if r and k
+        )
+    return line
 
 
 def interval(found: dict | None, signed: bool = False) -> str:
@@ -99,19 +124,38 @@ def verdict_table(summary: dict) -> list[str]:
     return lines
 
 
+def in_sync(row: dict, summary: dict) -> list[str]:
+    """What a better variant costs where the audio is in sync (the first lag bin): its difference there, and the
+    smallest equivalence margin these data support (the larger end of its 90 % interval: TOST at α = 0.05)."""
+    first = summary["lag_bins"][0] if summary["lag_bins"] else None
+    found = (row["lag"].get(first) or {}).get("vs_reference") if first else None
+    if not found or found.get("se") is None:
+        return []
+    reach = float(stats.t.ppf(0.95, found["df"])) * found["se"]
+    margin = max(abs(found["mean"] - reach), abs(found["mean"] + reach))
+    return [
+        f"{row['label']} where the audio is in sync (`{first}`, exploratory): Δ {interval(found, True)} against "
+        f"{summary['reference']}; the smallest margin within which these data would call it equivalent is ±{margin:.3f} "
+        "CCC"
+    ]
+
+
 def findings(summary: dict, power: dict) -> list[str]:
     """What the verdicts say, in words, and what this design cannot say."""
     by_verdict: dict[str, list[str]] = {}
     for row in summary["rows"]:
         found = row["primary"].get("vs_reference")
         if found is not None and row["label"] in summary["family"]:
-            by_verdict.setdefault(found["verdict"].split(" (")[0], []).append(row["label"])
+            by_verdict.setdefault(found["verdict"].split(",")[0].split(" (")[0], []).append(row["label"])
     said = []
     for kind in ("better", "worse"):
         if by_verdict.get(kind):
             said.append(
                 f"*{kind}* than {summary['reference']} on `{summary['primary']}`: {', '.join(by_verdict[kind])}"
             )
+    for row in summary["rows"]:
+        if row["label"] in by_verdict.get("better", []):
+            said += in_sync(row, summary)
     for kind, names in by_verdict.items():
         if kind.startswith("equivalent"):
             said.append(f"*{kind}* of {summary['reference']}: {', '.join(names)}")
