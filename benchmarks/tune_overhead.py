@@ -1,7 +1,7 @@
 """Ray Tune's fixed cost per trial: the same training trials run in-process without Ray, then as the platform's
 Tune trials (orchestration.trial.run_trial through the Driver, as `tagf sweep` and `tagf ablate` run them).
 
-    RAY_AUTH_MODE=disabled python benchmarks/tune_overhead.py [--trials 9] [--epochs 2]
+    RAY_AUTH_MODE=disabled python benchmarks/tune_overhead.py [--trials 9] [--epochs 2] [--serial-only]
 
 Random features at the paper's sizes (in memory), a small TAGF (length-agnostic, L=150), MLflow in a temporary
 SQLite store. Every trial trains on one CPU thread (on a loaded machine, two torch threads per trial cost ten times
@@ -88,6 +88,9 @@ def main() -> None:
     )
     parser.add_argument("--trials", type=int, default=9)  # an ablation: 9 variants, 1 seed; at least 2
     parser.add_argument("--epochs", type=int, default=2)
+    parser.add_argument(
+        "--serial-only", action="store_true", help="skip the two-at-a-time and two-thread runs (the CI smoke)"
+    )
     args = parser.parse_args()
     if args.trials < 2:
         parser.error("--trials: at least 2 (the cost each trial after the first pays is a difference of two)")
@@ -123,9 +126,9 @@ def main() -> None:
         connect(num_cpus=cpus)
         single = as_tune_trials(driver(1), context, configs[:1], "single")
         serial = as_tune_trials(driver(1), context, configs, "serial")
-        pairs = as_tune_trials(driver(2), context, configs, "pairs")
+        pairs = None if args.serial_only else as_tune_trials(driver(2), context, configs, "pairs")
         wide = None
-        if cpus >= 2:
+        if cpus >= 2 and not args.serial_only:
             two = driver(1, threads=2)
             wide = as_tune_trials(two, two.context(parent), configs, "wide")
         after = in_process(configs, splits, context)
@@ -134,7 +137,10 @@ def main() -> None:
     print(f"{trials} trials x {args.epochs} epochs, one CPU thread each, {cpus} CPUs")
     row("in-process, no Ray (baseline)", plain, f"1.00x  (of which torch's first use {warm_up - one:.1f} s)")
     row("Ray Tune, 1 at a time", serial, f"{serial / plain:.2f}x")
-    row("Ray Tune, 2 at a time", pairs, f"{pairs / plain:.2f}x  (ablate.max_concurrent: 2, 1 thread each)")
+    if pairs is not None:
+        row(
+            "Ray Tune, 2 at a time", pairs, f"{pairs / plain:.2f}x  (ablate.max_concurrent: 2, 1 thread each)"
+        )
     if wide is not None:
         row("Ray Tune, 1 at a time, 2 threads", wide, f"{wide / plain:.2f}x  (the same 2 CPUs to one trial)")
     row("fixed cost per trial", (serial - plain) / trials, "(1 at a time less in-process, / trials)")

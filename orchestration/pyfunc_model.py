@@ -19,10 +19,7 @@ from importlib.metadata import version
 from pathlib import Path
 
 import mlflow
-import numpy as np
 import torch
-from mlflow.models import ModelSignature
-from mlflow.types import Schema, TensorSpec
 
 import orchestration
 import tagf
@@ -48,7 +45,7 @@ SERVING_PACKAGES = ("mlflow-skinny", "pandas", "torch", "numpy", "pydantic", "fs
 CODE_PATHS = (str(Path(tagf.__file__).parent), str(Path(orchestration.__file__).parent))
 
 
-# MLflow asks every PythonModel subclass for type hints to infer a signature; ours is explicit (signature_for), and
+# MLflow asks every PythonModel subclass for type hints to infer a signature; ours has none (input_description), and
 # a hint on the dict input would switch on MLflow's own input conversion. Its check resets the warning filters
 # ("once"), so the request is recorded here and dropped rather than filtered.
 with warnings.catch_warnings(record=True):
@@ -64,24 +61,16 @@ with warnings.catch_warnings(record=True):
                 return self.model(torch.from_numpy(visual), torch.from_numpy(audio)).prediction.numpy()
 
 
-def signature_for(model: FusionModel) -> tuple[ModelSignature, dict[str, np.ndarray]]:
+def input_description(model: FusionModel) -> dict[str, str]:
+    """What the model takes and gives, as the model's metadata (shown with it in the registry). Not an MLflow
+    signature: MLflow enforces a signature before `predict` and answers a wrong shape or a missing input with the
+    whole request in its message; checked_input answers every malformed request in one line of its own."""
     cfg = model.cfg
-    length = cfg.window if cfg.key_mode == "faithful" else -1
-    signature = ModelSignature(
-        inputs=Schema(
-            [
-                TensorSpec(np.dtype(np.float32), (-1, length, cfg.visual_in), "visual"),
-                TensorSpec(np.dtype(np.float32), (-1, length, cfg.audio_in), "audio"),
-            ]
-        ),
-        outputs=Schema([TensorSpec(np.dtype(np.float32), (-1, length, cfg.outputs))]),
-    )
-    example_length = cfg.window
-    example = {
-        "visual": np.zeros((1, example_length, cfg.visual_in), np.float32),
-        "audio": np.zeros((1, example_length, cfg.audio_in), np.float32),
+    frames = f"{cfg.window} frames" if cfg.key_mode == "faithful" else "any number of frames"
+    return {
+        "input": f"visual (batch, frames, {cfg.visual_in}) and audio (batch, frames, {cfg.audio_in}) float32, {frames}",
+        "output": f"(batch, frames, {cfg.outputs}) in [-1, 1]",
     }
-    return signature, example
 
 
 def pip_requirements() -> list[str]:
@@ -101,7 +90,6 @@ def _ensure_working_directory() -> None:
 
 def log_tagf_model(model: FusionModel, extra: dict, run_id: str) -> str:
     """Log the model to `run_id` under the name "model"; returns its model URI."""
-    signature, example = signature_for(model)
     _ensure_working_directory()
     with tempfile.TemporaryDirectory() as tmp:
         path = str(Path(tmp) / "model.pt")
@@ -111,8 +99,7 @@ def log_tagf_model(model: FusionModel, extra: dict, run_id: str) -> str:
                 name="model",
                 python_model=TagfPyfunc(),
                 artifacts={"model": path, "model_sha256": path + SHA256_SUFFIX},  # verified on load
-                signature=signature,
-                input_example=example,
+                metadata=input_description(model),
                 code_paths=list(CODE_PATHS),
                 pip_requirements=pip_requirements(),
             )

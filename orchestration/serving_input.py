@@ -1,4 +1,4 @@
-"""What a served tagf model accepts: {"visual": (B, L, Dv), "audio": (B, L, Da)}, finite, of equal B and L, at most
+"""What a served tagf model accepts: {"visual": (B, L, Dv), "audio": (B, L, Da)}, finite, of equal B and L ≥ 1, at most
 `TAGF_SERVE_MAX_FRAMES` frames (B·L, default 20,000: 11 minutes of 30-fps video) per request.
 
 Anything else is answered 400 with one line of JSON, {"error_code": "INVALID_PARAMETER_VALUE", "message": "..."}.
@@ -45,8 +45,12 @@ def max_frames() -> int:
 
 def checked_input(model_input, cfg: ModelConfig, limit: int) -> tuple[np.ndarray, np.ndarray]:
     """(visual, audio) as float32 arrays, or a BadRequest naming the field and the problem."""
-    if not isinstance(model_input, dict) or set(model_input) != {"visual", "audio"}:
+    if not isinstance(model_input, dict):
         raise BadRequest('expected {"inputs": {"visual": [...], "audio": [...]}}')
+    wrong = sorted({"visual", "audio"} ^ set(model_input))
+    if wrong:
+        problem = "missing" if wrong[0] in ("visual", "audio") else "not an input of this model"
+        raise BadRequest(f'{wrong[0]}: {problem}; expected {{"inputs": {{"visual": [...], "audio": [...]}}}}')
     arrays = {}
     for name, dim in (("visual", cfg.visual_in), ("audio", cfg.audio_in)):
         try:
@@ -60,6 +64,8 @@ def checked_input(model_input, cfg: ModelConfig, limit: int) -> tuple[np.ndarray
             raise BadRequest(f"{name}: a value that is not finite (NaN or infinity) at {where}")
         arrays[name] = array
     visual, audio = arrays["visual"], arrays["audio"]
+    if 0 in visual.shape[:2]:
+        raise BadRequest(f"visual: shape {list(visual.shape)}: no frames to score")
     if visual.shape[:2] != audio.shape[:2]:
         raise BadRequest(
             f"visual has {list(visual.shape[:2])} [batch, frames] but audio {list(audio.shape[:2])}: they must match"
