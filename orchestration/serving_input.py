@@ -57,6 +57,8 @@ def checked_input(model_input, cfg: ModelConfig, limit: int) -> tuple[np.ndarray
             array = np.asarray(model_input[name], dtype=np.float32)
         except (TypeError, ValueError):
             raise BadRequest(f"{name}: not an array of numbers (ragged or not numeric)") from None
+        if array.size == 0:  # JSON's [[], []] has no feature axis left to check
+            raise BadRequest(f"{name}: shape {list(array.shape)}: no frames to score")
         if array.ndim != 3 or array.shape[2] != dim:
             raise BadRequest(f"{name}: shape {list(array.shape)}, expected [batch, frames, {dim}]")
         if not np.isfinite(array).all():
@@ -64,8 +66,6 @@ def checked_input(model_input, cfg: ModelConfig, limit: int) -> tuple[np.ndarray
             raise BadRequest(f"{name}: a value that is not finite (NaN or infinity) at {where}")
         arrays[name] = array
     visual, audio = arrays["visual"], arrays["audio"]
-    if 0 in visual.shape[:2]:
-        raise BadRequest(f"visual: shape {list(visual.shape)}: no frames to score")
     if visual.shape[:2] != audio.shape[:2]:
         raise BadRequest(
             f"visual has {list(visual.shape[:2])} [batch, frames] but audio {list(audio.shape[:2])}: they must match"

@@ -221,7 +221,7 @@ def test_flow3_champion_is_served_by_mlflow_models_serve(tmp_path, services):
         'audio: missing; expected {"inputs": {"visual": [...], "audio": [...]}}': {
             "inputs": {"visual": visual.tolist()}
         },
-        "visual: shape [2, 0, 512]: no frames to score": {
+        "visual: shape [2, 0]: no frames to score": {
             "inputs": {"visual": visual[:, :0].tolist(), "audio": audio[:, :0].tolist()}
         },
     }
