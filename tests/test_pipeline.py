@@ -18,11 +18,12 @@ ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
 RECORDER = Path(__file__).parent / "import_recorder"  # its sitecustomize logs each tagf command's imports
 
-# The paper's set-up (profile `paper`: full-size faithful TAGF, window 300, one model per target) on the tiny
-# corpus, shortened to one epoch, one sweep trial and two ablation variants so that it runs in CI.
+# The paper's set-up (profile `paper`: faithful TAGF, window 300, one model per target) on the tiny corpus, with
+# narrow encoders, one epoch, one sweep trial and two ablation variants so that it runs in CI.
 TINY = {
     "profile": "paper",
     "data": {"preset": "tiny"},
+    "model": {"visual_channels": [64, 64], "audio_channels": [32, 32], "head_hidden": 32},
     "train": {"epochs": 1},
     "sweep": {
         "num_samples": 1,
@@ -184,7 +185,10 @@ def test_dvc_repro_runs_every_stage_then_nothing(repo):
     ):
         assert (repo / path).exists(), path
     # Every result names what produced it.
-    profile = "paper, modified: train.epochs=1"
+    profile = (
+        "paper, modified: model.visual_channels=(64, 64), model.audio_channels=(32, 32), model.head_hidden=32, "
+        "train.epochs=1"
+    )
     assert json.loads((repo / "results/sweep/best_config.json").read_text())["setup"] == profile
     table = (repo / "results/ablation/ablation.md").read_text()
     assert "Scored on split `test`" in table and f"- tagf: setup {profile}" in table

@@ -39,3 +39,23 @@ def test_compare_on_the_committed_scores_reproduces_the_committed_tables(directo
         "robustness.csv",
     ):
         assert (tmp_path / name).read_bytes() == (ROOT / directory / name).read_bytes(), f"{directory}/{name}"
+
+
+def test_the_readme_says_the_studys_verdicts():
+    """README's verdicts of the reduced study are study/results/ablation.json's, variant by variant."""
+    import json
+
+    summary = json.loads((ROOT / "study" / "results" / "ablation.json").read_text())
+    readme = (ROOT / "README.md").read_text()
+    said = readme[readme.index("On its primary endpoint") : readme.index("Where the audio is in sync")]
+    lines = {
+        word: said.split(f"- *{word}*", 1)[1].split("\n- ", 1)[0] if f"- *{word}*" in said else ""
+        for word in ("better", "worse", "inconclusive")
+    }
+    for row in summary["rows"]:
+        found = row["primary"].get("vs_reference")
+        if found is None:
+            continue
+        word = found["verdict"].split(",")[0]
+        assert f"`{row['variant']}`" in lines[word], (row["variant"], word)
+        assert all(f"`{row['variant']}`" not in lines[w] for w in lines if w != word), row["variant"]

@@ -1,6 +1,7 @@
 """The reduced study is the pipeline with changes: study/params.yaml names only what differs from params.yaml
 (`extends`), and study/dvc.yaml is dvc.yaml's stages as tools/study_stages.py derives them."""
 
+import json
 import re
 import subprocess
 import sys
@@ -79,3 +80,10 @@ def test_the_studys_design_is_the_one_its_pilot_plans():
         float(planned) <= 0.05
         and f"detect about {planned} CCC" in (ROOT / "docs" / "protocol.md").read_text()
     )
+    found = json.loads((ROOT / "study" / "results" / "power.json").read_text())
+    simulated = found["detectable_power_simulated"]
+    assert (
+        f"says it detects {found['detectable_difference']:.3f} CCC at 80 % power;\n{simulated['repetitions']:,} "
+        f"studies simulated at its design with those components found that difference "
+        f"{simulated['rejection'] * 100:.1f} % of the time"
+    ) in (ROOT / "docs" / "protocol.md").read_text()

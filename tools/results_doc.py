@@ -16,11 +16,20 @@ from pathlib import Path
 
 from scipy import stats
 
+from tagf.study.agreement import agreement
+
 ROOT = Path(__file__).resolve().parents[1]
 DOCUMENT = ROOT / "docs" / "results.md"
 STUDIES = {  # directory: what it is
     "published/make-run": "`make run`: the embedded default corpus, every variant, one corpus",
     "study/results": "the reduced misalignment study (study/params.yaml, `dvc repro study/dvc.yaml`)",
+}
+# directory: (the published results it is a rerun of, what it is)
+RERUNS = {
+    "published/make-run-xeon": (
+        "published/make-run",
+        "the same `make run` made on another machine (published before this one, with the code of commit 784d785)",
+    ),
 }
 
 
@@ -224,6 +233,25 @@ def section(directory: str, title: str, found: dict) -> list[str]:
     ]
 
 
+def across_machines(directory: str, published: str, what: str) -> list[str]:
+    """A rerun on another machine held against the published results, as `tagf agree` does."""
+    rerun, ours = load(directory), load(published)
+    if rerun is None or ours is None:
+        return []
+    checks = agreement(ours["ablation"], rerun["ablation"])
+    agreed = sum(c.agrees for c in checks)
+    return [
+        "## Across machines",
+        "",
+        f"`{directory}/` is {what}. {machine(rerun)} Its numbers differ from `{published}/`'s (PyTorch promises no "
+        f"bits across CPUs); what must agree is the conclusion. `tagf agree {published}/ablation.json "
+        f"{directory}/ablation.json`: {agreed} of {len(checks)} comparisons agree.",
+        "",
+        *[f"- {c.said}" for c in checks],
+        "",
+    ]
+
+
 def render() -> str:
     out = [
         "# Results",
@@ -237,6 +265,8 @@ def render() -> str:
         found = load(directory)
         if found is not None:
             out += section(directory, title, found)
+    for directory, (published, what) in RERUNS.items():
+        out += across_machines(directory, published, what)
     return "\n".join(out).rstrip() + "\n"
 
 
