@@ -61,15 +61,19 @@ def write_synthetic_store(url: str, frames: int) -> None:
 
 def read_peak(store: str) -> dict:
     """In a fresh process: the split's arrays in bytes, and the process's peak RSS while reading them."""
+    # The peak of this process's own memory (VmHWM) over what it held before reading (VmRSS): getrusage's ru_maxrss survives fork and exec on Linux, so a
+    # child of a process that has just written a large store would report the writer's peak as its own.
     code = (
-        "import json, resource, sys\n"
+        "import json\n"
         "from tagf.data.feature_store import read_split\n"
-        "before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
+        "def status(field):\n"
+        "    with open('/proc/self/status') as f:\n"
+        "        return next(int(l.split()[1]) * 1024 for l in f if l.startswith(field + ':'))\n"
+        "before = status('VmRSS')\n"
         f"split = read_split({store!r}, 'train')\n"
         "arrays = sum(a.nbytes for a in (split.visual, split.audio, split.labels, split.label_valid,"
         " split.visual_valid, split.frames))\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024\n"
-        "print(json.dumps({'arrays': arrays, 'peak_rss': peak, 'before': before}))\n"
+        "print(json.dumps({'arrays': arrays, 'peak_rss': status('VmHWM'), 'before': before}))\n"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     return json.loads(out.strip().splitlines()[-1])
@@ -152,6 +156,8 @@ def main() -> int:
         read = read_peak(store)
         gib = 2**30
         grown = read["peak_rss"] - read["before"]
+        if grown < read["arrays"]:  # the arrays themselves are resident at the end: a smaller peak is no measure
+            raise SystemExit(f"read_split: peak grew {grown} bytes, less than its arrays {read['arrays']}")
         print(
             f"read_split: arrays {read['arrays'] / gib:.2f} GiB; the process's peak RSS grew by {grown / gib:.2f} "
             f"GiB while reading = {grown / read['arrays']:.2f}x the arrays (from {read['before'] / gib:.2f} GiB of "

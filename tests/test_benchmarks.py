@@ -42,3 +42,27 @@ def test_the_benchmark_runs_at_its_smallest_setting(name, tiny_corpus, tmp_path)
     )
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert proc.stdout.strip(), "no result printed"
+
+
+def test_the_fingerprint_of_one_machine_is_the_same_twice(tmp_path):
+    """Two runs on one machine hash every op family alike: a difference on another machine is the machine's."""
+    import json
+
+    found = []
+    for run in ("first", "second"):
+        out = tmp_path / f"{run}.json"
+        subprocess.run(
+            [
+                sys.executable,
+                ROOT / "benchmarks" / "kernel_fingerprint.py",
+                "--settings",
+                "pinned",
+                "--output",
+                out,
+            ],
+            check=True,
+            capture_output=True,
+        )
+        found.append(json.loads(out.read_text())["settings"]["pinned"])
+    first, second = ({k: v for k, v in f.items() if "time" not in k and "seconds" not in k} for f in found)
+    assert first == second
