@@ -20,12 +20,6 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
 
 
-def pytest_collection_modifyitems(items):
-    """The integration tests (marked slow: minutes each) first, so that two test processes finish together rather
-    than one running a long test alone at the end."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 TAGF = [sys.executable, "-m", "tagf"]  # the `tagf` console script
 BIN = Path(sys.executable).parent
 
