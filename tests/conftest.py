@@ -74,6 +74,24 @@ def run_cli(*args: str, check: bool = True) -> subprocess.CompletedProcess:
     return proc
 
 
+def sweep_args(params: Path, corpus: dict, output: Path, *extra: str) -> list[str]:
+    """`tagf sweep`'s arguments for a params file, a corpus fixture's store and an output folder."""
+    return [
+        "sweep",
+        "--params",
+        str(params),
+        "--store",
+        str(corpus["store"]),
+        "--output",
+        str(output),
+        *extra,
+    ]
+
+
+def sweep_cli(params: Path, corpus: dict, output: Path, *extra: str, check: bool = True):
+    return run_cli(*sweep_args(params, corpus, output, *extra), check=check)
+
+
 def cli_error(proc: subprocess.CompletedProcess) -> str:
     """The message of the one `tagf <command>: error:` line of a failed command (the rest of stderr is progress)."""
     lines = [line for line in proc.stderr.splitlines() if line.startswith("tagf ") and ": error: " in line]

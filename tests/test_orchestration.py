@@ -15,27 +15,13 @@ import mlflow
 import numpy as np
 import pytest
 import requests
-from conftest import TAGF, children, free_port, mlflow_server_command, run_cli, write_params
+from conftest import TAGF, children, free_port, mlflow_server_command, run_cli, sweep_cli, write_params
 from mlflow.tracking import MlflowClient
 
 from tagf.errors import Interrupted, ParamsError, TrackingError
 
 pytestmark = pytest.mark.slow
 BIN = Path(sys.executable).parent
-
-
-def sweep_cli(params: Path, corpus: dict, output: Path, *extra: str, check: bool = True):
-    return run_cli(
-        "sweep",
-        "--params",
-        str(params),
-        "--store",
-        str(corpus["store"]),
-        "--output",
-        str(output),
-        *extra,
-        check=check,
-    )
 
 
 def test_local_sweep_tracks_registers_and_serves(tiny_corpus, tmp_path, monkeypatch):

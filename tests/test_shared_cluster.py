@@ -10,7 +10,7 @@ import subprocess
 import threading
 
 import pytest
-from conftest import TAGF, cli_error, free_port, run_cli, write_params
+from conftest import TAGF, cli_error, free_port, run_cli, sweep_args, sweep_cli, write_params
 
 pytestmark = pytest.mark.slow
 
@@ -18,17 +18,7 @@ pytestmark = pytest.mark.slow
 def sweep(params, corpus, output, *extra) -> subprocess.Popen:
     env = {**os.environ, "RAY_AUTH_MODE": "disabled", "PYTHONWARNINGS": "ignore"}
     return subprocess.Popen(
-        [
-            *TAGF,
-            "sweep",
-            "--params",
-            str(params),
-            "--store",
-            str(corpus["store"]),
-            "--output",
-            str(output),
-            *extra,
-        ],
+        [*TAGF, *sweep_args(params, corpus, output, *extra)],
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -120,17 +110,7 @@ def test_damaged_resume_state_is_one_line_naming_it(tiny_corpus, tmp_path, monke
     folder.mkdir(parents=True)
     (folder / "tagf_state.json").write_text(state)
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    proc = run_cli(
-        "sweep",
-        "--params",
-        str(params),
-        "--store",
-        str(tiny_corpus["store"]),
-        "--output",
-        str(tmp_path / "o"),
-        "--resume",
-        check=False,
-    )
+    proc = sweep_cli(params, tiny_corpus, tmp_path / "o", "--resume", check=False)
     assert proc.returncode == 5, proc.stderr[-3000:]
     assert cli_error(proc) == (
         f"{folder}/tagf_state.json: damaged resume state (not the JSON tagf wrote); remove {folder} to start over"
@@ -143,16 +123,7 @@ def test_a_resume_state_naming_a_run_the_store_lacks_starts_over(tiny_corpus, tm
     folder.mkdir(parents=True)
     (folder / "tagf_state.json").write_text(json.dumps({"parent_run_id": "0" * 32, "fingerprint": "x"}))
     monkeypatch.setenv("RAY_AUTH_MODE", "disabled")
-    proc = run_cli(
-        "sweep",
-        "--params",
-        str(params),
-        "--store",
-        str(tiny_corpus["store"]),
-        "--output",
-        str(tmp_path / "o"),
-        "--resume",
-    )
+    proc = sweep_cli(params, tiny_corpus, tmp_path / "o", "--resume")
     assert (
         f"its parent run {'0' * 32} is not in this tracking store): starting over"
         in proc.stdout + proc.stderr
