@@ -1,4 +1,5 @@
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -7,6 +8,7 @@ from pathlib import Path
 
 import pytest
 import yaml
+from filelock import FileLock
 
 # Test helpers beside the tests (failing_callback) are imported by name, also from Ray workers.
 sys.path.insert(0, str(Path(__file__).parent))
@@ -99,15 +101,34 @@ def cli_error(proc: subprocess.CompletedProcess) -> str:
     return lines[0].split(": error: ", 1)[1]
 
 
+def made_once(tmp_path_factory, name: str, make) -> Path:
+    """A folder that `make(folder)` fills once for the whole run, also when pytest-xdist runs several test processes
+    (its documented recipe: a file lock in the temporary directory the processes share). Read it, never change it.
+    A `make` that failed part-way leaves no mark, so the next process to ask builds it again."""
+    shared = tmp_path_factory.getbasetemp()
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        shared = shared.parent
+    folder, done = shared / name, shared / f"{name}.done"
+    with FileLock(shared / f"{name}.lock"):
+        if not done.exists():
+            shutil.rmtree(folder, ignore_errors=True)
+            folder.mkdir()
+            make(folder)
+            done.touch()
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_corpus(tmp_path_factory) -> dict[str, Path]:
     """The tiny synthetic corpus, its frame index and its feature store, made once through the CLI."""
-    base = tmp_path_factory.mktemp("tiny")
-    paths = {"root": base / "corpus", "index": base / "index.parquet", "store": base / "features"}
-    run_cli("synth", str(paths["root"]), "--preset", "tiny", "--seed", "0")
-    run_cli("prepare", str(paths["root"]), str(paths["index"]))
-    run_cli("features", str(paths["index"]), str(paths["store"]))
-    return paths
+
+    def make(base: Path) -> None:
+        run_cli("synth", str(base / "corpus"), "--preset", "tiny", "--seed", "0")
+        run_cli("prepare", str(base / "corpus"), str(base / "index.parquet"))
+        run_cli("features", str(base / "index.parquet"), str(base / "features"))
+
+    base = made_once(tmp_path_factory, "tiny", make)
+    return {"root": base / "corpus", "index": base / "index.parquet", "store": base / "features"}
 
 
 # A small TAGF that learns the tiny corpus in seconds (measured: validation CCC 0.60-0.68 over seeds 0-2).
@@ -136,22 +157,24 @@ SMALL_TAGF = [
 @pytest.fixture(scope="session")
 def trained_tagf(tiny_corpus, tmp_path_factory) -> Path:
     """A TAGF trained through `tagf train` on the tiny corpus (seed 0); returns its run directory."""
-    run = tmp_path_factory.mktemp("runs") / "tagf"
-    run_cli(
-        "train",
-        "--store",
-        str(tiny_corpus["store"]),
-        "--output",
-        str(run),
-        *SMALL_TAGF,
-        "--set",
-        "train.epochs=25",
-        "--set",
-        "train.early_stop_patience=8",
-        "--set",
-        "train.seed=0",
-    )
-    return run
+
+    def make(runs: Path) -> None:
+        run_cli(
+            "train",
+            "--store",
+            str(tiny_corpus["store"]),
+            "--output",
+            str(runs / "tagf"),
+            *SMALL_TAGF,
+            "--set",
+            "train.epochs=25",
+            "--set",
+            "train.early_stop_patience=8",
+            "--set",
+            "train.seed=0",
+        )
+
+    return made_once(tmp_path_factory, "runs", make) / "tagf"
 
 
 @pytest.fixture(scope="session")
@@ -160,10 +183,11 @@ def micro_corpus(tmp_path_factory) -> Path:
     from tagf.data.synth.corpus import write_corpus
     from tagf.data.synth.presets import SynthPreset
 
-    root = tmp_path_factory.mktemp("micro") / "corpus"
     preset = SynthPreset(videos={"train": 2, "validation": 1, "test": 1}, duration_s=(2, 3), face_px=16)
-    write_corpus(str(root), preset, seed=3)
-    return root
+    return (
+        made_once(tmp_path_factory, "micro", lambda base: write_corpus(str(base / "corpus"), preset, seed=3))
+        / "corpus"
+    )
 
 
 @pytest.fixture

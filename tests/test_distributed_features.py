@@ -3,6 +3,7 @@ the same store as a local run, to the byte, and per-shard resumption after a sha
 killed."""
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -11,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import free_port
+from conftest import free_port, run_cli
 from ray_services import activated_env, ray_head, ray_node, wait_until
 
 pytestmark = pytest.mark.slow
@@ -48,9 +49,14 @@ def store_bytes(store: Path) -> dict[str, bytes]:
 
 def test_a_cluster_extracts_the_local_store_and_resumes_by_shard(tiny_corpus, tmp_path, services):
 
+    # A copy of the corpus, indexed: a shard is made to fail below by corrupting one of its files, and the
+    # fixture's corpus is shared with the tests running beside this one.
+    root, index = tmp_path / "corpus", tmp_path / "index.parquet"
+    shutil.copytree(tiny_corpus["root"], root)
+    run_cli("prepare", str(root), str(index))
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"features": {"videos_per_shard": 2}}))
-    local = features(tiny_corpus["index"], tmp_path / "local", params)
+    local = features(index, tmp_path / "local", params)
     assert local.returncode == 0, local.stderr[-3000:]
 
     gcs = free_port()
@@ -71,11 +77,11 @@ def test_a_cluster_extracts_the_local_store_and_resumes_by_shard(tiny_corpus, tm
 
     # A shard that fails (one video's file is corrupted: its audio cannot be decoded) fails the run after every
     # other shard is done.
-    audio = sorted((Path(tiny_corpus["root"]) / "videos").glob("*"))[-1]
+    audio = sorted((root / "videos").glob("*"))[-1]
     good = audio.read_bytes()
     audio.write_bytes(b"not a wav file")
     try:
-        failed = features(tiny_corpus["index"], tmp_path / "ray", params, "--address", address)
+        failed = features(index, tmp_path / "ray", params, "--address", address)
     finally:
         audio.write_bytes(good)
     assert failed.returncode == 4, failed.stderr[-3000:]
@@ -83,16 +89,16 @@ def test_a_cluster_extracts_the_local_store_and_resumes_by_shard(tiny_corpus, tm
     assert "1 of " in line and "shards failed" in line and audio.stem in line
     assert not (tmp_path / "ray").exists()  # nothing partial where the store goes
 
-    again = features(tiny_corpus["index"], tmp_path / "ray", params, "--address", address)
+    again = features(index, tmp_path / "ray", params, "--address", address)
     assert again.returncode == 0, again.stderr[-3000:]
     assert "already extracted" in again.stdout
     assert store_bytes(tmp_path / "ray") == store_bytes(tmp_path / "local")
     assert not (tmp_path / "ray.parts").exists()
 
     # A killed driver: the next start keeps the shards that were whole.
-    killed_after_first_shard(tiny_corpus["index"], tmp_path / "killed", params, address)
+    killed_after_first_shard(index, tmp_path / "killed", params, address)
     assert not (tmp_path / "killed").exists()
-    resumed = features(tiny_corpus["index"], tmp_path / "killed", params, "--address", address)
+    resumed = features(index, tmp_path / "killed", params, "--address", address)
     assert resumed.returncode == 0, resumed.stderr[-3000:]
     assert "already extracted" in resumed.stdout
     assert store_bytes(tmp_path / "killed") == store_bytes(tmp_path / "local")

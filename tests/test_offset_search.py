@@ -3,11 +3,12 @@ the streams say nothing, and the whole variant on a corpus with no ground truth 
 
 import shutil
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
-from conftest import SMALL_TAGF, run_cli
+from conftest import SMALL_TAGF, made_once, run_cli
 
 from tagf.data.prepare import prepare
 from tagf.data.splits import load_splits
@@ -26,13 +27,16 @@ from tagf.training.trainer import video_tensors
 def broadcast(tmp_path_factory):
     """A small corpus of the `broadcast` preset (mostly in sync, a lip cue): 12 training videos of 20-24 s, enough
     for the canonical projections; its splits with their ground-truth lags, and the search fitted on them."""
-    base = tmp_path_factory.mktemp("broadcast")
     preset = PRESETS["broadcast_tiny"].model_copy(
         update={"videos": {"train": 12, "validation": 3, "test": 2}, "duration_s": (20, 24)}
     )
-    write_corpus(str(base / "corpus"), preset, seed=1)
-    prepare(str(base / "corpus"), str(base / "index.parquet"))
-    extract_features(str(base / "index.parquet"), str(base / "store"), ExtractorConfig())
+
+    def make(base: Path) -> None:
+        write_corpus(str(base / "corpus"), preset, seed=1)
+        prepare(str(base / "corpus"), str(base / "index.parquet"))
+        extract_features(str(base / "index.parquet"), str(base / "store"), ExtractorConfig())
+
+    base = made_once(tmp_path_factory, "broadcast", make)
     splits = load_splits(str(base / "store"), ("train", "validation", "test"))
     search = OffsetSearch(
         model_config("sync_align", fps=float(np.median(list(splits["train"].fps.values()))))
