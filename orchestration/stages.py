@@ -1,6 +1,5 @@
-"""The platform's DVC stages: the description of the corpus a params.yaml asks for (its source), the report of a
-sweep and an ablation, the registration of a sweep's best model. (corpus, prepare, features, sweep and ablate are
-commands of their own.)
+"""The platform's DVC stages: the report of a sweep and an ablation, the registration of a sweep's best model.
+(source, corpus, prepare, features, sweep and ablate are commands of their own; source: source_stage.py.)
 
 Each reads the validated params.yaml first, so a bad key fails every stage before it does any work.
 """
@@ -22,35 +21,12 @@ from orchestration.provenance import provenance_tags
 from orchestration.pyfunc_model import log_tagf_model
 from orchestration.tracking import setup
 from tagf import storage
-from tagf.data.corpus_source import fingerprint
 from tagf.data.splits import load_splits
-from tagf.errors import StorageError
 from tagf.evaluation.evaluate import evaluate
 from tagf.evaluation.figures import history_figure
 from tagf.evaluation.gate_plot import plot_gates
 from tagf.models import load_model
 from tagf.score_names import MEAN, SCORES, SELECTION_MEAN, SELECTION_SCORES
-
-
-def source(params: Params, output: str, where: str = "params.yaml") -> dict[str, Any]:
-    """What the corpus will be made from, as JSON that changes exactly when the corpus would: the synthetic preset
-    and seed, or the listing fingerprint of the Aff-Wild2 tree (DVC reruns this stage every time, since the tree
-    can change under the same params; the data stages rerun only when the file it writes changes)."""
-    data = params.data
-    if data.source == "synthetic":
-        described = {
-            "source": "synthetic",
-            "preset": data.preset,
-            "seed": data.seed,
-            "max_lag_s": data.max_lag_s,
-        }
-    else:
-        try:
-            described = fingerprint(data.root)
-        except StorageError as err:
-            raise StorageError(f"{where}: data.root: {err}") from None
-    storage.write_text(output, json.dumps(described, indent=1, allow_nan=False))
-    return described
 
 
 def report(params: Params, store: str, sweep_dir: str, ablation_dir: str, output: str) -> dict[str, Any]:

@@ -5,7 +5,8 @@ PyTorch picks its CPU kernels by the machine's instruction set (ATen by `ATEN_CP
 same training gives other weights on an AVX-512 machine than on an AVX2 one, or at another thread count. With
 `reproducible` (params.yaml's `reproducible:`, or TAGF_REPRODUCIBLE=1), every process pins the kernels to AVX2 on
 x86-64 (what any machine of the last decade has), uses a fixed thread count, and asks torch for deterministic
-algorithms; off, it takes the fastest kernels and every core it may use. The pins are environment variables read
+algorithms; off, it takes the fastest kernels and every core it may use, or the threads OMP_NUM_THREADS asks for
+(on cores other work keeps busy, more threads cost more than they give: docs/development.md). The pins are environment variables read
 when torch first computes, so they are set before torch is imported, and handed to Ray's workers.
 """
 
@@ -14,6 +15,8 @@ from __future__ import annotations
 import os
 import platform
 import sys
+
+from tagf.errors import UsageError
 
 # The instruction set pinned for each architecture: (ATen's name, oneDNN's, MKL's branch).
 PINNED = {"x86_64": ("avx2", "AVX2", "AVX2"), "AMD64": ("avx2", "AVX2", "AVX2")}
@@ -51,12 +54,24 @@ def is_reproducible() -> bool:
     return os.environ.get("TAGF_REPRODUCIBLE") == "1"
 
 
+def threads_asked() -> int | None:
+    """The thread count OMP_NUM_THREADS asks for (its first level), as OpenMP and PyTorch read it; None if unset."""
+    value = os.environ.get("OMP_NUM_THREADS", "").split(",")[0].strip()
+    if not value:
+        return None
+    if not value.isdigit() or int(value) < 1:
+        raise UsageError(f"OMP_NUM_THREADS: {value!r} is not a thread count (a positive integer)")
+    return int(value)
+
+
 def use_threads(threads: int | None = None) -> int:
-    """torch's thread count: `threads`, else 1 when reproducible (the same on every machine), else every core this
-    process may use; and deterministic algorithms when reproducible. Returns the count."""
+    """torch's thread count: `threads`, else 1 when reproducible (the same on every machine), else what
+    OMP_NUM_THREADS asks (a scheduler's or a shared machine's limit), else every core this process may use; and
+    deterministic algorithms when reproducible. Returns the count."""
+    asked = threads_asked()  # checked even where unused: a bad value is named, never ignored
+    count = threads or (1 if is_reproducible() else asked or cpus_available())
     import torch
 
-    count = threads or (1 if is_reproducible() else cpus_available())
     torch.set_num_threads(max(1, int(count)))
     if is_reproducible():
         torch.use_deterministic_algorithms(True, warn_only=True)

@@ -28,9 +28,11 @@ from tagf.errors import DataError, StorageError
 
 SPLITS = ("train", "validation", "test")
 MANIFEST = "manifest.json"
-CHECK_ROWS = (
-    65536  # rows per finiteness check (and per batch read), which bounds its temporary (rows, D) arrays
-)
+CHECK_ROWS = 65536  # rows per finiteness check, which bounds its temporary (rows, D) arrays
+# Rows decoded at a time when reading a split. Parquet keeps float16 as 2-byte fixed-size binary values, and
+# decoding them holds several bytes per value besides the value itself, so the batch bounds the read's transient
+# memory (benchmarks/shared_data.py measures the peak against the arrays).
+READ_ROWS = 8192
 HASH_CHUNK = 1 << 22  # bytes hashed at a time
 
 
@@ -118,7 +120,7 @@ def _read_arrays(file: pq.ParquetFile) -> SplitArrays:
     label_valid, visual_valid = np.empty(rows, bool), np.empty(rows, bool)
     frames = np.empty(rows, np.int32)
     starts, videos, row, last = [], [], 0, None
-    for batch in file.iter_batches(batch_size=CHECK_ROWS, use_threads=storage.ARROW_THREADS):
+    for batch in file.iter_batches(batch_size=READ_ROWS, use_threads=storage.ARROW_THREADS):
         end = row + batch.num_rows
         video = batch.column("video").to_numpy(zero_copy_only=False)
         changes = np.flatnonzero(np.r_[video[0] != last, video[1:] != video[:-1]]) if len(video) else []
