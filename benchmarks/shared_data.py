@@ -156,7 +156,8 @@ def main() -> int:
         read = read_peak(store)
         gib = 2**30
         grown = read["peak_rss"] - read["before"]
-        if grown < read["arrays"]:  # the arrays themselves are resident at the end: a smaller peak is no measure
+        # The arrays themselves are resident at the end: a smaller peak is no measure.
+        if grown < read["arrays"]:
             raise SystemExit(f"read_split: peak grew {grown} bytes, less than its arrays {read['arrays']}")
         print(
             f"read_split: arrays {read['arrays'] / gib:.2f} GiB; the process's peak RSS grew by {grown / gib:.2f} "

@@ -1,7 +1,7 @@
 """Ray Tune's fixed cost per trial: the same training trials run in-process without Ray, then as the platform's
 Tune trials (orchestration.trial.run_trial through the Driver, as `tagf sweep` and `tagf ablate` run them).
 
-    RAY_AUTH_MODE=disabled python benchmarks/tune_overhead.py [--trials 9] [--epochs 2] [--serial-only]
+    RAY_AUTH_MODE=disabled python benchmarks/tune_overhead.py [--trials 9] [--epochs 2] [--frames 900] [--serial-only]
 
 Random features at the paper's sizes (in memory), a small TAGF (length-agnostic, L=150), MLflow in a temporary
 SQLite store. Every trial trains on one CPU thread (on a loaded machine, two torch threads per trial cost ten times
@@ -89,13 +89,16 @@ def main() -> None:
     parser.add_argument("--trials", type=int, default=9)  # an ablation: 9 variants, 1 seed; at least 2
     parser.add_argument("--epochs", type=int, default=2)
     parser.add_argument(
+        "--frames", type=int, default=900, help="frames per video (2 training videos, 1 selection)"
+    )
+    parser.add_argument(
         "--serial-only", action="store_true", help="skip the two-at-a-time and two-thread runs (the CI smoke)"
     )
     args = parser.parse_args()
     if args.trials < 2:
         parser.error("--trials: at least 2 (the cost each trial after the first pays is a difference of two)")
     rng = np.random.default_rng(0)
-    splits = {"train": random_split(rng, 2, 900), "selection": random_split(rng, 1, 900)}
+    splits = {"train": random_split(rng, 2, args.frames), "selection": random_split(rng, 1, args.frames)}
     configs = [{"train.lr": 1e-3 * (i + 1)} for i in range(args.trials)]
     cpus = os.cpu_count()
     torch.set_num_threads(1)  # as a Ray actor with one CPU has

@@ -19,7 +19,7 @@ SMALLEST = {
     "gpu_check.py": ["--cpu"],
     "shared_data.py": ["--frames", "6000", "--trials", "1,2", "--no-epoch"],
     "model_throughput.py": ["--rounds", "1", "--shapes", "1x32", "--threads", "1", "--matmul-n", "256"],
-    "tune_overhead.py": ["--trials", "2", "--epochs", "1", "--serial-only"],
+    "tune_overhead.py": ["--trials", "2", "--epochs", "1", "--frames", "300", "--serial-only"],
 }
 
 pytestmark = pytest.mark.slow

@@ -128,6 +128,20 @@ def big_store(tmp_path):
     return tmp_path / "features", visual, audio
 
 
+def test_a_split_read_in_batches_is_the_split_whole(big_store, monkeypatch):
+    """Batches that end inside a video and inside a row group: the same arrays as one batch of the whole file."""
+    import tagf.data.feature_store as feature_store
+
+    store = str(big_store[0])
+    monkeypatch.setattr(feature_store, "READ_ROWS", 1 << 20)
+    whole = read_split(store, "train")
+    monkeypatch.setattr(feature_store, "READ_ROWS", 333)
+    batched = read_split(store, "train")
+    assert batched.videos == whole.videos == ["a", "b"] and list(batched.offsets) == list(whole.offsets)
+    for name in ("visual", "audio", "labels", "label_valid", "visual_valid", "frames"):
+        np.testing.assert_array_equal(getattr(batched, name), getattr(whole, name), err_msg=name)
+
+
 def rewrite_split(store, split, visual, audio):
     """Replace a split's vectors and its manifest checksum, as a faulty writer would."""
     path = store / f"{split}.parquet"

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 import requests
-from conftest import TAGF, free_port, mlflow_server_command, write_params
+from conftest import TAGF, free_port, mlflow_server_command, sweep_args, write_params
 from mlflow.tracking import MlflowClient
 
 from orchestration.resumption import CLOSED_TAG
@@ -170,9 +170,27 @@ def test_tracking_outage_stops_the_sweep_and_resume_finishes_it(tiny_corpus, tmp
     params = write_params(
         tmp_path / "params.yaml", reproducible=True, sweep__max_concurrent=1, mlflow__tracking_uri=uri
     )
-    cmd = [*TAGF, "sweep", "--params", str(params), "--store", str(tiny_corpus["store"])]
-    cmd += ["--output", str(tmp_path / "sweep")]
-    server = serve()
+    cmd = [*TAGF, *sweep_args(params, tiny_corpus, tmp_path / "sweep")]
+    # What the outage must not change: the same sweep never interrupted (the same params, its own tracking store and
+    # storage), run meanwhile: much of this test waits on the server and on the outage.
+    (tmp_path / "alone").mkdir()
+    alone = write_params(
+        tmp_path / "alone" / "params.yaml",
+        reproducible=True,
+        sweep__max_concurrent=1,
+        mlflow__tracking_uri=f"sqlite:///{tmp_path / 'alone' / 'mlflow.db'}",
+    )
+    reference = subprocess.Popen(
+        [*TAGF, *sweep_args(alone, tiny_corpus, tmp_path / "alone" / "sweep")],
+        stdout=(tmp_path / "alone.log").open("w"),
+        stderr=subprocess.STDOUT,
+        env=ENV,
+    )
+    try:
+        server = serve()
+    except BaseException:
+        reference.kill()
+        raise
     try:
         env = {**ENV, "TAGF_TRACKING_OUTAGE_S": "15"}
         proc = start_and_wait(
@@ -203,32 +221,12 @@ def test_tracking_outage_stops_the_sweep_and_resume_finishes_it(tiny_corpus, tmp
         (parent,) = parents
         kids = [r for r in every if r.data.tags.get("mlflow.parentRunId") == parent.info.run_id]
         assert parent.info.status == "FINISHED" and len([r for r in kids if r.info.status == "FINISHED"]) == 3
-        # The outage cost nothing but time: the same trials and winner as a sweep never interrupted (the same
-        # params, its own storage and store).
-        (tmp_path / "alone").mkdir()
-        alone = write_params(
-            tmp_path / "alone" / "params.yaml",
-            reproducible=True,
-            sweep__max_concurrent=1,
-            mlflow__tracking_uri=f"sqlite:///{tmp_path / 'alone' / 'mlflow.db'}",
-        )
-        subprocess.run(
-            [
-                *TAGF,
-                "sweep",
-                "--params",
-                str(alone),
-                "--store",
-                str(tiny_corpus["store"]),
-                "--output",
-                str(tmp_path / "alone" / "sweep"),
-            ],
-            check=True,
-            capture_output=True,
-            env=ENV,
-        )
+        # The outage cost nothing but time: the same trials and winner as the sweep never interrupted.
+        assert reference.wait(timeout=300) == 0, (tmp_path / "alone.log").read_text()[-3000:]
         assert sweep_outcome(tmp_path / "sweep") == sweep_outcome(tmp_path / "alone" / "sweep")
     finally:
+        if reference.poll() is None:
+            reference.kill()
         if server.poll() is None:
             os.killpg(server.pid, signal.SIGTERM)
             server.wait(timeout=30)
