@@ -48,4 +48,4 @@ $(CHROMIUM):
 test: setup $(CHROMIUM)
 	$(BIN)/ruff check tagf orchestration tests benchmarks tools reference
 	$(BIN)/lint-imports  # tagf/ must not import orchestration, Ray or MLflow (pyproject [tool.importlinter])
-	$(BIN)/python -m pytest -n 3 --durations=15  # three processes (see pyproject); the 15 slowest tests at the end
+	$(BIN)/python -m pytest -n 2 --durations=15  # two processes (see pyproject); the 15 slowest tests at the end
