@@ -1,6 +1,6 @@
 """One copy of the data per node: the memory a split costs to read, and what each added trial on a node adds.
 
-    RAY_AUTH_MODE=disabled python benchmarks/shared_data.py [--frames 1500000] [--trials 1,2,4]
+    RAY_AUTH_MODE=disabled python benchmarks/shared_data.py [--frames 1500000] [--trials 1,2,4] [--read-rows 65536,8192]
 
 Writes an Aff-Wild2-sized synthetic feature store (`--frames` training frames of 512 + 128 float16 features, as
 IR-50 and VGGish give, in 1,500-frame videos; Aff-Wild2's Train has about 1.65 M frames) with tagf's own
@@ -33,7 +33,7 @@ import numpy as np
 import pyarrow as pa
 
 from tagf import runtime
-from tagf.data.feature_store import read_split, schema, write_store
+from tagf.data.feature_store import READ_ROWS, read_split, schema, write_store
 
 VIDEO_FRAMES = 1500
 
@@ -59,13 +59,16 @@ def write_synthetic_store(url: str, frames: int) -> None:
     write_store(url, {"train": table}, fps, {"dims": {"visual": 512, "audio": 128}, "dtype": "float16"})
 
 
-def read_peak(store: str) -> dict:
-    """In a fresh process: the split's arrays in bytes, and the process's peak RSS while reading them."""
+def read_peak(store: str, read_rows: int) -> dict:
+    """In a fresh process: the split's arrays in bytes, and the process's peak RSS while reading them `read_rows`
+    rows at a time (tagf.data.feature_store.READ_ROWS)."""
     # The peak of this process's own memory (VmHWM) over what it held before reading (VmRSS): getrusage's ru_maxrss survives fork and exec on Linux, so a
     # child of a process that has just written a large store would report the writer's peak as its own.
     code = (
         "import json\n"
+        "import tagf.data.feature_store as feature_store\n"
         "from tagf.data.feature_store import read_split\n"
+        f"feature_store.READ_ROWS = {int(read_rows)}\n"
         "def status(field):\n"
         "    with open('/proc/self/status') as f:\n"
         "        return next(int(l.split()[1]) * 1024 for l in f if l.startswith(field + ':'))\n"
@@ -144,6 +147,11 @@ def main() -> int:
     parser.add_argument("--frames", type=int, default=1_500_000)
     parser.add_argument("--trials", default="1,2,4")
     parser.add_argument("--no-epoch", action="store_true", help="skip the paper-profile epoch timing")
+    parser.add_argument(
+        "--read-rows",
+        default=str(READ_ROWS),
+        help=f"rows decoded at a time, a list to compare (default {READ_ROWS})",
+    )
     args = parser.parse_args()
     runtime.use_threads(1)
     with tempfile.TemporaryDirectory() as tmp:
@@ -153,17 +161,20 @@ def main() -> int:
         print(
             f"{runtime.cpu_model()}: wrote a {args.frames:,}-frame store in {time.perf_counter() - started:.0f} s"
         )
-        read = read_peak(store)
         gib = 2**30
-        grown = read["peak_rss"] - read["before"]
-        # The arrays themselves are resident at the end: a smaller peak is no measure.
-        if grown < read["arrays"]:
-            raise SystemExit(f"read_split: peak grew {grown} bytes, less than its arrays {read['arrays']}")
-        print(
-            f"read_split: arrays {read['arrays'] / gib:.2f} GiB; the process's peak RSS grew by {grown / gib:.2f} "
-            f"GiB while reading = {grown / read['arrays']:.2f}x the arrays (from {read['before'] / gib:.2f} GiB of "
-            "interpreter and imports)"
-        )
+        for read_rows in [int(r) for r in args.read_rows.split(",")]:
+            read = read_peak(store, read_rows)
+            grown = read["peak_rss"] - read["before"]
+            # The arrays themselves are resident at the end: a smaller peak is no measure.
+            if grown < read["arrays"]:
+                raise SystemExit(
+                    f"read_split: peak grew {grown} bytes, less than its arrays {read['arrays']}"
+                )
+            print(
+                f"read_split, {read_rows:,} rows at a time: arrays {read['arrays'] / gib:.2f} GiB; the process's peak "
+                f"RSS grew by {grown / gib:.2f} GiB while reading = {grown / read['arrays']:.2f}x the arrays (from "
+                f"{read['before'] / gib:.2f} GiB of interpreter and imports)"
+            )
         rows = trials_memory(store, [int(c) for c in args.trials.split(",")])
         for row in rows:
             data = [uss - row["empty_trial"] for uss in row["trial_uss"]]

@@ -21,7 +21,7 @@ if os.environ.get("PYTEST_XDIST_WORKER"):
     os.environ["TMPDIR"] = str(_own)
     tempfile.tempdir = None  # gettempdir() reads TMPDIR again
     # Two test processes on two cores: each computes on one thread, and so does what it starts (tagf and torch read
-    # OMP_NUM_THREADS). Two threads each on busy cores cost 2.6 times the time (docs/development.md).
+    # OMP_NUM_THREADS). Two threads each on busy cores took 2.3-2.6 times as long (docs/development.md).
     os.environ.setdefault("OMP_NUM_THREADS", "1")
 
 
