@@ -17,7 +17,7 @@ SMALLEST = {
     "feature_store_read.py": ["--frames", "3000", "--video-frames", "1500"],
     "kernel_fingerprint.py": ["--settings", "pinned", "--output", "{tmp}/fingerprint.json"],
     "gpu_check.py": ["--cpu"],
-    "shared_data.py": ["--frames", "6000", "--trials", "1,2", "--no-epoch"],
+    "shared_data.py": ["--frames", "6000", "--trials", "2", "--no-epoch"],
     "model_throughput.py": ["--rounds", "1", "--shapes", "1x32", "--threads", "1", "--matmul-n", "256"],
     "tune_overhead.py": ["--trials", "2", "--epochs", "1", "--frames", "300", "--serial-only"],
 }
