@@ -6,8 +6,9 @@ same training gives other weights on an AVX-512 machine than on an AVX2 one, or 
 `reproducible` (params.yaml's `reproducible:`, or TAGF_REPRODUCIBLE=1), every process pins the kernels to AVX2 on
 x86-64 (what any machine of the last decade has), uses a fixed thread count, and asks torch for deterministic
 algorithms; off, it takes the fastest kernels and every core it may use, or the threads OMP_NUM_THREADS asks for
-(on cores other work keeps busy, more threads cost more than they give: docs/development.md). The pins are environment variables read
-when torch first computes, so they are set before torch is imported, and handed to Ray's workers.
+(on cores other work keeps busy, more threads cost more than they give: docs/development.md). The pins are
+environment variables read when torch first computes, so they are set before torch is imported, and handed to Ray's
+workers.
 """
 
 from __future__ import annotations

@@ -110,8 +110,8 @@ def _parquet(handle, where: str) -> pq.ParquetFile:
 
 
 def _read_arrays(file: pq.ParquetFile) -> SplitArrays:
-    """The split's arrays, filled batch by batch into arrays allocated once: reading peaks at about the arrays' own
-    size plus one batch, not the file, the Arrow table and the arrays at once."""
+    """The split's arrays, filled batch by batch into arrays allocated once, never the file, the Arrow table and the
+    arrays at once; Parquet's decoding of a row group still adds about its values' size again (benchmarks/README)."""
     rows = file.metadata.num_rows
     fields = {f.name: f.type for f in file.schema_arrow}
     visual = np.empty((rows, fields["visual"].list_size), fields["visual"].value_type.to_pandas_dtype())
