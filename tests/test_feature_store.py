@@ -136,6 +136,7 @@ def test_a_split_read_in_batches_is_the_split_whole(big_store, monkeypatch):
     monkeypatch.setattr(feature_store, "READ_ROWS", 1 << 20)
     whole = read_split(store, "train")
     monkeypatch.setattr(feature_store, "READ_ROWS", 333)
+    monkeypatch.setattr(feature_store, "READ_BUFFER", 4096)  # pages read across several buffered reads
     batched = read_split(store, "train")
     assert batched.videos == whole.videos == ["a", "b"] and list(batched.offsets) == list(whole.offsets)
     for name in ("visual", "audio", "labels", "label_valid", "visual_valid", "frames"):

@@ -29,10 +29,12 @@ from tagf.errors import DataError, StorageError
 SPLITS = ("train", "validation", "test")
 MANIFEST = "manifest.json"
 CHECK_ROWS = 65536  # rows per finiteness check, which bounds its temporary (rows, D) arrays
-# Rows decoded at a time when reading a split. Parquet keeps float16 as 2-byte fixed-size binary values, and
-# decoding them holds several bytes per value besides the value itself, so the batch bounds the read's transient
-# memory (benchmarks/shared_data.py measures the peak against the arrays).
-READ_ROWS = 8192
+# Reading a split streams it: READ_ROWS rows decoded at a time (decoding a fixed-size list holds several bytes
+# per value besides the value), from READ_BUFFER bytes of each column read at a time. pyarrow's default reads a
+# whole row group of every column before decoding it (pre_buffer), which at 65,536 rows per group held about the
+# arrays' size again (benchmarks/shared_data.py measures the peak against the arrays; benchmarks/README).
+READ_ROWS = 4096
+READ_BUFFER = 1 << 20
 HASH_CHUNK = 1 << 22  # bytes hashed at a time
 
 
@@ -102,7 +104,7 @@ def _vectors(column: pa.ChunkedArray) -> np.ndarray:
 
 def _parquet(handle, where: str) -> pq.ParquetFile:
     try:
-        return pq.ParquetFile(handle)
+        return pq.ParquetFile(handle, pre_buffer=False, buffer_size=READ_BUFFER)
     except (pa.ArrowException, OSError) as err:
         # pyarrow's first sentence, without its "Could not open Parquet input source '<Buffer>': " prefix
         reason = str(err).rsplit("': ", 1)[-1].split(". ")[0].strip().rstrip(".") or type(err).__name__
@@ -110,8 +112,8 @@ def _parquet(handle, where: str) -> pq.ParquetFile:
 
 
 def _read_arrays(file: pq.ParquetFile) -> SplitArrays:
-    """The split's arrays, filled batch by batch into arrays allocated once, never the file, the Arrow table and the
-    arrays at once; Parquet's decoding of a row group still adds about its values' size again (benchmarks/README)."""
+    """The split's arrays, filled batch by batch into arrays allocated once: never the file, the Arrow table and the
+    arrays at once."""
     rows = file.metadata.num_rows
     fields = {f.name: f.type for f in file.schema_arrow}
     visual = np.empty((rows, fields["visual"].list_size), fields["visual"].value_type.to_pandas_dtype())
