@@ -1,5 +1,3 @@
-import sys
+from tagf.cli import run
 
-from tagf.cli import main
-
-sys.exit(main())
+run()

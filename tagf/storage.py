@@ -19,7 +19,8 @@ from tagf.errors import DataError, StorageError
 
 # pyarrow's thread pool (25.x) can abort the interpreter at exit ("terminate called without an active exception",
 # about one run in twenty on this project's machines): Parquet is read on the calling thread instead. Our files are
-# small enough that this costs little (benchmarks/feature_store_read.py).
+# small enough that this costs little (benchmarks/feature_store_read.py). That made the abort rare, not gone; the
+# `tagf` process now skips the teardown where it happens (tagf.cli.process_exit).
 ARROW_THREADS = False
 
 

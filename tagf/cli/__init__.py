@@ -115,3 +115,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"tagf {args.command}: error: {line}", file=sys.stderr)
         return code
     return 0
+
+
+def run() -> None:
+    """The `tagf` executable and `python -m tagf`: main(), then the process ends with its status (process_exit)."""
+    from tagf.cli.process_exit import end_process, status_of
+
+    try:
+        status = main()
+    except SystemExit as exit:  # argparse's usage errors and --help
+        status = status_of(exit)
+    end_process(status)

@@ -1,0 +1,59 @@
+"""A finished `tagf` command exits with its own status, whatever a native library does at interpreter teardown
+(tagf.cli.process_exit), and still runs what a normal exit runs: Python's exit handlers, threads that are not
+daemons. Real processes: the installed `tagf` executable and `python -m tagf`."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from conftest import BIN, TAGF
+
+from tagf.errors import DataError
+
+# Loaded by every Python of the test's processes (PYTHONPATH): registers, at the C level, an exit handler that
+# aborts, as a still-joinable native thread's destructor does at teardown (apache/arrow#34314); and what a normal
+# exit must still do: a Python exit handler, and a thread that is not a daemon finishing its work.
+SITECUSTOMIZE = """
+import atexit, ctypes, os, threading, time
+
+libc = ctypes.CDLL(None)
+libc.on_exit(libc.abort, None)
+out = os.environ["EXIT_TEST_DIR"]
+atexit.register(lambda: open(os.path.join(out, "atexit"), "w").close())
+
+def late():
+    threading.main_thread().join()  # the command has returned: a normal exit waits for what follows
+    time.sleep(0.5)
+    open(os.path.join(out, "thread"), "w").close()
+
+threading.Thread(target=late).start()
+"""
+
+
+@pytest.mark.parametrize("command", [[str(BIN / "tagf")], TAGF], ids=["tagf", "python -m tagf"])
+def test_a_refusal_keeps_its_status_through_a_native_abort_at_teardown(command, tmp_path):
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "EXIT_TEST_DIR": str(tmp_path)}
+    empty = tmp_path / "empty.parquet"
+    pq.write_table(pa.table({"video": pa.array([], pa.string())}), empty)
+    proc = subprocess.run(
+        [*command, "features", str(empty), str(tmp_path / "store")], capture_output=True, text=True, env=env
+    )
+    assert proc.returncode == DataError.exit_code, proc.stderr[-2000:]
+    assert proc.stderr.strip().splitlines()[-1].startswith(f"tagf features: error: {empty}")
+    assert (tmp_path / "atexit").exists() and (tmp_path / "thread").exists()
+
+
+def test_a_usage_error_and_help_keep_their_status(tmp_path):
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "EXIT_TEST_DIR": str(tmp_path)}
+    usage = subprocess.run([*TAGF, "features"], capture_output=True, text=True, env=env)
+    assert usage.returncode == 2 and "usage: tagf features" in usage.stderr
+    helped = subprocess.run([*TAGF, "--help"], capture_output=True, text=True, env=env)
+    assert helped.returncode == 0 and "usage: tagf" in helped.stdout
