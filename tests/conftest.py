@@ -35,9 +35,16 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+# MLflow's server starts job runners for its GenAI features (five processes, ~4 CPU-s each to start), which tagf
+# never uses; the team server of k8s/base/mlflow.yaml runs without them too.
+NO_SERVER_JOBS = {"MLFLOW_SERVER_ENABLE_JOB_EXECUTION": "false"}
+
+
 def mlflow_server_command(port: int, store: Path, artifacts: Path) -> list[str]:
-    """A real `mlflow server` on 127.0.0.1:port, one worker, SQLite store."""
+    """A real `mlflow server` on 127.0.0.1:port, one worker, SQLite store, no job runners (NO_SERVER_JOBS)."""
     return [
+        "env",
+        *(f"{k}={v}" for k, v in NO_SERVER_JOBS.items()),
         str(BIN / "mlflow"),
         "server",
         "--host",

@@ -3,13 +3,14 @@
 with its verdict, the primary endpoint's interval as metric columns, in its trials' group; the trials' names are
 short and say only what tells them apart. A screenshot is left beside the test's store (printed)."""
 
+import os
 import shutil
 import subprocess
 import time
 
 import pytest
 import requests
-from conftest import BIN, free_port, run_cli, write_params
+from conftest import BIN, NO_SERVER_JOBS, free_port, run_cli, write_params
 
 pytestmark = pytest.mark.slow
 CHROMIUM = shutil.which("chromium")
@@ -69,6 +70,7 @@ def test_the_runs_table_leads_to_the_verdicts(ablation_store, tmp_path):
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        env={**os.environ, **NO_SERVER_JOBS},
     )
     try:
         url = f"http://127.0.0.1:{port}"
