@@ -7,8 +7,9 @@ smoke test, tiny and on the CPU, which CI runs so that it cannot rot).
    12×300 in fp32 and under bf16 autocast: frames/s and peak GPU memory.
 2. **The reproducible switch on CUDA**: deterministic algorithms and CUBLAS_WORKSPACE_CONFIG=:4096:8, two fresh
    processes training the same tiny TAGF: the same bytes?
-3. **Four trials sharing one GPU** (sweep.gpus_per_trial 0.25): with Ray Tune where Ray is installed, else four
-   concurrent trial processes (the GPU machines we borrow have no Ray or MLflow): wall time, each one's peak memory.
+3. **Four trials sharing one GPU**, as sweep.gpus_per_trial 0.25 places them: four concurrent trial processes (the
+   GPU machines we borrow have no Ray or MLflow; where Ray is, `tagf sweep` runs them through Tune): wall time and
+   how many finished. `--cpu` runs two.
 4. **Extraction**: IR-50 (112 px faces) and VGGish (0.96 s log-mel patches) frames/s, on weights made here
    (nothing downloads).
 
@@ -121,25 +122,25 @@ def reproducible_rows(device: str, epochs: int) -> list[tuple[str, str, str]]:
     return [("reproducible switch, two runs", same, f"{runs[0]} / {runs[1]}")]
 
 
-def shared_rows(device: str, epochs: int) -> list[tuple[str, str, str]]:
-    """Four trials on one device at once: Ray Tune with 0.25 GPU each where Ray is installed, else four processes."""
+def shared_rows(device: str, epochs: int, trials: int) -> list[tuple[str, str, str]]:
+    """Trials on one device at once (four on a GPU, as at gpus_per_trial 0.25), as concurrent processes."""
     try:
         import ray  # noqa: F401
 
-        how = "4 concurrent trial processes (Ray is installed: use `tagf sweep` with gpus_per_trial 0.25 for Tune)"
+        how = f"{trials} concurrent trial processes (Ray is installed: `tagf sweep` with gpus_per_trial 0.25 for Tune)"
     except ImportError:
-        how = "4 concurrent trial processes (no Ray on this machine)"
+        how = f"{trials} concurrent trial processes (no Ray on this machine)"
     env = {**os.environ, "PYTHONWARNINGS": "ignore"}
     code = TINY_TRAIN.format(root=str(ROOT), epochs=epochs, device=device)
     start = time.perf_counter()
     procs = [
         subprocess.Popen([sys.executable, "-c", code], env=env, stdout=subprocess.PIPE, text=True)
-        for _ in range(4)
+        for _ in range(trials)
     ]
     outputs = [p.communicate()[0] for p in procs]
     wall = time.perf_counter() - start
     ok = sum(p.returncode == 0 and bool(o.strip()) for p, o in zip(procs, outputs))
-    return [("4 trials sharing the device", f"{wall:.1f} s wall, {ok}/4 finished", how)]
+    return [(f"{trials} trials sharing the device", f"{wall:.1f} s wall, {ok}/{trials} finished", how)]
 
 
 def extraction_rows(device, frames: int) -> list[tuple[str, str, str]]:
@@ -185,11 +186,13 @@ def main() -> int:
         sys.exit("gpu_check: no CUDA device here (`--cpu` runs the smoke test)")
     device = torch.device("cpu" if args.cpu else "cuda")
     name = "CPU (smoke test)" if args.cpu else torch.cuda.get_device_name(0)
-    batch, length, rounds, epochs, frames = (1, 32, 1, 1, 8) if args.cpu else (12, 300, 5, 3, 512)
+    batch, length, rounds, epochs, frames, trials = (
+        (1, 32, 1, 1, 8, 2) if args.cpu else (12, 300, 5, 3, 512, 4)
+    )
     rows = [
         *step_rows(device, batch, length, rounds),
         *reproducible_rows(device.type, epochs),
-        *shared_rows(device.type, epochs),
+        *shared_rows(device.type, epochs, trials),
         *extraction_rows(device, frames),
     ]
     print(f"| {name}, torch {torch.__version__} | value | detail |")
