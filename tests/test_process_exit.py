@@ -57,3 +57,27 @@ def test_a_usage_error_and_help_keep_their_status(tmp_path):
     assert usage.returncode == 2 and "usage: tagf features" in usage.stderr
     helped = subprocess.run([*TAGF, "--help"], capture_output=True, text=True, env=env)
     assert helped.returncode == 0 and "usage: tagf" in helped.stdout
+
+
+def test_output_the_process_could_not_write_or_wrote_natively(tmp_path):
+    """As at a normal exit: stdout that cannot be flushed makes a success exit 120; a process started without
+    stdout keeps its status; what native code wrote through C stdio is flushed."""
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONUNBUFFERED"}  # Python's default buffering
+    with open("/dev/full", "w") as full:  # every write fails: no space left on device
+        assert subprocess.run([*TAGF, "--help"], stdout=full, env=env).returncode == 120
+    closed = subprocess.run(
+        [*TAGF, "features", str(tmp_path / "none.parquet"), str(tmp_path / "store")],
+        preexec_fn=lambda: os.close(1),
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    assert closed.returncode == 5 and "tagf features: error:" in closed.stderr  # a missing file: StorageError
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(
+        "import ctypes\nctypes.CDLL(None).printf(b'written by C stdio\\n')\n"
+    )
+    native = subprocess.run(
+        [*TAGF, "--help"], capture_output=True, text=True, env={**env, "PYTHONPATH": str(tmp_path / "site")}
+    )
+    assert native.returncode == 0 and "written by C stdio" in native.stdout

@@ -11,6 +11,7 @@ as at a normal exit; then the process exits with the status, without running C-l
 from __future__ import annotations
 
 import atexit
+import ctypes
 import os
 import sys
 import threading
@@ -33,7 +34,10 @@ def end_process(status: int) -> NoReturn:
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
-            stream.flush()
-        except (OSError, ValueError):  # a closed pipe: nothing more can be said on it
-            pass
+            if stream is not None:  # None: the process was started with it closed
+                stream.flush()
+        except (OSError, ValueError):
+            # Output lost (a closed pipe, a full disk): Python exits 120 where it would have exited 0.
+            status = 120 if stream is sys.stdout and status == 0 else status
+    ctypes.CDLL(None).fflush(None)  # what native code wrote through C stdio, which os._exit would drop
     os._exit(status)
