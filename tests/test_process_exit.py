@@ -34,11 +34,16 @@ threading.Thread(target=late).start()
 """
 
 
+def with_sitecustomize(tmp_path, code: str, env) -> dict:
+    """`env` with a folder on PYTHONPATH whose sitecustomize.py is `code`, loaded by every Python started with it."""
+    (tmp_path / "site").mkdir()
+    (tmp_path / "site" / "sitecustomize.py").write_text(code)
+    return {**env, "PYTHONPATH": str(tmp_path / "site"), "EXIT_TEST_DIR": str(tmp_path)}
+
+
 @pytest.mark.parametrize("command", [[str(BIN / "tagf")], TAGF], ids=["tagf", "python -m tagf"])
 def test_a_refusal_keeps_its_status_through_a_native_abort_at_teardown(command, tmp_path):
-    (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "EXIT_TEST_DIR": str(tmp_path)}
+    env = with_sitecustomize(tmp_path, SITECUSTOMIZE, os.environ)
     empty = tmp_path / "empty.parquet"
     pq.write_table(pa.table({"video": pa.array([], pa.string())}), empty)
     proc = subprocess.run(
@@ -50,9 +55,7 @@ def test_a_refusal_keeps_its_status_through_a_native_abort_at_teardown(command, 
 
 
 def test_a_usage_error_and_help_keep_their_status(tmp_path):
-    (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "sitecustomize.py").write_text(SITECUSTOMIZE)
-    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site"), "EXIT_TEST_DIR": str(tmp_path)}
+    env = with_sitecustomize(tmp_path, SITECUSTOMIZE, os.environ)
     usage = subprocess.run([*TAGF, "features"], capture_output=True, text=True, env=env)
     assert usage.returncode == 2 and "usage: tagf features" in usage.stderr
     helped = subprocess.run([*TAGF, "--help"], capture_output=True, text=True, env=env)
@@ -73,11 +76,8 @@ def test_output_the_process_could_not_write_or_wrote_natively(tmp_path):
         env=env,
     )
     assert closed.returncode == 5 and "tagf features: error:" in closed.stderr  # a missing file: StorageError
-    (tmp_path / "site").mkdir()
-    (tmp_path / "site" / "sitecustomize.py").write_text(
-        "import ctypes\nctypes.CDLL(None).printf(b'written by C stdio\\n')\n"
-    )
+    printing = "import ctypes\nctypes.CDLL(None).printf(b'written by C stdio\\n')\n"
     native = subprocess.run(
-        [*TAGF, "--help"], capture_output=True, text=True, env={**env, "PYTHONPATH": str(tmp_path / "site")}
+        [*TAGF, "--help"], capture_output=True, text=True, env=with_sitecustomize(tmp_path, printing, env)
     )
     assert native.returncode == 0 and "written by C stdio" in native.stdout
